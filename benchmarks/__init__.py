@@ -1,0 +1,1 @@
+"""Benchmarks: speed measured side by side against plain PyTorch loops."""

@@ -1,0 +1,80 @@
+"""The ``cnnlab`` command: a thin shell over the Python API.
+
+Each area's commands live in :mod:`cnnlab.commands` (one module an area) and are registered on the
+root app here. Commands import torch and the heavy modules inside their bodies, so that
+``cnnlab --help`` stays fast.
+
+Exit codes: 0 success, 1 a :class:`~cnnlab.errors.CnnlabError` (the message is printed, no
+traceback unless ``--debug``), 2 a usage error, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+
+import click
+import typer
+
+from cnnlab import __version__
+from cnnlab.commands import COMMAND_MODULES
+from cnnlab.commands.output import err_console
+from cnnlab.errors import CnnlabError
+
+app = typer.Typer(
+    name="cnnlab",
+    help="cnnlab: datasets, classic CNNs, training, analysis and the course's experiments.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"cnnlab {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_show_version, is_eager=True, help="Print the version and exit."
+    ),
+    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
+) -> None:
+    """cnnlab: datasets, classic CNNs, training, analysis and the course's experiments."""
+
+
+for _module in COMMAND_MODULES:
+    _module.register(app)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; return the exit code (the console script exits with it)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    try:
+        app(args=args, prog_name="cnnlab", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.exceptions.Abort:
+        err_console.print("Aborted.")
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except CnnlabError as exc:
+        if debug:
+            traceback.print_exc()
+        err_console.print(f"[bold red]Error:[/] {exc}", highlight=False)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        err_console.print("Interrupted.")
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,37 @@
+"""Shared output helpers for the CLI: one console for results (stdout), one for messages (stderr)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+def print_json(obj: Any) -> None:
+    """Print ``obj`` as JSON on stdout, with no rich markup (for scripts)."""
+    print(json.dumps(obj, indent=2, default=str))
+
+
+def print_table(
+    rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None, title: str | None = None
+) -> None:
+    """Print ``rows`` (dicts) as a rich table; ``columns`` picks and orders the keys."""
+    columns = list(columns or (rows[0].keys() if rows else []))
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*(_cell(row.get(column, "")) for column in columns))
+    console.print(table)
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
