@@ -1,9 +1,250 @@
-"""CLI commands of this area (to be written). Registered by cnnlab.cli."""
+"""Looking inside a trained CNN: ``cnnlab eval``, ``predict``, ``visualize`` and ``export``.
+
+Each takes RUN: a run directory of ``cnnlab train`` (its best checkpoint, else the last) or a
+checkpoint file. What they write goes beside the run unless ``--out`` says otherwise.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
+from rich.markup import escape
+
+from cnnlab.commands.output import console, err_console, print_json, print_table
+from cnnlab.errors import DataError, UsageError
+
+RUN_ARGUMENT = typer.Argument(..., help="A run directory of `cnnlab train`, or a checkpoint file.")
+DEVICE_OPTION = typer.Option("auto", "--device", help="auto (CUDA, then MPS, then CPU), cpu, cuda, ...")
+DATA_DIR_OPTION = typer.Option(
+    None, "--data-dir", help="Where the datasets are (default: $CNNLAB_DATA, cache)."
+)
 
 
 def register(app: typer.Typer) -> None:
     """Add this area's commands to the root app."""
+    app.command("eval")(eval_command)
+    app.command("predict")(predict_command)
+    app.command("visualize")(visualize_command)
+    app.command("export")(export_command)
+
+
+def eval_command(
+    run: Path = RUN_ARGUMENT,
+    split: str = typer.Option("test", "--split", help="test, or val (the run's held-out validation split)."),
+    out: Path | None = typer.Option(
+        None, "--out", help="Folder for eval.json and the PNGs (default RUN/eval-SPLIT)."
+    ),
+    top: int = typer.Option(16, "--top", help="How many of the most confidently wrong images to show."),
+    batch_size: int = typer.Option(512, "--batch-size", help="Images per forward pass."),
+    device: str = DEVICE_OPTION,
+    data_dir: Path | None = DATA_DIR_OPTION,
+    json_output: bool = typer.Option(False, "--json", help="Print the results as JSON."),
+) -> None:
+    """Accuracy, per-class precision/recall/F1, confusion matrix and the worst mistakes on a split."""
+    from cnnlab.analysis import metrics, visualize
+    from cnnlab.atomic import atomic_write_json
+    from cnnlab.runs import load_trained
+
+    trained = load_trained(run)
+    dataset = metrics.load_split(run, trained, split, data_dir=data_dir)
+    evaluation = metrics.evaluate(
+        trained, dataset, batch_size=batch_size, device=metrics.pick_device(device), top=top
+    )
+    out = out or _default_output(run, f"eval-{split}")
+    title = f"{trained.model_name} on {trained.dataset} {split} ({len(dataset)} images)"
+    files = visualize.save_evaluation_figures(evaluation, dataset.images, out, title)
+    files["report"] = out / "eval.json"
+    report = {
+        "run": str(run),
+        "checkpoint": str(trained.checkpoint),
+        "model": trained.model_name,
+        "dataset": trained.dataset,
+        "split": split,
+        **evaluation.to_dict(),
+        "files": {name: str(path) for name, path in files.items()},
+    }
+    atomic_write_json(files["report"], report)
+    if json_output:
+        print_json(report)
+        return
+    console.print(
+        f"[bold]{title}[/]: accuracy {evaluation.accuracy:.2%} ({evaluation.num_correct} of "
+        f"{evaluation.num_images}), loss {evaluation.loss:.4f}"
+    )
+    macro = evaluation.macro_average()
+    per_class = [
+        {"class": s.name, "precision": s.precision, "recall": s.recall, "F1": s.f1, "images": s.support}
+        for s in evaluation.per_class
+    ]
+    per_class.append({"class": "macro average", **{k.replace("f1", "F1"): v for k, v in macro.items()}})
+    print_table(per_class, title="Per class")
+    if evaluation.most_confused:
+        print_table(
+            [
+                {"true": c.true, "predicted as": c.predicted, "images": c.count}
+                for c in evaluation.most_confused
+            ],
+            title="Most confused",
+        )
+    _print_files(files)
+
+
+def predict_command(
+    run: Path = RUN_ARGUMENT,
+    images: list[Path] = typer.Argument(
+        ..., help="Image files (PNG, JPEG, BMP, GIF, ...) or folders of them."
+    ),
+    top_k: int = typer.Option(3, "--top-k", help="How many classes to show per image."),
+    invert: bool = typer.Option(False, "--invert", help="Invert the pixels first (dark-on-light drawings)."),
+    device: str = DEVICE_OPTION,
+    json_output: bool = typer.Option(False, "--json", help="Print the results as JSON."),
+) -> None:
+    """Classify image files; each is converted to the model's input, and the output says how."""
+    from cnnlab.analysis import images as image_files
+    from cnnlab.analysis import metrics
+    from cnnlab.runs import load_trained
+
+    trained = load_trained(run)
+    converted, problems = image_files.read_images(images, trained.input_shape, invert=invert)
+    predictions = metrics.predict_images(trained, converted, top_k=top_k, device=metrics.pick_device(device))
+    if json_output:
+        print_json(
+            {
+                "run": str(run),
+                "predictions": [p.to_dict() for p in predictions],
+                "errors": [{"file": str(p.path), "error": p.message} for p in problems],
+            }
+        )
+    else:
+        _print_predictions(predictions)
+    for problem in problems:
+        err_console.print(f"[bold red]Error:[/] {escape(str(problem))}", soft_wrap=True)
+    if problems:
+        # An error, not typer.Exit: the exit code must be non-zero, and cli.main maps errors to 1.
+        raise DataError(
+            f"{len(problems)} input(s) could not be used (see above); {len(predictions)} image(s) were predicted."
+        )
+
+
+def visualize_command(
+    run: Path = RUN_ARGUMENT,
+    filters: bool = typer.Option(
+        False, "--filters", help="Show the kernels of the first conv layer (or --layer)."
+    ),
+    feature_maps: Path | None = typer.Option(
+        None, "--feature-maps", help="Show every conv layer's activations (or --layer's) for this image."
+    ),
+    gradcam: Path | None = typer.Option(None, "--gradcam", help="Show a Grad-CAM heat map over this image."),
+    layer: str | None = typer.Option(
+        None, "--layer", help="A conv layer by name (default: see each option)."
+    ),
+    class_name: str | None = typer.Option(
+        None, "--class", help="Grad-CAM: the class to explain, by name or index (default: the predicted one)."
+    ),
+    invert: bool = typer.Option(False, "--invert", help="Invert the image's pixels first."),
+    out: Path | None = typer.Option(None, "--out", help="Folder for the PNGs (default RUN/visualize)."),
+) -> None:
+    """Filters, feature maps and Grad-CAM of a trained model, as PNGs sized for reading."""
+    from cnnlab.analysis import images as image_files
+    from cnnlab.analysis import metrics, visualize
+    from cnnlab.runs import load_trained
+
+    if not (filters or feature_maps or gradcam):
+        raise UsageError("Choose what to show: --filters, --feature-maps IMAGE and/or --gradcam IMAGE.")
+    if class_name is not None and gradcam is None:
+        raise UsageError("--class chooses the class Grad-CAM explains; use it with --gradcam IMAGE.")
+    trained = load_trained(run)
+    out = out or _default_output(run, "visualize")
+    written: dict[str, Path] = {}
+    if filters:
+        name = layer or visualize.conv_layers_in_order(trained)[0]
+        figure = visualize.filters_figure(name, visualize.resolve_layer(trained.model, name))
+        written[f"filters of {name}"] = visualize.save_figure(figure, out / f"filters-{name}.png")
+    if feature_maps is not None:
+        image = image_files.read_image(feature_maps, trained.input_shape, invert=invert)
+        _print_line(f"{image.path.name}: {image.description}")
+        (prediction,) = metrics.predict_images(trained, [image], top_k=1)
+        caption = (
+            f"{image.path.name}, predicted '{prediction.classes[0]}' (p = {prediction.probabilities[0]:.3f})"
+        )
+        maps = visualize.feature_maps(trained, image.pixels, [layer] if layer else None)
+        for name, activations in maps.items():
+            module = visualize.resolve_layer(trained.model, name)
+            figure = visualize.feature_maps_figure(name, activations, image.pixels, caption, module)
+            path = out / f"feature-maps-{image.path.stem}-{name}.png"
+            written[f"feature maps of {name}"] = visualize.save_figure(figure, path)
+    if gradcam is not None:
+        image = image_files.read_image(gradcam, trained.input_shape, invert=invert)
+        _print_line(f"{image.path.name}: {image.description}")
+        class_index = visualize.resolve_class(trained.classes, class_name) if class_name is not None else None
+        result = visualize.grad_cam(trained, image.pixels, class_index=class_index, layer=layer)
+        figure = visualize.grad_cam_figure(image.pixels, result, trained.classes, image.path.name)
+        written[f"Grad-CAM at {result.layer}"] = visualize.save_figure(
+            figure, out / f"gradcam-{image.path.stem}.png"
+        )
+        _print_line(
+            f"Grad-CAM for class '{trained.classes[result.class_index]}' (p = {result.probability:.3f}); "
+            f"predicted '{trained.classes[result.predicted]}' (p = {result.predicted_probability:.3f})"
+        )
+    _print_files(written)
+
+
+def export_command(
+    run: Path = RUN_ARGUMENT,
+    format: str = typer.Option(..., "--format", help="onnx or torchscript."),
+    out: Path | None = typer.Option(None, "--out", help="The file to write (default RUN/model.onnx, ...)."),
+    data_dir: Path | None = DATA_DIR_OPTION,
+    json_output: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Export to ONNX or TorchScript with class names and normalisation in the file's metadata;
+    the export is checked against PyTorch on real test images before it is kept."""
+    from cnnlab.analysis import export
+    from cnnlab.runs import load_trained
+
+    if format not in export.FORMATS:
+        raise UsageError(f"Unknown export format '{format}'. Choose one of: {', '.join(export.FORMATS)}.")
+    trained = load_trained(run)
+    images, check_data = export.check_images(trained, data_dir=data_dir)
+    target = out or _default_output(run, export.FILE_NAMES[format])
+    report = export.export_model(trained, target, format, images=images, check_data=check_data)
+    if json_output:
+        print_json(report.to_dict())
+        return
+    size_kb = report.path.stat().st_size / 1024
+    _print_line(f"Wrote {report.path} ({size_kb:,.0f} KB, {report.format}, by {report.exporter}).")
+    _print_line(
+        f"Checked against PyTorch on {report.check_data}: largest |difference| of the logits "
+        f"{report.max_abs_difference:.2e} (< {export.TOLERANCE:g})."
+    )
+    _print_line(f"Metadata: {', '.join(report.metadata)}; input: {report.metadata['preprocessing']}.")
+
+
+def _default_output(run: Path, name: str) -> Path:
+    """RUN/name for a run directory (or a checkpoint inside one); else beside the checkpoint file."""
+    from cnnlab.analysis.metrics import run_directory
+
+    directory = run_directory(run)
+    return directory / name if directory is not None else run.parent / f"{run.stem}-{name}"
+
+
+def _print_predictions(predictions: list) -> None:
+    for prediction in predictions:
+        ranked = "  ".join(
+            f"{name} {probability:.3f}"
+            for name, probability in zip(prediction.classes, prediction.probabilities, strict=True)
+        )
+        console.print(f"[bold]{escape(str(prediction.image.path))}[/]: {escape(ranked)}", soft_wrap=True)
+        console.print(f"  [dim]{escape(prediction.image.description)}[/]", soft_wrap=True)
+        if prediction.hint:
+            console.print(f"  [yellow]hint:[/] {escape(prediction.hint)}", soft_wrap=True)
+
+
+def _print_files(files: dict[str, Path]) -> None:
+    for what, path in files.items():
+        _print_line(f"{what.replace('_', ' ')}: {path}")
+
+
+def _print_line(text: str) -> None:
+    """Plain text on stdout, never wrapped (paths must stay whole for copy and paste)."""
+    console.print(escape(text), soft_wrap=True)

@@ -112,16 +112,14 @@ class TrainedModel:
 
 def load_trained(run_or_file: str | Path, map_location: str | torch.device = "cpu") -> TrainedModel:
     """Rebuild the trained model of a run directory or checkpoint file, in eval mode."""
-    from cnnlab.models import create
-
     path = find_checkpoint(run_or_file)
     payload = load_checkpoint(path, map_location)
-    try:
-        model_info, data_info = payload["model"], payload["data"]
-        model = create(model_info["name"], **model_info["kwargs"])
-        model.load_state_dict(payload["model_state"])
-    except (KeyError, RuntimeError, TypeError) as exc:
-        raise CheckpointError(f"{path} does not match its model description ({_first_line(exc)}).") from exc
+    model = model_from_payload(payload, path)
+    if model is None:
+        raise CheckpointError(_custom_model_message(payload, path))
+    model_info, data_info = payload["model"], payload.get("data")
+    if not isinstance(data_info, dict):
+        raise CheckpointError(f"{path} has no 'data' entry (classes, mean, std, input shape).")
     model.eval()
     return TrainedModel(
         model=model,
@@ -135,6 +133,39 @@ def load_trained(run_or_file: str | Path, map_location: str | torch.device = "cp
         scale=data_info.get("scale", "standardized"),
         checkpoint=path,
         metrics=dict(payload.get("metrics") or {}),
+    )
+
+
+def load_checkpoint_model(path: str | Path, map_location: str | torch.device = "cpu") -> nn.Module | None:
+    """The model of a checkpoint with its weights (train mode), or None for a user's own module."""
+    return model_from_payload(load_checkpoint(path, map_location), Path(path))
+
+
+def model_from_payload(payload: dict[str, Any], path: Path) -> nn.Module | None:
+    """Rebuild the registry model a checkpoint describes and load its weights.
+
+    Returns None when the run trained a user's own ``nn.Module`` (``model.name`` is None): only the
+    user can build that module; they load ``payload["model_state"]`` into it.
+    """
+    from cnnlab.models import create
+
+    try:
+        model_info = payload["model"]
+        if model_info["name"] is None:
+            return None
+        model = create(model_info["name"], **model_info["kwargs"])
+        model.load_state_dict(payload["model_state"])
+    except (KeyError, RuntimeError, TypeError) as exc:
+        raise CheckpointError(f"{path} does not match its model description ({_first_line(exc)}).") from exc
+    return model
+
+
+def _custom_model_message(payload: dict[str, Any], path: Path) -> str:
+    model_class = payload.get("model", {}).get("class") or "your nn.Module"
+    return (
+        f"{path} holds the weights of a model that is not in cnnlab's registry ({model_class}). "
+        "Build that module yourself and load the weights: "
+        f"model.load_state_dict(cnnlab.runs.load_checkpoint('{path}')['model_state'])."
     )
 
 

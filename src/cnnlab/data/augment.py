@@ -1,0 +1,100 @@
+"""Batched, seeded augmentation on uint8 image tensors (N, C, H, W).
+
+Every function works on the whole batch at once (no Python loop over images) and draws its
+randomness from the ``torch.Generator`` it is given, never from the global RNG, so a batch's
+augmentation is a pure function of the generator's seed. The random numbers are drawn on the CPU
+and then moved to the images' device, so the result is the same on CPU and GPU.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from cnnlab.errors import ConfigError
+
+
+def random_crop(images: torch.Tensor, padding: int, generator: torch.Generator) -> torch.Tensor:
+    """Zero-pad each image by ``padding`` pixels on every side, then cut a window of the original
+    size at a random offset per image (the CIFAR "random crop with padding 4")."""
+    return crop_and_flip(images, padding, 0.0, generator)
+
+
+def random_flip(images: torch.Tensor, generator: torch.Generator, p: float = 0.5) -> torch.Tensor:
+    """Mirror each image left-right with probability ``p``."""
+    flip = torch.rand(images.shape[0], generator=generator) < p
+    return torch.where(flip.to(images.device).view(-1, 1, 1, 1), images.flip(3), images)
+
+
+def crop_and_flip(
+    images: torch.Tensor, padding: int, flip_p: float, generator: torch.Generator
+) -> torch.Tensor:
+    """:func:`random_crop` then :func:`random_flip` (same random draws, same result), done as one
+    gather: a flipped image reads its window's columns right to left, so the flip costs nothing."""
+    n, c, h, w = images.shape
+    if padding == 0 and flip_p == 0.0:
+        return images
+    device = images.device
+    if padding:
+        images = F.pad(images, (padding, padding, padding, padding))
+    width = w + 2 * padding
+    offset_y = torch.randint(0, 2 * padding + 1, (n, 1, 1), generator=generator).to(device)
+    offset_x = torch.randint(0, 2 * padding + 1, (n, 1, 1), generator=generator).to(device)
+    cols = torch.arange(w, device=device).view(1, 1, w)
+    if flip_p:
+        flip = (torch.rand(n, generator=generator) < flip_p).to(device).view(n, 1, 1)
+        cols = torch.where(flip, w - 1 - cols, cols)
+    rows = torch.arange(h, device=device).view(1, h, 1) + offset_y
+    # Index (n, c, h*w) into the flattened padded images picks each image's (mirrored) window.
+    flat_index = (rows * width + cols + offset_x).view(n, 1, h * w).expand(n, c, h * w)
+    return images.reshape(n, c, -1).gather(2, flat_index).view(n, c, h, w)
+
+
+@dataclass(frozen=True)
+class Augment:
+    """Which augmentations a training batch gets; ``Augment()`` does nothing.
+
+    ``crop_padding``: random crop with this much zero padding (4 for CIFAR). ``flip``: random
+    horizontal flip (not for digits, whose mirror image is another symbol).
+    """
+
+    crop_padding: int = 0
+    flip: bool = False
+
+    def __post_init__(self) -> None:
+        if self.crop_padding < 0:
+            raise ConfigError(f"crop_padding must be >= 0, got {self.crop_padding}.")
+
+    @property
+    def is_identity(self) -> bool:
+        return self.crop_padding == 0 and not self.flip
+
+    def __call__(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """Augment a uint8 batch (N, C, H, W); the same generator state gives the same result."""
+        if self.crop_padding:
+            return crop_and_flip(images, self.crop_padding, 0.5 if self.flip else 0.0, generator)
+        return random_flip(images, generator) if self.flip else images
+
+    @classmethod
+    def parse(cls, text: str) -> Augment:
+        """Build from a short spec: ``"none"``, ``"flip"``, ``"crop4"``, ``"crop4,flip"``."""
+        crop, flip = 0, False
+        for part in filter(None, (p.strip().lower() for p in text.split(","))):
+            if part == "none":
+                continue
+            if part == "flip":
+                flip = True
+            elif part.startswith("crop") and part[4:].isdigit():
+                crop = int(part[4:])
+            else:
+                raise ConfigError(
+                    f"Unknown augmentation {part!r} in {text!r}. Use 'none', 'flip', 'crop<padding>' "
+                    "(e.g. 'crop4'), or a comma-separated list such as 'crop4,flip'."
+                )
+        return cls(crop_padding=crop, flip=flip)
+
+    def __str__(self) -> str:
+        parts = ([f"crop{self.crop_padding}"] if self.crop_padding else []) + (["flip"] if self.flip else [])
+        return ",".join(parts) or "none"

@@ -1,0 +1,201 @@
+"""The model registry: a decorator registers each builder under its name; ``create`` builds by name.
+
+Listing, filtering and unknown-name suggestions all come from this one table, never from a
+hand-kept list. A builder has the signature::
+
+    builder(num_classes: int, in_channels: int, input_size: tuple[int, int], **kwargs) -> nn.Module
+
+``input_size`` always reaches the builder as an ``(H, W)`` tuple; ``create`` accepts an int too.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from cnnlab.errors import ConfigError, ModelError, UnknownNameError
+from cnnlab.models.tracing import InputTooSmallError, check_input_fits
+
+TASKS = ("classify", "autoencoder", "rbm")
+# Below this many pixels (the shorter side) a family builds its small-input (CIFAR/MNIST) form.
+SMALL_INPUT_LIMIT = 64
+# The largest side tried when looking for the smallest input a model accepts (for error messages).
+_LARGEST_PROBE = 1024
+
+Builder = Callable[..., nn.Module]
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the registry knows about one model, without building it."""
+
+    name: str
+    family: str
+    paper: str
+    year: int | None  # None for the course's own models, which have no paper
+    task: str
+    default_input: tuple[int, int, int]  # (C, H, W) used when no input is given
+    paper_input: tuple[int, int, int]  # (C, H, W) of the paper's (or reference's) original form
+    paper_classes: int  # classes of the original form (1000 for ImageNet)
+    description: str  # the first line of the builder's docstring
+    builder: Builder = field(repr=False, compare=False)
+
+
+_REGISTRY: dict[str, ModelInfo] = {}
+
+
+def register(
+    name: str,
+    *,
+    family: str,
+    paper: str,
+    year: int | None,
+    task: str = "classify",
+    default_input: tuple[int, int, int] = (3, 32, 32),
+    paper_input: tuple[int, int, int] | None = None,
+    paper_classes: int = 10,
+) -> Callable[[Builder], Builder]:
+    """Register ``builder`` under ``name`` (decorator). ``paper_input`` defaults to ``default_input``."""
+    if task not in TASKS:
+        raise ValueError(f"task must be one of {TASKS}, not {task!r}")
+
+    def decorate(builder: Builder) -> Builder:
+        if name in _REGISTRY:
+            raise ValueError(f"model {name!r} is registered twice")
+        doc = inspect.getdoc(builder) or ""
+        _REGISTRY[name] = ModelInfo(
+            name=name,
+            family=family,
+            paper=paper,
+            year=year,
+            task=task,
+            default_input=tuple(default_input),
+            paper_input=tuple(paper_input or default_input),
+            paper_classes=paper_classes,
+            description=doc.splitlines()[0] if doc else "",
+            builder=builder,
+        )
+        return builder
+
+    return decorate
+
+
+def list_models(family: str | None = None, task: str | None = None) -> list[ModelInfo]:
+    """Registered models in registration order, optionally only one family and/or task."""
+    return [
+        info
+        for info in _REGISTRY.values()
+        if (family is None or info.family == family) and (task is None or info.task == task)
+    ]
+
+
+def families() -> list[str]:
+    """The family names, in registration order."""
+    return list(dict.fromkeys(info.family for info in _REGISTRY.values()))
+
+
+def get_info(name: str) -> ModelInfo:
+    """The :class:`ModelInfo` of ``name``; :class:`UnknownNameError` (with a suggestion) otherwise."""
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise UnknownNameError("model", name, _REGISTRY) from None
+
+
+def normalize_input_size(input_size: int | Sequence[int]) -> tuple[int, int]:
+    """``32`` or ``(32, 32)`` -> ``(32, 32)``; refuse anything that is not one or two positive ints."""
+    sizes = (input_size, input_size) if isinstance(input_size, int) else tuple(input_size)
+    if len(sizes) != 2 or not all(isinstance(s, int) and s >= 1 for s in sizes):
+        raise ConfigError(f"input_size must be a positive int or (H, W), not {input_size!r}.")
+    return sizes
+
+
+def small_input(input_size: tuple[int, int]) -> bool:
+    """True when a family should build its small-input (28x28 / 32x32) form."""
+    return min(input_size) < SMALL_INPUT_LIMIT
+
+
+def create(
+    name: str,
+    num_classes: int = 10,
+    in_channels: int = 3,
+    input_size: int | Sequence[int] = 32,
+    **kwargs,
+) -> nn.Module:
+    """Build model ``name`` for ``in_channels`` x ``input_size`` inputs and ``num_classes`` outputs.
+
+    Raises :class:`UnknownNameError` for an unknown name, :class:`ConfigError` for a bad argument,
+    and :class:`ModelError` naming the layer where the feature map would shrink below one pixel
+    when the input is too small for the network. Build under ``with torch.device("meta"):`` to get
+    a model without memory (for counting parameters and MACs).
+    """
+    info = get_info(name)
+    size = normalize_input_size(input_size)
+    for label, value in (("num_classes", num_classes), ("in_channels", in_channels)):
+        if not isinstance(value, int) or value < 1:
+            raise ConfigError(f"{label} must be a positive int, not {value!r}.")
+    _check_kwargs(info, kwargs)
+    shape = (in_channels, *size)
+    try:
+        model = info.builder(num_classes, in_channels, size, **kwargs)
+        if not hasattr(model, "input_scale"):
+            model.input_scale = "standardized"
+        check_input_fits(model, shape)
+    except InputTooSmallError as exc:
+        raise ModelError(_too_small_message(info, shape, num_classes, kwargs, exc)) from exc
+    except ModelError as exc:
+        raise ModelError(f"Model '{name}' cannot take a {_shape_text(shape)} input: {exc}") from exc
+    return model
+
+
+def _check_kwargs(info: ModelInfo, kwargs: dict) -> None:
+    parameters = inspect.signature(info.builder).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
+        return
+    accepted = list(parameters)[3:]  # after num_classes, in_channels, input_size
+    for key in kwargs:
+        if key not in accepted:
+            options = ", ".join(accepted) if accepted else "none"
+            raise ConfigError(f"Model '{info.name}' has no option '{key}'. Its options: {options}.")
+
+
+def _too_small_message(
+    info: ModelInfo, shape: tuple[int, int, int], num_classes: int, kwargs: dict, exc: Exception
+) -> str:
+    message = f"Model '{info.name}' cannot take a {_shape_text(shape)} input: {exc}."
+    smallest = _smallest_square_input(info, shape[0], num_classes, kwargs)
+    if smallest is not None:
+        message += f" The smallest square input it accepts is {smallest}x{smallest}."
+    return message
+
+
+def _smallest_square_input(info: ModelInfo, in_channels: int, num_classes: int, kwargs: dict) -> int | None:
+    """Bisect for the smallest side that fits, building on the meta device (no memory, fast)."""
+
+    def fits(side: int) -> bool:
+        try:
+            with torch.device("meta"):
+                model = info.builder(num_classes, in_channels, (side, side), **kwargs)
+            check_input_fits(model, (in_channels, side, side))
+        except ModelError:
+            return False
+        return True
+
+    if not fits(_LARGEST_PROBE):
+        return None
+    low, high = 1, _LARGEST_PROBE  # invariant: high fits
+    while low < high:
+        middle = (low + high) // 2
+        if fits(middle):
+            high = middle
+        else:
+            low = middle + 1
+    return high
+
+
+def _shape_text(shape: Sequence[int]) -> str:
+    return "x".join(str(s) for s in shape)

@@ -1,0 +1,73 @@
+"""``curves.png``: a run's learning curves from its metrics records.
+
+One panel a quantity: the loss (the per-step training loss faintly behind the per-epoch train,
+validation and test losses), the accuracy for classifiers, and each further objective term
+(``recon``, ``kl``, ...) for autoencoders. The x axis is in epochs.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from cnnlab.atomic import atomic_path
+
+SPLITS = ("train", "val", "test")
+_SKIP = {"epoch", "step", "lr", "time_s", "images_per_s"}
+
+
+def plot_curves(records: list[dict[str, Any]], path: Path, title: str = "") -> Path | None:
+    """Draw the curves of ``records`` (metrics.jsonl) into ``path``; None when there is no epoch."""
+    epochs = [r for r in records if r.get("kind") == "epoch"]
+    if not epochs:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: never needs a display
+    import matplotlib.pyplot as plt
+
+    quantities = _quantities(epochs)
+    columns = min(3, len(quantities))
+    rows = math.ceil(len(quantities) / columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(5 * columns, 3.6 * rows), squeeze=False)
+    steps_per_epoch = max(1, epochs[0]["step"] // epochs[0]["epoch"])
+    for axis, quantity in zip(axes.flat, quantities, strict=False):
+        if quantity == "loss":
+            _plot_steps(axis, records, steps_per_epoch)
+        for split in SPLITS:
+            points = [(r["epoch"], r[f"{split}_{quantity}"]) for r in epochs if f"{split}_{quantity}" in r]
+            if points:
+                axis.plot(*zip(*points, strict=True), marker="o", markersize=3, label=split)
+        axis.set_title(quantity.replace("_", " "))
+        axis.set_xlabel("epoch")
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=8)
+    for axis in list(axes.flat)[len(quantities) :]:
+        axis.set_visible(False)
+    if title:
+        figure.suptitle(title)
+    figure.tight_layout()
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, dpi=110, format="png")
+    plt.close(figure)
+    return path
+
+
+def _quantities(epochs: list[dict[str, Any]]) -> list[str]:
+    """ "loss", then "accuracy", then the other terms, in the order they first appear."""
+    found: dict[str, None] = {}
+    for record in epochs:
+        for key in record:
+            split, _, quantity = key.partition("_")
+            if split in SPLITS and quantity and key not in _SKIP:
+                found[quantity] = None
+    ordered = [q for q in ("loss", "accuracy") if q in found]
+    return ordered + [q for q in found if q not in ordered]
+
+
+def _plot_steps(axis: Any, records: list[dict[str, Any]], steps_per_epoch: int) -> None:
+    steps = [(r["step"] / steps_per_epoch, r["loss"]) for r in records if r.get("kind") == "step"]
+    finite = [(x, y) for x, y in steps if math.isfinite(y)]
+    if finite:
+        axis.plot(*zip(*finite, strict=True), color="0.6", linewidth=0.8, alpha=0.6, label="train (steps)")

@@ -1,0 +1,232 @@
+"""The index of runs: one SQLite row per run directory, so listing and comparing is instant.
+
+The index is derived data. Every row is built from a run's own ``config.json`` and
+``result.json`` (:func:`row_from_run_dir`), so it can be rebuilt from the run directories at any
+time, and is, when the file is missing, corrupt or from another schema version.
+
+Concurrency: WAL journal (readers never block the writer) and a busy timeout (a writer waits for
+another's transaction instead of failing); each update is one short transaction, so several runs
+training at once, in threads or processes, all land.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import sqlite3
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from cnnlab.runs.rundir import RunDir
+
+INDEX_NAME = "index.sqlite"
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_S = 30.0
+
+# Columns besides the JSON blobs; the metric columns are copied from result.json's "final".
+METRIC_COLUMNS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "test_loss", "test_accuracy")
+COLUMNS = (
+    "run_id", "path", "name", "grp", "model", "dataset", "seed", "status", "epochs_done", "epochs",
+    "started", "updated", "duration_s", *METRIC_COLUMNS, "pid", "host", "config_json", "result_json",
+)  # fmt: skip
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY, path TEXT, name TEXT, grp TEXT, model TEXT, dataset TEXT,
+    seed INTEGER, status TEXT, epochs_done INTEGER, epochs INTEGER, started REAL, updated REAL,
+    duration_s REAL, {", ".join(f"{c} REAL" for c in METRIC_COLUMNS)}, pid INTEGER, host TEXT,
+    config_json TEXT, result_json TEXT
+);
+CREATE INDEX IF NOT EXISTS runs_group ON runs (grp);
+"""
+
+
+class RunIndex:
+    """The index file ``<runs_dir>/index.sqlite``."""
+
+    def __init__(self, runs_dir: str | os.PathLike[str]):
+        self.runs_dir = Path(runs_dir)
+        self.path = self.runs_dir / INDEX_NAME
+
+    # -- writing -------------------------------------------------------------------------------
+    def update(self, run_dir: RunDir) -> None:
+        """Insert or replace the row of ``run_dir`` from its files."""
+        row = row_from_run_dir(run_dir)
+        with self._connect() as db:
+            _upsert(db, row)
+
+    def rebuild(self) -> int:
+        """Re-create every row from the run directories; return how many runs were found."""
+        rows = [row_from_run_dir(run) for run in scan_run_dirs(self.runs_dir)]
+        with self._connect(check=False) as db:
+            db.execute("DELETE FROM runs")
+            for row in rows:
+                _upsert(db, row)
+        return len(rows)
+
+    # -- reading -------------------------------------------------------------------------------
+    def list(
+        self, *, status: str | None = None, group: str | None = None, limit: int | None = None
+    ) -> list[dict]:
+        """Rows, newest first; a "running" run whose process is gone reads "interrupted"."""
+        query, args = "SELECT * FROM runs", []
+        conditions = []
+        if status:
+            conditions.append("status = ?")
+            args.append(status)
+        if group:
+            conditions.append("grp = ?")
+            args.append(group)
+        if conditions:
+            query += " WHERE " + " AND ".join(conditions)
+        query += " ORDER BY started DESC, run_id"
+        if limit:
+            query += f" LIMIT {int(limit)}"
+        with self._connect() as db:
+            rows = [_as_dict(r) for r in db.execute(query, args)]
+        return [_with_live_status(row) for row in rows]
+
+    def get(self, run_id: str) -> dict | None:
+        with self._connect() as db:
+            row = db.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        return _with_live_status(_as_dict(row)) if row else None
+
+    def groups(self) -> list[str]:
+        with self._connect() as db:
+            return [g for (g,) in db.execute("SELECT DISTINCT grp FROM runs WHERE grp IS NOT NULL")]
+
+    # -- connection ----------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _connect(self, check: bool = True) -> Iterator[sqlite3.Connection]:
+        self.runs_dir.mkdir(parents=True, exist_ok=True)
+        db = self._open(check)
+        try:
+            with db:  # one transaction: committed on success, rolled back on error
+                yield db
+        finally:
+            db.close()
+
+    def _open(self, check: bool) -> sqlite3.Connection:
+        try:
+            db = _connect_file(self.path)
+            if not check:
+                db.executescript(_SCHEMA)
+                return db
+            if _is_current(db):
+                return db
+            db.close()
+        except sqlite3.DatabaseError:
+            self._set_aside_corrupt()
+        # Missing, corrupt or of another schema: create it and fill it from the run directories.
+        with contextlib.closing(_connect_file(self.path)) as db:
+            db.executescript(f"DROP TABLE IF EXISTS runs; {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION};")
+        self.rebuild()
+        return _connect_file(self.path)
+
+    def _set_aside_corrupt(self) -> None:
+        """Keep a corrupt index beside the new one for a post-mortem; drop its journal files,
+        which belong to the old file and must not be replayed into the new one."""
+        with contextlib.suppress(OSError):
+            os.replace(self.path, self.path.with_name(f"{INDEX_NAME}.corrupt-{int(time.time())}"))
+        for suffix in ("-wal", "-shm"):
+            with contextlib.suppress(OSError):
+                os.remove(f"{self.path}{suffix}")
+
+
+def row_from_run_dir(run_dir: RunDir) -> dict[str, Any]:
+    """The index row of a run, from its config.json and result.json."""
+    config = run_dir.read_config()
+    result = run_dir.read_result()
+    final = result.get("final") or {}
+    row = {
+        "run_id": run_dir.name,
+        "path": str(run_dir.root.resolve()),
+        "name": config.get("name") or run_dir.name,
+        "grp": config.get("group"),
+        "model": config.get("model"),
+        "dataset": config.get("dataset"),
+        "seed": config.get("seed"),
+        "status": result.get("status", "running"),
+        "epochs_done": result.get("epochs_done", 0),
+        "epochs": config.get("epochs"),
+        "started": result.get("started", run_dir.config_path.stat().st_mtime),
+        "updated": result.get("updated"),
+        "duration_s": result.get("duration_s"),
+        "pid": result.get("pid"),
+        "host": result.get("host"),
+        "config_json": json.dumps(config),
+        "result_json": json.dumps(result),
+    }
+    row.update({column: final.get(column) for column in METRIC_COLUMNS})
+    return row
+
+
+def scan_run_dirs(runs_dir: Path) -> list[RunDir]:
+    """Every run directory directly inside ``runs_dir``."""
+    if not runs_dir.is_dir():
+        return []
+    return [RunDir(p) for p in sorted(runs_dir.iterdir()) if p.is_dir() and (p / "config.json").is_file()]
+
+
+def _is_current(db: sqlite3.Connection) -> bool:
+    """The index has this schema version and its table reads (raises DatabaseError if corrupt)."""
+    try:
+        if db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+            return False
+        db.execute("SELECT count(*) FROM runs").fetchone()
+    except sqlite3.DatabaseError:
+        db.close()
+        raise
+    return True
+
+
+def _connect_file(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+    db.row_factory = sqlite3.Row
+    try:
+        db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: never corrupt, may lose the last commit
+    except sqlite3.DatabaseError:
+        db.close()
+        raise
+    # isolation_level=None disables Python's implicit transactions; `with db` uses an explicit one.
+    db.isolation_level = "IMMEDIATE"
+    return db
+
+
+def _upsert(db: sqlite3.Connection, row: dict[str, Any]) -> None:
+    placeholders = ", ".join("?" for _ in COLUMNS)
+    db.execute(
+        f"INSERT OR REPLACE INTO runs ({', '.join(COLUMNS)}) VALUES ({placeholders})",
+        [row.get(column) for column in COLUMNS],
+    )
+
+
+def _as_dict(row: sqlite3.Row) -> dict[str, Any]:
+    data = dict(row)
+    data["group"] = data.pop("grp")
+    data["config"] = json.loads(data.pop("config_json") or "{}")
+    data["result"] = json.loads(data.pop("result_json") or "{}")
+    return data
+
+
+def _with_live_status(row: dict[str, Any]) -> dict[str, Any]:
+    """A run recorded as running on this machine whose process is gone was killed: say so."""
+    recorded_here = row.get("host") == socket.gethostname() and row.get("pid")
+    if row["status"] == "running" and recorded_here and not _process_alive(row["pid"]):
+        row["status"] = "interrupted"
+    return row
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True

@@ -1,0 +1,207 @@
+"""``train`` and ``resume``: check everything, load the data, build the model, run the Trainer.
+
+Nothing is written and no step is taken until every setting, the model name, the device and the
+data have been checked: a typo costs a second, not a half-trained run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from cnnlab.data import ImageDataset
+from cnnlab.errors import CheckpointError, UsageError
+from cnnlab.runs.checkpoint import load_checkpoint, model_from_payload
+from cnnlab.runs.rundir import RunDir, default_runs_dir
+from cnnlab.runs.run import Run
+from cnnlab.train.config import TrainConfig, resolve_config
+from cnnlab.train.environment import describe_environment
+from cnnlab.train.hardware import Hardware, choose_hardware, hardware_context
+from cnnlab.train.progress import Reporter, make_reporter
+from cnnlab.train.run_data import RunData, prepare_data
+from cnnlab.train.seeding import INIT, seed_global_rng
+from cnnlab.train.tensorboard import require_tensorboard
+from cnnlab.train.trainer import Trainer
+
+ModelSpec = str | nn.Module | Callable[[], nn.Module] | None
+DatasetSpec = str | os.PathLike[str] | ImageDataset | None
+
+
+def train(
+    model: ModelSpec = None,
+    dataset: DatasetSpec = None,
+    *,
+    config: TrainConfig | None = None,
+    recipe: str | None = None,
+    config_file: str | os.PathLike[str] | None = None,
+    test_data: ImageDataset | None = None,
+    progress: bool | Reporter = True,
+    **settings: Any,
+) -> Run:
+    """Train a model and return its :class:`~cnnlab.runs.run.Run` (history, model, directory, result).
+
+    ``model``: a registry name (``"lenet5"``), your own ``nn.Module`` (trained as it is; its
+    checkpoint stores no registry name, so reload it by building the module and loading
+    ``load_checkpoint(path)["model_state"]``), or a function returning a fresh module (called with
+    the run's seeded RNG, so seeds repeat). ``dataset``: a name, an image folder, or an
+    :class:`~cnnlab.data.ImageDataset` (then ``test_data`` gives the test set, if any).
+    ``settings``: any :class:`TrainConfig` field, e.g. ``epochs=3, lr=1e-3``; they override
+    ``recipe`` and ``config_file``. ``progress``: a live bar and epoch lines on stderr (False: quiet).
+
+    Raises ConfigError / UnknownNameError before any work for impossible settings, TrainingError
+    when the loss diverges, TrainingInterrupted on Ctrl-C (after saving a checkpoint).
+    """
+    overrides = dict(settings)
+    if isinstance(model, str):
+        overrides["model"] = model
+    if isinstance(dataset, str | os.PathLike):
+        overrides["dataset"] = os.fspath(dataset)
+    resolved = resolve_config(recipe=recipe, config_file=config_file, base=config, overrides=overrides)
+    user_model = model if model is not None and not isinstance(model, str) else None
+    if user_model is not None:
+        resolved = dataclasses.replace(resolved, model=_model_label(user_model))
+    dataset_object = dataset if isinstance(dataset, ImageDataset) else None
+    if dataset_object is not None:
+        resolved = dataclasses.replace(resolved, dataset=dataset_object.name)
+    return _start(resolved, user_model, dataset_object, test_data, progress)
+
+
+def resume(
+    run: str | os.PathLike[str],
+    *,
+    model: nn.Module | Callable[[], nn.Module] | None = None,
+    dataset: ImageDataset | None = None,
+    test_data: ImageDataset | None = None,
+    runs_dir: str | os.PathLike[str] | None = None,
+    progress: bool | Reporter = True,
+) -> Run:
+    """Continue an interrupted or killed run from ``checkpoints/last.pt``, with its own settings.
+
+    The resumed run ends with the same weights and metrics, to the bit on the same machine, as an
+    uninterrupted one. A run of your own ``nn.Module`` or ``ImageDataset`` needs them passed again.
+    """
+    run_dir = RunDir.find(run, runs_dir)
+    status = run_dir.read_result().get("status")
+    if status == "finished":
+        raise UsageError(f"Run {run_dir.root} has already finished; there is nothing to resume.")
+    config = TrainConfig.from_dict(run_dir.read_config(), source=str(run_dir.config_path))
+    payload = _resume_checkpoint(run_dir)
+    sources = payload["training"]["sources"]
+    if sources["model"] == "module" and model is None:
+        raise UsageError(
+            f"Run {run_dir.name} trained your own nn.Module ({config.model}); pass it again: "
+            "cnnlab.train.resume(run, model=MyNet())."
+        )
+    if sources["dataset"] == "object" and dataset is None:
+        raise UsageError(
+            f"Run {run_dir.name} trained on an ImageDataset object; pass it again: "
+            "cnnlab.train.resume(run, dataset=..., test_data=...)."
+        )
+    reporter = make_reporter(progress)
+    hardware = choose_hardware(config)
+    data = prepare_data(config, dataset or config.dataset, test_data, progress=bool(progress))
+    with hardware_context(hardware):
+        module = _user_module(model, config) if model is not None else model_from_payload(payload, run_dir.root)
+        module.load_state_dict(payload["model_state"])
+        trainer = Trainer(config, hardware, module, payload["model"], data, run_dir, reporter)
+        trainer.restore(payload)
+        result = trainer.fit(resumed=True)
+    return Run(run_dir.root, config.to_dict(), _history(trainer), result, trainer.model)
+
+
+def _start(
+    config: TrainConfig,
+    user_model: nn.Module | Callable[[], nn.Module] | None,
+    dataset: ImageDataset | None,
+    test_data: ImageDataset | None,
+    progress: bool | Reporter,
+) -> Run:
+    reporter = make_reporter(progress)
+    if user_model is None:
+        from cnnlab.models import get_info
+
+        get_info(config.model)  # an unknown name fails here, listing the known ones
+    hardware = choose_hardware(config)
+    if config.tensorboard:
+        require_tensorboard()
+    data = prepare_data(config, dataset if dataset is not None else config.dataset, test_data, progress=bool(progress))
+    with hardware_context(hardware):
+        if user_model is None:
+            model, entry = _registry_model(config, data)
+        else:
+            model, entry = _user_module(user_model, config), _user_entry(user_model)
+        run_dir = _new_run_dir(config)
+        trainer = Trainer(config, hardware, model, entry, data, run_dir, reporter)
+        trainer.write_start_files(describe_environment(config, hardware, data))
+        result = trainer.fit()
+    return Run(run_dir.root, config.to_dict(), _history(trainer), result, trainer.model)
+
+
+def _registry_model(config: TrainConfig, data: RunData) -> tuple[nn.Module, dict[str, Any]]:
+    """The registry model for the data's shape and classes, initialised from the run's seed."""
+    from cnnlab.models import create
+
+    kwargs = {
+        "num_classes": data.train.num_classes,
+        "in_channels": data.train.in_channels,
+        "input_size": list(data.train.image_size),
+        **config.model_args,
+    }
+    seed_global_rng(config.seed, INIT)
+    model = create(config.model, **kwargs)
+    return model, {"name": config.model, "kwargs": kwargs, "class": _model_label(model)}
+
+
+def _user_module(model: nn.Module | Callable[[], nn.Module], config: TrainConfig) -> nn.Module:
+    """The user's module as given, or a fresh one from their factory under the seeded RNG."""
+    if isinstance(model, nn.Module):
+        return model
+    seed_global_rng(config.seed, INIT)
+    built = model()
+    if not isinstance(built, nn.Module):
+        raise UsageError(f"The model factory returned {type(built).__name__}, not an nn.Module.")
+    return built
+
+
+def _user_entry(model: nn.Module | Callable[[], nn.Module]) -> dict[str, Any]:
+    return {"name": None, "kwargs": {}, "class": _model_label(model)}
+
+
+def _model_label(model: nn.Module | Callable[[], nn.Module]) -> str:
+    target = type(model) if isinstance(model, nn.Module) else model
+    return f"{target.__module__}.{getattr(target, '__qualname__', repr(target))}"
+
+
+def _new_run_dir(config: TrainConfig) -> RunDir:
+    runs_dir = default_runs_dir(config.runs_dir)
+    if config.name:
+        return RunDir.create(runs_dir, config.name, exist_ok_suffix=False)
+    dataset = Path(config.dataset).name or config.dataset
+    model = config.model.rsplit(".", 1)[-1]
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return RunDir.create(runs_dir, f"{model}-{dataset}-{stamp}", exist_ok_suffix=True)
+
+
+def _resume_checkpoint(run_dir: RunDir) -> dict[str, Any]:
+    if not run_dir.last_checkpoint.is_file():
+        raise CheckpointError(
+            f"Run {run_dir.root} has no checkpoints/last.pt: it stopped before its first checkpoint, "
+            "so there is nothing to resume. Start it again (with --checkpoint-every N for long epochs)."
+        )
+    payload = load_checkpoint(run_dir.last_checkpoint)
+    if "training" not in payload:
+        raise CheckpointError(f"{run_dir.last_checkpoint} holds no training state to resume from.")
+    return payload
+
+
+def _history(trainer: Trainer) -> list[dict[str, Any]]:
+    return [dict(record) for record in trainer.history]
+
+
+__all__ = ["Hardware", "resume", "train"]

@@ -1,0 +1,48 @@
+"""Ctrl-C (SIGINT) and SIGTERM during training: finish the current step, save a checkpoint, stop.
+
+Stopping at a step boundary keeps the checkpoint consistent (an exception raised in the middle of
+``optimizer.step()`` could leave half the parameters updated). A second Ctrl-C stops at once,
+without a new checkpoint; the last one written is then where a resumed run starts.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from types import FrameType
+
+from cnnlab.errors import TrainingError
+
+
+class TrainingInterrupted(TrainingError):
+    """The run was stopped by the user; its checkpoint and the resume command are in the message."""
+
+    exit_code = 130
+
+
+class StopSignal:
+    """Context manager: while active, SIGINT/SIGTERM set ``requested`` instead of raising."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: dict[int, object] = {}
+
+    def __enter__(self) -> StopSignal:
+        # Signal handlers can only be installed from the main thread; elsewhere (a run started in
+        # a worker thread) Ctrl-C keeps its default behaviour.
+        if threading.current_thread() is threading.main_thread():
+            for sig in self.SIGNALS:
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous.clear()
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True

@@ -1,0 +1,135 @@
+"""What one batch costs, and the running sums of an epoch's metrics, kept on the device.
+
+Adding a batch to :class:`MetricSums` queues a few tensor additions and never waits for the device
+(no ``.item()``): the numbers are read once, when a record is written. The sums are float64 and
+int64, so an epoch's mean does not depend on float32 rounding of long sums.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+@dataclass
+class BatchOutput:
+    loss: torch.Tensor  # scalar, the batch mean the optimizer minimises
+    logits: torch.Tensor | None = None  # classifiers
+    terms: dict[str, torch.Tensor] | None = None  # non-classifiers: every term of objective()
+
+
+def uses_objective(model: nn.Module) -> bool:
+    """True for models trained by their own ``objective(x)`` (autoencoders, VAE, RBM)."""
+    return callable(getattr(model, "objective", None))
+
+
+def batch_output(
+    model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor, loss_fn: LossFn
+) -> BatchOutput:
+    """Run the model on a batch: ``objective(x)`` for non-classifiers, else ``loss_fn(model(x), y)``."""
+    if uses_objective(model):
+        terms = model.objective(inputs)
+        return BatchOutput(loss=terms["loss"], terms=terms)
+    logits = model(inputs)
+    return BatchOutput(loss=loss_fn(logits, labels), logits=logits)
+
+
+class MetricSums:
+    """Image-weighted sums of the loss (and accuracy or objective terms) over many batches."""
+
+    def __init__(self, device: torch.device):
+        self.device = device
+        self.count = 0
+        self.loss = torch.zeros((), dtype=torch.float64, device=device)
+        self.correct = torch.zeros((), dtype=torch.int64, device=device)
+        self.terms: dict[str, torch.Tensor] = {}
+        self.classify = True
+
+    def add(self, output: BatchOutput, labels: torch.Tensor) -> None:
+        n = labels.shape[0]
+        self.count += n
+        self.loss += output.loss.detach().double() * n
+        if output.logits is not None:
+            self.correct += (output.logits.detach().argmax(1) == labels).sum()
+            return
+        self.classify = False
+        for name, value in (output.terms or {}).items():
+            if name == "loss":
+                continue
+            total = self.terms.setdefault(name, torch.zeros((), dtype=torch.float64, device=self.device))
+            total += value.detach().double() * n
+
+    def results(self) -> dict[str, float]:
+        """Means over the images seen: ``loss`` and ``accuracy``, or ``loss`` and each term."""
+        if self.count == 0:
+            return {}
+        values = {"loss": float(self.loss) / self.count}
+        if self.classify:
+            values["accuracy"] = int(self.correct) / self.count
+        values.update({name: float(total) / self.count for name, total in self.terms.items()})
+        return values
+
+    def state_dict(self) -> dict:
+        return {
+            "count": self.count,
+            "loss": self.loss.cpu(),
+            "correct": self.correct.cpu(),
+            "terms": {k: v.cpu() for k, v in self.terms.items()},
+            "classify": self.classify,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.count = state["count"]
+        self.loss = state["loss"].to(self.device)
+        self.correct = state["correct"].to(self.device)
+        self.terms = {k: v.to(self.device) for k, v in state["terms"].items()}
+        self.classify = state["classify"]
+
+
+class StepWindow:
+    """The losses of the steps since the last step record, in a buffer on the device.
+
+    One copy a step and no sync; when a record is due, the buffer is read once. Keeping each step's
+    loss (not only a sum) lets the non-finite check name the exact step that diverged.
+    """
+
+    def __init__(self, size: int, device: torch.device):
+        self.buffer = torch.zeros(size, dtype=torch.float32, device=device)
+        self.filled = 0
+        self.first_step = 0  # global index of the step in buffer[0]
+
+    def add(self, loss: torch.Tensor, step: int) -> None:
+        if self.filled == 0:
+            self.first_step = step
+        self.buffer[self.filled] = loss.detach()
+        self.filled += 1
+
+    @property
+    def full(self) -> bool:
+        return self.filled == self.buffer.shape[0]
+
+    def first_non_finite(self) -> int | None:
+        """The global step index of the first non-finite loss in the window, or None."""
+        bad = torch.nonzero(~torch.isfinite(self.buffer[: self.filled]))
+        return None if bad.numel() == 0 else self.first_step + int(bad[0, 0])
+
+    def bad_value(self, step: int) -> float:
+        return float(self.buffer[step - self.first_step])
+
+    def take_mean(self) -> float:
+        """The mean loss of the window; empties it."""
+        mean = float(self.buffer[: self.filled].double().mean())
+        self.filled = 0
+        return mean
+
+    def state_dict(self) -> dict:
+        return {"buffer": self.buffer.cpu(), "filled": self.filled, "first_step": self.first_step}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.buffer = state["buffer"].to(self.buffer.device)
+        self.filled, self.first_step = state["filled"], state["first_step"]

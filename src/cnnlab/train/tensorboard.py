@@ -1,0 +1,56 @@
+"""Optional TensorBoard logging (``--tensorboard``): scalars and a few training images.
+
+TensorBoard is an optional extra (``pip install 'cnnlab[tensorboard]'``); asking for it without the
+package installed is refused before the run starts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from cnnlab.errors import ConfigError
+
+IMAGES_SHOWN = 16
+
+
+def require_tensorboard() -> None:
+    """ConfigError with the install command when TensorBoard is missing."""
+    try:
+        import tensorboard  # noqa: F401
+        from torch.utils.tensorboard import SummaryWriter  # noqa: F401
+    except ImportError:
+        raise ConfigError(
+            "--tensorboard needs the tensorboard package: pip install 'cnnlab[tensorboard]' "
+            "(or leave out --tensorboard; metrics.jsonl and curves.png have the same numbers)."
+        ) from None
+
+
+class TensorBoardLog:
+    """Writes a run's step and epoch records as TensorBoard scalars."""
+
+    def __init__(self, log_dir: Path, resume_step: int = 0):
+        from torch.utils.tensorboard import SummaryWriter
+
+        # purge_step drops events a killed run wrote after its checkpoint, as metrics.jsonl does.
+        self.writer = SummaryWriter(str(log_dir), purge_step=resume_step or None)
+
+    def images(self, images: torch.Tensor) -> None:
+        """A grid of the first training images (uint8 N, C, H, W), as the model's input source."""
+        self.writer.add_images("train/images", images[:IMAGES_SHOWN], 0, dataformats="NCHW")
+
+    def step(self, record: dict[str, Any]) -> None:
+        self.writer.add_scalar("train/step_loss", record["loss"], record["step"])
+        self.writer.add_scalar("train/lr", record["lr"], record["step"])
+
+    def epoch(self, record: dict[str, Any]) -> None:
+        for key, value in record.items():
+            split, _, quantity = key.partition("_")
+            if split in ("train", "val", "test") and isinstance(value, float):
+                self.writer.add_scalar(f"{quantity}/{split}", value, record["epoch"])
+        self.writer.flush()
+
+    def close(self) -> None:
+        self.writer.close()

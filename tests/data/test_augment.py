@@ -1,0 +1,74 @@
+import pytest
+import torch
+import torch.nn.functional as F
+
+from cnnlab.data import Augment, random_crop, random_flip
+from cnnlab.data.augment import crop_and_flip
+from cnnlab.errors import ConfigError
+
+
+def batch(n=16, c=3, h=8, w=10, seed=0):
+    return torch.randint(
+        0, 256, (n, c, h, w), dtype=torch.uint8, generator=torch.Generator().manual_seed(seed)
+    )
+
+
+def windows(image, padding):
+    """Every crop of ``image`` (C, H, W) after zero padding: {(dy, dx): window}."""
+    c, h, w = image.shape
+    padded = F.pad(image, (padding,) * 4)
+    return {
+        (dy, dx): padded[:, dy : dy + h, dx : dx + w]
+        for dy in range(2 * padding + 1)
+        for dx in range(2 * padding + 1)
+    }
+
+
+def test_random_crop_picks_a_padded_window_per_image_with_varied_offsets():
+    images = batch()
+    out = random_crop(images, 2, torch.Generator().manual_seed(1))
+    assert out.shape == images.shape and out.dtype == torch.uint8
+    offsets = []
+    for image, cropped in zip(images, out, strict=True):
+        matches = [o for o, window in windows(image, 2).items() if torch.equal(window, cropped)]
+        assert matches, "output is not a window of the padded image"
+        offsets.append(matches[0])
+    assert len(set(offsets)) > 4  # per-image offsets, not one for the whole batch
+
+
+def test_random_flip_mirrors_about_half_of_the_images():
+    images = batch(n=200)
+    out = random_flip(images, torch.Generator().manual_seed(0))
+    flipped = [torch.equal(o, i.flip(2)) for o, i in zip(out, images, strict=True)]
+    kept = [torch.equal(o, i) for o, i in zip(out, images, strict=True)]
+    assert all(f or k for f, k in zip(flipped, kept, strict=True))
+    assert 70 < sum(flipped) < 130
+
+
+def test_fused_crop_and_flip_equals_crop_then_flip():
+    images = batch(n=64)
+    fused = crop_and_flip(images, 4, 0.5, torch.Generator().manual_seed(5))
+    generator = torch.Generator().manual_seed(5)
+    assert torch.equal(fused, random_flip(random_crop(images, 4, generator), generator))
+
+
+def test_augment_is_deterministic_in_its_generator_and_leaves_global_rng_alone():
+    images = batch(n=32)
+    augment = Augment(crop_padding=3, flip=True)
+    state = torch.get_rng_state()
+    a = augment(images, torch.Generator().manual_seed(7))
+    b = augment(images, torch.Generator().manual_seed(7))
+    c = augment(images, torch.Generator().manual_seed(8))
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    assert torch.equal(torch.get_rng_state(), state)
+    assert torch.equal(Augment()(images, torch.Generator()), images)
+
+
+def test_augment_parse_and_validation():
+    assert Augment.parse("crop4,flip") == Augment(crop_padding=4, flip=True)
+    assert Augment.parse("none") == Augment() and Augment.parse("flip").flip
+    assert str(Augment(4, True)) == "crop4,flip" and str(Augment()) == "none"
+    with pytest.raises(ConfigError, match="Unknown augmentation 'rotate'"):
+        Augment.parse("crop4,rotate")
+    with pytest.raises(ConfigError):
+        Augment(crop_padding=-1)
