@@ -30,10 +30,11 @@ class ConfigError(UsageError):
 class UnknownNameError(UsageError, KeyError):
     """A name (model, dataset, optimizer, ...) that is not in its registry."""
 
-    def __init__(self, kind: str, name: str, known: Iterable[str]):
+    def __init__(self, kind: str, name: str, known: Iterable[str], hint: str | None = None):
         self.kind, self.name = kind, name
         self.known = sorted(known)
-        super().__init__(unknown_name_message(kind, name, self.known))
+        message = unknown_name_message(kind, name, self.known)
+        super().__init__(f"{message} {hint}" if hint else message)
 
     def __str__(self) -> str:  # KeyError would otherwise quote the message
         return str(self.args[0])

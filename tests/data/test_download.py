@@ -158,3 +158,14 @@ def test_unreachable_server_reports_every_url(served_mnist, monkeypatch):
     with pytest.raises(DataError, match=r"Could not download .*127\.0\.0\.1:9.*cannot connect") as info:
         load_dataset(spec.name, data_dir=root, progress=False)
     assert str(info.value).count("cannot connect") == 2
+
+
+def test_bad_kept_bytes_are_discarded_and_the_file_fetched_again(served_mnist, server):
+    root, spec, _ = served_mnist
+    name = "train-labels-idx1-ubyte.gz"
+    target = root / spec.name / name
+    target.parent.mkdir(parents=True)
+    download.partial_path(target).write_bytes(b"\xff" * 10)  # wrong bytes that a resume would keep
+    assert len(load_dataset(spec.name, data_dir=root, progress=False)) == 20
+    assert target.read_bytes() == server.files[name]
+    assert [r for n, r in server.requests if n == name] == ["bytes=10-", None]

@@ -9,9 +9,14 @@ def numbered_dataset(n=50, c=3, size=6):
     """Image i is filled with i and has label i, so a batch shows which images it holds."""
     images = torch.arange(n, dtype=torch.uint8).view(n, 1, 1, 1).expand(n, c, size, size).contiguous()
     return ImageDataset(
-        name="numbered", split="train", images=images, labels=torch.arange(n),
-        classes=[str(i) for i in range(n)], mean=[0.1] * c, std=[0.2] * c,
-    )  # fmt: skip
+        name="numbered",
+        split="train",
+        images=images,
+        labels=torch.arange(n),
+        classes=[str(i) for i in range(n)],
+        mean=[0.1] * c,
+        std=[0.2] * c,
+    )
 
 
 def collect(loader, epoch, start=0):

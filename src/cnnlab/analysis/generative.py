@@ -83,7 +83,8 @@ class LatentMap:
     def description(self) -> str:
         if self.explained is None:
             return f"the {self.code_size}-d code itself"
-        return f"first 2 principal components of the {self.code_size}-d code ({self.explained:.0%} of its variance)"
+        share = f"{self.explained:.0%} of its variance"
+        return f"first 2 principal components of the {self.code_size}-d code ({share})"
 
 
 def latent_coordinates(codes: torch.Tensor) -> LatentMap:
@@ -101,7 +102,9 @@ def latent_coordinates(codes: torch.Tensor) -> LatentMap:
 
 
 @torch.no_grad()
-def interpolate(model: nn.Module, start: torch.Tensor, end: torch.Tensor, steps: int = INTERPOLATION_STEPS) -> torch.Tensor:
+def interpolate(
+    model: nn.Module, start: torch.Tensor, end: torch.Tensor, steps: int = INTERPOLATION_STEPS
+) -> torch.Tensor:
     """Decodings (steps, C, H, W) in [0, 1] of codes on the line from ``start``'s code to ``end``'s."""
     codes = model.encode(torch.stack([start, end]))
     weights = torch.linspace(0, 1, steps, device=codes.device).unsqueeze(1)
@@ -113,7 +116,9 @@ def interpolate(model: nn.Module, start: torch.Tensor, end: torch.Tensor, steps:
 def gibbs_snapshots(
     rbm: nn.Module, count: int, steps: Sequence[int] = CHAIN_STEPS, generator: torch.Generator | None = None
 ) -> torch.Tensor:
-    """``count`` Gibbs chains from coin-flip noise; p(v | h) at each of ``steps``: (count, len(steps), C, H, W)."""
+    """``count`` Gibbs chains from coin-flip noise; p(v | h) at each of ``steps``.
+
+    Returns (count, len(steps), C, H, W)."""
     device = next(rbm.parameters()).device
     state = torch.bernoulli(torch.full((count, rbm.visible_count), 0.5, device=device), generator=generator)
     shots, done = [], 0
@@ -238,7 +243,10 @@ class GeneratedFigures:
             "run": self.run,
             "model": self.model,
             "out_dir": str(self.out_dir),
-            "figures": {name: {"file": str(path), "note": self.notes.get(name, "")} for name, path in self.files.items()},
+            "figures": {
+                name: {"file": str(path), "note": self.notes.get(name, "")}
+                for name, path in self.files.items()
+            },
         }
 
 
@@ -277,7 +285,9 @@ def generate(
         )
     if not trained.dataset:
         raise UsageError(f"{run}'s checkpoint does not say which dataset it was trained on.")
-    test = load_dataset(trained.dataset, "test", data_dir=data_dir, subset=max(map_points, count), progress=False)
+    test = load_dataset(
+        trained.dataset, "test", data_dir=data_dir, subset=max(map_points, count), progress=False
+    )
     x = to_model_input(test.images, trained.mean, trained.std, model.input_scale)
     out = Path(out_dir) if out_dir is not None else default_out_dir(trained.checkpoint)
     result = GeneratedFigures(str(run), name, out)
@@ -293,7 +303,9 @@ def generate(
     error = float((rows["output"] - rows["input"]).pow(2).mean())
     write(
         "reconstructions",
-        image_table_figure(torch.stack(list(rows.values())), f"{label}: reconstructions of test images", list(rows)),
+        image_table_figure(
+            torch.stack(list(rows.values())), f"{label}: reconstructions of test images", list(rows)
+        ),
         f"{len(picks)} test images, one a class; MSE on [0, 1] of these: {error:.4f}",
     )
     samples = _samples(model, count, chain_steps, generator)
@@ -304,7 +316,12 @@ def generate(
         latent = latent_coordinates(model.encode(x[:map_points]))
     write(
         "latent_map",
-        latent_map_figure(latent, test.labels[:map_points], test.classes, f"{label}: codes of {len(x[:map_points])} test images"),
+        latent_map_figure(
+            latent,
+            test.labels[:map_points],
+            test.classes,
+            f"{label}: codes of {len(x[:map_points])} test images",
+        ),
         latent.description,
     )
     pairs = [(picks[i], picks[i + 1]) for i in range(0, len(picks) - 1, 2)]
@@ -320,7 +337,9 @@ def generate(
     columns = 8 if len(shown) > 8 else len(shown)
     write(
         "features",
-        image_table_figure(grid_cells(shown, columns), f"{label}: first-layer weights (grey 0, white +, black -)"),
+        image_table_figure(
+            grid_cells(shown, columns), f"{label}: first-layer weights (grey 0, white +, black -)"
+        ),
         f"first {len(shown)} of {len(weights)} units, each {tuple(weights.shape[1:])}",
     )
     return result
@@ -338,5 +357,10 @@ def _samples(
     if hasattr(model, "sample"):  # a VAE
         with torch.no_grad():
             images = to_unit(model.sample(count * count, generator), model.input_scale)
-        return grid_cells(images, count), [], [], f"{count * count} decodings of z ~ N(0, I) (pixel probabilities)"
+        return (
+            grid_cells(images, count),
+            [],
+            [],
+            f"{count * count} decodings of z ~ N(0, I) (pixel probabilities)",
+        )
     return None

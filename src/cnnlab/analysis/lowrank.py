@@ -227,11 +227,9 @@ def image_low_rank(
 ) -> LowRankReport:
     """Each channel of one image (C, H, W; uint8 or float in [0, 1]) approximated at each rank."""
     pixels = _unit(image)
-    channels, height, width = pixels.shape
-    ranks = _valid_ranks(ranks, min(height, width))
+    ranks = _valid_ranks(ranks, min(pixels.shape[1:]))
     generator = torch.Generator().manual_seed(seed)
-    order = torch.randperm(height * width, generator=generator)
-    shuffled = pixels.flatten(1)[:, order].view_as(pixels)
+    shuffled = shuffle_positions(pixels, generator)
     return _report(
         "image",
         source,
@@ -259,10 +257,9 @@ def dataset_low_rank(
     rows = pixels.flatten(1).unsqueeze(0)  # (1, N, D)
     ranks = _valid_ranks(ranks, min(rows.shape[1:]))
     generator = torch.Generator().manual_seed(seed)
-    own_orders = torch.rand(rows.shape, generator=generator).argsort(dim=-1)  # one permutation a row
     shared_order = torch.randperm(rows.shape[-1], generator=generator)
     controls = [
-        ("shuffled", rows.gather(-1, own_orders)),
+        ("shuffled", shuffle_each_row(rows, generator)),
         ("same shuffle", rows[..., shared_order]),
         ("noise", _noise_like(rows, generator)),
     ]
@@ -277,6 +274,18 @@ def dataset_low_rank(
         example_rows=shown,
         image_shape=tuple(pixels.shape[1:]),
     )
+
+
+def shuffle_each_row(rows: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Each row of (..., N, D) permuted by its own random permutation: its values kept, their order lost."""
+    orders = torch.rand(rows.shape, generator=generator).argsort(dim=-1)
+    return rows.gather(-1, orders)
+
+
+def shuffle_positions(image: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """An image (C, H, W) with its pixel positions permuted at random, the same way in every channel."""
+    order = torch.randperm(image.shape[-2] * image.shape[-1], generator=generator)
+    return image.flatten(1)[:, order].view_as(image)
 
 
 def _report(

@@ -1,7 +1,7 @@
-"""How a trained classifier does on a split: accuracy, per-class scores, confusions, top losses.
+"""How a trained classifier does on a split: accuracy, per-class scores, confusions, worst mistakes.
 
 The functions on tensors (:func:`confusion_matrix`, :func:`class_scores`, :func:`most_confused`,
-:func:`top_losses`, :func:`summarize`) know nothing of models. :func:`predict_logits` runs a model
+:func:`confident_mistakes`, :func:`summarize`) know nothing of models. :func:`predict_logits` runs a model
 over a uint8 image tensor in large batches under ``torch.inference_mode``; :func:`evaluate` joins
 the two for a :class:`~cnnlab.runs.TrainedModel`; :func:`load_split` finds the images a run is
 judged on (its test split, or the validation split it held out while training).
@@ -29,8 +29,9 @@ if TYPE_CHECKING:
     from cnnlab.runs import TrainedModel
 
 SPLITS = ("test", "val")
-# Large batches keep evaluation fast on CPU; 512 images of 3x224x224 floats are ~300 MB.
-DEFAULT_BATCH_SIZE = 512
+# Large batches keep evaluation fast; the default shrinks with the image so that the activations of
+# a wide network on 224x224 inputs still fit in memory (512 at 32x32, 16 at 224x224).
+_PIXELS_PER_BATCH = 2**19
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ class Evaluation:
     confusion: torch.Tensor  # int64 (K, K): rows true, columns predicted
     per_class: list[ClassScores]
     most_confused: list[Confusion]
-    top_losses: list[Mistake]
+    mistakes: list[Mistake]  # the most confidently wrong, most confident first
 
     @property
     def num_images(self) -> int:
@@ -110,13 +111,13 @@ class Evaluation:
                 "counts": self.confusion.tolist(),
             },
             "most_confused": [asdict(pair) for pair in self.most_confused],
-            "top_losses": [
+            "most_confidently_wrong": [
                 {
                     **asdict(m),
                     "true_class": self.classes[m.true],
                     "predicted_class": self.classes[m.predicted],
                 }
-                for m in self.top_losses
+                for m in self.mistakes
             ],
         }
 
@@ -158,17 +159,20 @@ def most_confused(confusion: torch.Tensor, classes: list[str], top: int = 5) -> 
     ]
 
 
-def top_losses(probabilities: torch.Tensor, labels: torch.Tensor, k: int = 16) -> list[Mistake]:
-    """The ``k`` misclassified images with the highest loss: the most confidently wrong ones.
+def confident_mistakes(probabilities: torch.Tensor, labels: torch.Tensor, k: int = 16) -> list[Mistake]:
+    """The ``k`` misclassified images the model was most sure of: highest p(predicted class) first.
 
-    As fastai's ``top_losses``, ranked by cross-entropy ``-log p(true)``, but only mistakes: a
-    correct prediction with a low margin is not what a person looks for in this grid.
+    fastai's "top losses" idea, ranked by the confidence of the wrong answer rather than by
+    ``-log p(true)``: the loss ranking fills the list with images whose true class got ~0 while the
+    model hesitated between two others; this one shows where the model is confidently wrong, which
+    is where label errors and systematic confusions show up. Ties go to the higher loss.
     """
     true_probability = probabilities.gather(1, labels.view(-1, 1)).squeeze(1)
     confidence, predictions = probabilities.max(dim=1)
+    loss = -true_probability.clamp_min(1e-12).log()
     wrong = torch.nonzero(predictions != labels).squeeze(1)
-    losses = -true_probability[wrong].clamp_min(1e-12).log()
-    order = wrong[losses.argsort(descending=True, stable=True)][:k]
+    by_loss = wrong[loss[wrong].argsort(descending=True, stable=True)]
+    order = by_loss[confidence[by_loss].argsort(descending=True, stable=True)][:k]
     return [
         Mistake(
             index=int(i),
@@ -176,7 +180,7 @@ def top_losses(probabilities: torch.Tensor, labels: torch.Tensor, k: int = 16) -
             predicted=int(predictions[i]),
             probability=float(confidence[i]),
             true_probability=float(true_probability[i]),
-            loss=float(-true_probability[i].clamp_min(1e-12).log()),
+            loss=float(loss[i]),
         )
         for i in order
     ]
@@ -186,11 +190,7 @@ def summarize(
     logits: torch.Tensor, labels: torch.Tensor, classes: list[str], *, top: int = 16, pairs: int = 5
 ) -> Evaluation:
     """All metrics of one split from the model's logits (N, K) and the true labels (N,)."""
-    if logits.ndim != 2 or logits.shape[1] != len(classes):
-        raise CnnlabError(
-            f"the model gives outputs of shape {tuple(logits.shape)}, but there are {len(classes)} classes; "
-            "evaluation needs a classifier with one logit per class"
-        )
+    check_classifier_output(logits, classes)
     logits, labels = logits.float(), labels.long()
     probabilities = logits.softmax(dim=1)
     confusion = confusion_matrix(labels, logits.argmax(dim=1), len(classes))
@@ -201,19 +201,40 @@ def summarize(
         confusion=confusion,
         per_class=class_scores(confusion, classes),
         most_confused=most_confused(confusion, classes, pairs),
-        top_losses=top_losses(probabilities, labels, top),
+        mistakes=confident_mistakes(probabilities, labels, top),
     )
+
+
+def default_batch_size(input_shape: tuple[int, ...]) -> int:
+    """Images per forward pass for evaluation: 512 at 32x32, fewer for larger images (at least 16)."""
+    height, width = input_shape[-2:]
+    return max(16, min(1024, _PIXELS_PER_BATCH // (height * width)))
+
+
+def check_classifier_output(logits: torch.Tensor, classes: list[str]) -> None:
+    """Refuse outputs that are not one logit per class (an autoencoder's, an RBM's) with a clear error."""
+    if logits.ndim != 2 or logits.shape[1] != len(classes):
+        raise CnnlabError(
+            f"the model gives outputs of shape {tuple(logits.shape)}, but there are {len(classes)} classes; "
+            "this needs a classifier with one logit per class"
+        )
 
 
 def predict_logits(
     trained: TrainedModel,
     images: torch.Tensor,
     *,
-    batch_size: int = DEFAULT_BATCH_SIZE,
+    batch_size: int | None = None,
     device: str | torch.device = "cpu",
 ) -> torch.Tensor:
-    """The model's logits (N, K) for uint8 images (N, C, H, W), on the CPU, in batches."""
+    """The model's logits (N, K) for uint8 images (N, C, H, W), in batches, returned on the CPU.
+
+    The model is moved to ``device`` (and stays there).
+    """
     _check_input_shape(trained, images)
+    if batch_size is not None and batch_size < 1:
+        raise ConfigError(f"--batch-size must be at least 1, got {batch_size}.")
+    batch_size = batch_size or default_batch_size(trained.input_shape)
     model = trained.model.to(device).eval()
     outputs = []
     with torch.inference_mode():
@@ -253,7 +274,7 @@ def predict_images(
     images: list[ConvertedImage],
     *,
     top_k: int = 3,
-    batch_size: int = DEFAULT_BATCH_SIZE,
+    batch_size: int | None = None,
     device: str | torch.device = "cpu",
 ) -> list[ImagePrediction]:
     """Classify converted image files (see :mod:`cnnlab.analysis.images`) in one batched pass."""
@@ -264,6 +285,7 @@ def predict_images(
     if not images:
         return []
     logits = predict_logits(trained, stack_pixels(images), batch_size=batch_size, device=device)
+    check_classifier_output(logits, trained.classes)
     probabilities, indices = logits.softmax(dim=1).topk(min(top_k, logits.shape[1]), dim=1)
     return [
         ImagePrediction(
@@ -294,7 +316,7 @@ def evaluate(
     trained: TrainedModel,
     dataset: ImageDataset,
     *,
-    batch_size: int = DEFAULT_BATCH_SIZE,
+    batch_size: int | None = None,
     device: str | torch.device = "cpu",
     top: int = 16,
 ) -> Evaluation:
@@ -346,16 +368,25 @@ def load_split(
         return load_dataset(trained.dataset, "test", data_dir=data_dir, progress=False)
     fraction = config.get("val_split") or 0
     if fraction <= 0:
-        where = run_directory(run_or_file)
-        raise ConfigError(
-            f"The run {where or run_or_file} held out no validation split (its config.json has no "
-            "val_split > 0), so there is nothing to evaluate with --split val. Use --split test, or "
-            "train with a validation split."
-        )
+        raise ConfigError(_no_validation_split_message(run_or_file, config))
     train = load_dataset(
         trained.dataset, "train", data_dir=data_dir, subset=config.get("subset"), progress=False
     )
     return split_validation(train, fraction, config.get("seed", 0))[1]
+
+
+def _no_validation_split_message(run_or_file: str | Path, config: dict[str, Any]) -> str:
+    directory = run_directory(run_or_file)
+    if directory is None or not config:
+        return (
+            f"{run_or_file} is a checkpoint without its run directory (no config.json beside it), "
+            "so the validation split it was trained with is unknown. Pass the run directory, "
+            "or use --split test."
+        )
+    return (
+        f"The run {directory} held out no validation split (its config.json has no val_split > 0), so "
+        "there is nothing to evaluate with --split val. Use --split test, or train with a validation split."
+    )
 
 
 def _run_config(run_or_file: str | Path) -> dict[str, Any]:

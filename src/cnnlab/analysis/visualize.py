@@ -22,19 +22,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import matplotlib
 import numpy as np
 import torch
 import torch.nn.functional as F
 from matplotlib.figure import Figure
 from torch import nn
 
+from cnnlab.analysis.metrics import Evaluation, check_classifier_output
 from cnnlab.atomic import atomic_path
 from cnnlab.errors import ModelError, UnknownNameError, UsageError
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-    from cnnlab.analysis.metrics import Evaluation
     from cnnlab.runs import TrainedModel
 
 DPI = 150
@@ -45,6 +46,7 @@ MAX_WEIGHT_COLUMNS = 16  # ... times input channels shown
 MAX_FEATURE_MAPS = 64
 _ANNOTATE_CONFUSION_UP_TO = 20  # classes; with more, the counts no longer fit in the cells
 _LABEL_CONFUSION_UP_TO = 40
+_DIVERGING_NOTE = "blue < 0 < red, one scale for all"
 
 
 # --- Layers and activations -------------------------------------------------------------------
@@ -145,6 +147,7 @@ def grad_cam(
     x = _model_input(trained, pixels).requires_grad_(True)
     with torch.enable_grad(), recording({layer: module}, keep_graph=True) as outputs:
         logits = model(x)
+        check_classifier_output(logits, trained.classes)
         probabilities = logits.detach().softmax(dim=1)[0]
         predicted = int(probabilities.argmax())
         target = predicted if class_index is None else _check_class_index(class_index, logits.shape[1])
@@ -215,13 +218,13 @@ def filters_figure(name: str, conv: nn.Conv2d) -> Figure:
         shown = weights[:MAX_FILTERS, 0]
         left_out = _left_out(out_channels, len(shown), "filters")
         title = f"{name}: {out_channels} filters of {kh}x{kw} on 1 input channel{left_out}"
-        return _weight_grid(shown.unsqueeze(1), title, one_row_per_filter=False)
+        return _single_channel_filters_figure(shown, title)
     shown = weights[:MAX_WEIGHT_ROWS, :MAX_WEIGHT_COLUMNS]
     left_out = _left_out(out_channels, shown.shape[0], "filters") + _left_out(
         in_channels, shown.shape[1], "input channels"
     )
     title = f"{name}: {out_channels} filters x {in_channels} input channels, each {kh}x{kw}{left_out}"
-    return _weight_grid(shown, title, one_row_per_filter=True)
+    return _kernel_mosaic_figure(shown, title)
 
 
 def feature_maps_figure(
@@ -351,8 +354,9 @@ def image_grid_figure(
 
 
 def mistakes_figure(evaluation: Evaluation, images: torch.Tensor, title: str) -> Figure:
-    """The top losses of an evaluation as a grid: true class, predicted class and its probability."""
-    mistakes = evaluation.top_losses
+    """The most confidently wrong images of an evaluation as a grid: index in the split, true class
+    and its probability, predicted class and its probability."""
+    mistakes = evaluation.mistakes
     classes = evaluation.classes
     captions = [
         f"#{m.index}\ntrue {classes[m.true]} (p {m.true_probability:.2f})\n"
@@ -366,7 +370,7 @@ def mistakes_figure(evaluation: Evaluation, images: torch.Tensor, title: str) ->
 def save_evaluation_figures(
     evaluation: Evaluation, images: torch.Tensor, out_dir: str | Path, title: str
 ) -> dict[str, Path]:
-    """Write ``confusion.png`` and ``mistakes.png`` (the top losses) of an evaluation into ``out_dir``.
+    """Write ``confusion.png`` and ``mistakes.png`` (the most confidently wrong) into ``out_dir``.
 
     ``images`` are the evaluated split's uint8 images, in the order the evaluation saw them.
     """
@@ -375,8 +379,8 @@ def save_evaluation_figures(
         "confusion_matrix": save_figure(
             confusion_matrix_figure(evaluation, f"Confusion matrix: {title}"), out_dir / "confusion.png"
         ),
-        "top_losses": save_figure(
-            mistakes_figure(evaluation, images, f"Top losses, the most confidently wrong: {title}"),
+        "most_confidently_wrong": save_figure(
+            mistakes_figure(evaluation, images, f"Most confidently wrong: {title}"),
             out_dir / "mistakes.png",
         ),
     }
@@ -396,7 +400,7 @@ def _rgb_filters_figure(name: str, weights: torch.Tensor) -> Figure:
     figure = Figure(figsize=(max(1.0 * columns, 5.0), 0.9 + 1.05 * rows), layout="constrained")
     figure.suptitle(
         f"{name}: {out_channels} RGB filters of {kh}x{kw}{_left_out(out_channels, len(shown), 'filters')}\n"
-        "each scaled to its own range (gray = 0 weight only if the range is symmetric)",
+        "each filter stretched from its own minimum (black) to its maximum (bright)",
         fontsize=10,
     )
     for index, (axes, kernel) in enumerate(zip(_axes_grid(figure, len(shown), columns), scaled, strict=True)):
@@ -405,31 +409,49 @@ def _rgb_filters_figure(name: str, weights: torch.Tensor) -> Figure:
     return figure
 
 
-def _weight_grid(weights: torch.Tensor, title: str, *, one_row_per_filter: bool) -> Figure:
-    """Kernels (rows, columns, kh, kw) on one symmetric scale; single-channel ones in a square grid."""
-    if one_row_per_filter:
-        rows, columns = weights.shape[:2]
-        kernels = weights.flatten(0, 1)
-    else:
-        kernels = weights[:, 0]
-        columns = min(8, len(kernels))
-        rows = math.ceil(len(kernels) / columns)
+def _single_channel_filters_figure(kernels: torch.Tensor, title: str) -> Figure:
+    """Kernels (N, kh, kw) of a layer that reads one channel, in a titled grid on one symmetric scale."""
+    columns = min(8, len(kernels))
+    rows = math.ceil(len(kernels) / columns)
     limit = float(kernels.abs().max()) or 1.0
-    cell = 0.7 if one_row_per_filter else 0.9
-    figure = Figure(figsize=(max(1.6 + cell * columns, 5.5), 0.9 + cell * rows), layout="constrained")
-    figure.suptitle(f"{title}\nblue < 0 < red, one scale for all", fontsize=10)
+    figure = Figure(figsize=(max(1.6 + 0.9 * columns, 5.5), 0.9 + 0.9 * rows), layout="constrained")
+    figure.suptitle(f"{title}\n{_DIVERGING_NOTE}", fontsize=10)
     all_axes = _axes_grid(figure, len(kernels), columns)
     for index, (axes, kernel) in enumerate(zip(all_axes, kernels, strict=True)):
         image = axes.imshow(kernel.numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest")
-        row, column = divmod(index, columns)
-        if not one_row_per_filter:
-            axes.set_title(f"filter {index}", fontsize=7, pad=2)
-            continue
-        if column == 0:
-            axes.set_ylabel(f"filter {row}", fontsize=7, rotation=0, ha="right", va="center")
-        if row == 0:
-            axes.set_title(f"in {column}", fontsize=7, pad=2)
-    figure.colorbar(image, ax=all_axes, shrink=min(1.0, 0.4 + 0.1 * rows), aspect=30)
+        axes.set_title(f"filter {index}", fontsize=7, pad=2)
+    figure.colorbar(image, ax=all_axes, shrink=0.9, aspect=max(15, 2.5 * rows))
+    return figure
+
+
+def _kernel_mosaic_figure(weights: torch.Tensor, title: str) -> Figure:
+    """Kernels (filters, channels, kh, kw) as one mosaic image: a row per filter, a column per input
+    channel, white gaps between kernels, one symmetric scale. One image instead of hundreds of axes
+    keeps the figure fast to draw for wide layers."""
+    rows, columns, kh, kw = weights.shape
+    mosaic = np.full((rows * (kh + 1) - 1, columns * (kw + 1) - 1), np.nan, dtype=np.float32)
+    for row, column in np.ndindex(rows, columns):
+        top, left = row * (kh + 1), column * (kw + 1)
+        mosaic[top : top + kh, left : left + kw] = weights[row, column].numpy()
+    limit = float(weights.abs().max()) or 1.0
+    cell = 0.55 if kh <= 5 else 0.8
+    figure = Figure(figsize=(max(1.8 + cell * columns, 5.5), 1.2 + cell * rows), layout="constrained")
+    figure.suptitle(f"{title}\n{_DIVERGING_NOTE}", fontsize=10)
+    axes = figure.add_subplot()
+    cmap = matplotlib.colormaps["RdBu_r"].with_extremes(bad="white")
+    image = axes.imshow(mosaic, cmap=cmap, vmin=-limit, vmax=limit, interpolation="nearest")
+    axes.set_xticks(
+        [c * (kw + 1) + (kw - 1) / 2 for c in range(columns)], [str(c) for c in range(columns)], fontsize=7
+    )
+    axes.set_yticks(
+        [r * (kh + 1) + (kh - 1) / 2 for r in range(rows)], [str(r) for r in range(rows)], fontsize=7
+    )
+    axes.tick_params(length=0)
+    axes.set_xlabel("input channel")
+    axes.set_ylabel("filter (output channel)")
+    for spine in axes.spines.values():
+        spine.set_visible(False)
+    figure.colorbar(image, ax=axes, shrink=0.6, aspect=30)
     return figure
 
 

@@ -80,8 +80,7 @@ def verify_dataset(
     name: str = typer.Argument(..., help="mnist, fashion-mnist, cifar10 or cifar100."),
     data_dir: Path | None = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
 ) -> None:
-    """Re-hash every file of a dataset and compare with the official checksums or the folder's
-    SHA256SUMS manifest."""
+    """Re-hash every file of a dataset; compare with the official checksums or its SHA256SUMS."""
     from cnnlab.data.catalog import verify_dataset as verify
 
     report = verify(name, data_dir)

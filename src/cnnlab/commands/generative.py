@@ -20,7 +20,9 @@ def register(app: typer.Typer) -> None:
 def generate(
     run: Path = typer.Argument(..., help="A run directory of `cnnlab train` or a checkpoint file."),
     out: Path | None = typer.Option(None, "--out", help="Folder for the PNGs [default: RUN/generated]."),
-    count: int = typer.Option(10, "--count", help="Images a row (one test image a class; VAE: count x count samples)."),
+    count: int = typer.Option(
+        10, "--count", help="Images a row (one test image a class; VAE: count x count samples)."
+    ),
     seed: int = typer.Option(0, "--seed", help="Seed of the noise, the samples and the Gibbs chains."),
     data_dir: Path | None = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
@@ -33,16 +35,24 @@ def generate(
     if as_json:
         print_json(result.to_dict())
         return
-    rows = [{"figure": name, "file": str(path), "what": result.notes[name]} for name, path in result.files.items()]
+    rows = [
+        {"figure": name, "file": str(path), "what": result.notes[name]} for name, path in result.files.items()
+    ]
     print_table(rows, title=f"{result.model}: figures in {result.out_dir}")
 
 
 def lowrank(
-    target: str = typer.Argument(..., help="An image file, a dataset name (mnist, cifar10, ...) or an image folder."),
+    target: str = typer.Argument(
+        ..., help="An image file, a dataset name (mnist, cifar10, ...) or an image folder."
+    ),
     ranks: str = typer.Option("1,5,20,50", "--ranks", help="Ranks to approximate at, comma-separated."),
-    out: Path | None = typer.Option(None, "--out", help="Also write the figure (lowrank-<name>.png) to this folder."),
+    out: Path | None = typer.Option(
+        None, "--out", help="Also write the figure (lowrank-<name>.png) to this folder."
+    ),
     split: str = typer.Option("test", "--split", help="Dataset split."),
-    limit: int = typer.Option(2000, "--limit", help="Dataset images in the matrix (the first N of the split)."),
+    limit: int = typer.Option(
+        2000, "--limit", help="Dataset images in the matrix (the first N of the split)."
+    ),
     seed: int = typer.Option(0, "--seed", help="Seed of the shuffled and noise controls."),
     data_dir: Path | None = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
@@ -77,7 +87,9 @@ def _print_report(report) -> None:
         for row in report.rows
     ]
     shape = "x".join(str(n) for n in report.matrix_shape[1:])
-    matrices = f"{report.matrix_shape[0]} channel(s) of {shape}" if report.kind == "image" else f"{shape} matrix"
+    matrices = (
+        f"{report.matrix_shape[0]} channel(s) of {shape}" if report.kind == "image" else f"{shape} matrix"
+    )
     print_table(rows, title=f"{report.source}: {matrices}, centred; relative Frobenius error per rank")
     energy = [{"matrix": label, **needed} for label, needed in report.energy_ranks().items()]
     print_table(energy, title="Rank needed for this share of the variance")
@@ -85,8 +97,9 @@ def _print_report(report) -> None:
         console.print(f"Image: {note}")
     if report.kind == "dataset":
         console.print(
-            "shuffled: each image's pixels permuted on their own; same shuffle: one permutation for all "
-            "images (only reorders columns, so the spectrum is unchanged); noise: Gaussian, same mean and std."
+            "shuffled: each image's pixels permuted on their own; same shuffle: one permutation for "
+            "all images (only reorders columns, so the spectrum is unchanged); noise: Gaussian, same "
+            "mean and std."
         )
     else:
         console.print("shuffled: the image's pixels permuted at random; noise: Gaussian, same mean and std.")

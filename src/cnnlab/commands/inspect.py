@@ -36,7 +36,9 @@ def eval_command(
         None, "--out", help="Folder for eval.json and the PNGs (default RUN/eval-SPLIT)."
     ),
     top: int = typer.Option(16, "--top", help="How many of the most confidently wrong images to show."),
-    batch_size: int = typer.Option(512, "--batch-size", help="Images per forward pass."),
+    batch_size: int | None = typer.Option(
+        None, "--batch-size", help="Images per forward pass (default: 512 at 32x32, fewer for larger images)."
+    ),
     device: str = DEVICE_OPTION,
     data_dir: Path | None = DATA_DIR_OPTION,
     json_output: bool = typer.Option(False, "--json", help="Print the results as JSON."),
@@ -69,16 +71,16 @@ def eval_command(
         print_json(report)
         return
     console.print(
-        f"[bold]{title}[/]: accuracy {evaluation.accuracy:.2%} ({evaluation.num_correct} of "
-        f"{evaluation.num_images}), loss {evaluation.loss:.4f}"
+        f"[bold]{escape(title)}[/]: accuracy {evaluation.accuracy:.2%} ({evaluation.num_correct} of "
+        f"{evaluation.num_images}), loss {evaluation.loss:.4f}",
+        soft_wrap=True,
     )
-    macro = evaluation.macro_average()
     per_class = [
-        {"class": s.name, "precision": s.precision, "recall": s.recall, "F1": s.f1, "images": s.support}
+        {"class": s.name, "precision": s.precision, "recall": s.recall, "f1": s.f1, "images": s.support}
         for s in evaluation.per_class
     ]
-    per_class.append({"class": "macro average", **{k.replace("f1", "F1"): v for k, v in macro.items()}})
-    print_table(per_class, title="Per class")
+    per_class.append({"class": "macro average", **evaluation.macro_average()})
+    print_table(per_class, columns=["class", "precision", "recall", "f1", "images"], title="Per class")
     if evaluation.most_confused:
         print_table(
             [
@@ -123,7 +125,8 @@ def predict_command(
     if problems:
         # An error, not typer.Exit: the exit code must be non-zero, and cli.main maps errors to 1.
         raise DataError(
-            f"{len(problems)} input(s) could not be used (see above); {len(predictions)} image(s) were predicted."
+            f"{len(problems)} input(s) could not be used (see above); "
+            f"{len(predictions)} image(s) were predicted."
         )
 
 

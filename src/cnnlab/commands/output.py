@@ -25,7 +25,8 @@ def print_table(
     columns = list(columns or (rows[0].keys() if rows else []))
     table = Table(title=title)
     for column in columns:
-        table.add_column(column)
+        # Fold long cells (paths, names) onto more lines instead of cutting them with "...".
+        table.add_column(column, overflow="fold")
     for row in rows:
         table.add_row(*(_cell(row.get(column, "")) for column in columns))
     console.print(table)

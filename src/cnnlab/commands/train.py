@@ -1,9 +1,359 @@
-"""CLI commands of this area (to be written). Registered by cnnlab.cli."""
+"""``cnnlab train`` and ``cnnlab runs list|show|compare``.
+
+The flags of ``cnnlab train`` are made from the fields of :class:`~cnnlab.train.config.TrainConfig`
+(names, types and help text), so every setting has a flag and the two never drift apart. A flag
+given on the command line overrides ``--config`` and ``--recipe``; one not given leaves them be.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
+import types
+import typing
+from pathlib import Path
+from typing import Any
+
 import typer
+
+from cnnlab.commands.output import console, err_console, print_json, print_table
+from cnnlab.errors import UsageError
+from cnnlab.train import config as train_config
+
+RUNS_DIR_HELP = "Runs directory (default: $CNNLAB_RUNS or ./runs)."
+
+# Options of `cnnlab train` that are not settings of one run.
+_COMMAND_OPTIONS: list[tuple[str, Any, Any]] = [
+    ("config_file", Path | None, typer.Option(None, "--config", help="TOML or YAML file of settings.")),
+    ("recipe", str | None, typer.Option(None, "--recipe", help="Named preset of settings (e.g. default).")),
+    ("resume", str | None, typer.Option(None, "--resume", help="Continue this run (name or directory).")),
+    ("seeds", str | None, typer.Option(None, "--seeds", help="Run once per seed, e.g. 0,1,2,3,4 or 0-4.")),
+    (
+        "model_arg",
+        list[str] | None,
+        typer.Option(None, "--model-arg", help="Model option KEY=VALUE (repeatable), e.g. dropout=0.5."),
+    ),
+    ("quiet", bool, typer.Option(False, "--quiet", "-q", help="No progress; print only the run directory.")),
+    ("as_json", bool, typer.Option(False, "--json", help="No progress; print the result as JSON.")),
+]
+# On --resume a run keeps its own settings; only these may be given again.
+RESUME_ALLOWED = frozenset({"runs_dir"})
+
+runs_app = typer.Typer(
+    help="Look at past runs: list them, show one, compare two configurations.", no_args_is_help=True
+)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this area's commands to the root app."""
+    """Add ``train`` and the ``runs`` group to the root app."""
+    app.command("train", help=_TRAIN_HELP)(_train_command())
+    app.add_typer(runs_app, name="runs")
+
+
+_TRAIN_HELP = """Train a model: `cnnlab train` alone trains LeNet-5 on MNIST (offline, about a minute).
+
+Examples: cnnlab train --model tutorial-cnn --dataset cifar10 --epochs 10 --optimizer adam --lr 1e-3;
+cnnlab train --seeds 0-4 --name baseline; cnnlab train --resume baseline-seed0.
+"""
+
+
+# -- cnnlab train ------------------------------------------------------------------------------
+def run_train(options: dict[str, Any]) -> None:
+    """The body of ``cnnlab train``: ``options`` are the parsed flags (None where not given)."""
+    command = {name: options.pop(name) for name, _, _ in _COMMAND_OPTIONS}
+    settings = {name: value for name, value in options.items() if value is not None}
+    if command["model_arg"]:
+        settings["model_args"] = parse_model_args(command["model_arg"])
+    quiet, as_json = command["quiet"], command["as_json"]
+    from cnnlab.train.progress import ConsoleReporter, Reporter
+
+    reporter = Reporter() if quiet or as_json else ConsoleReporter(err_console, summary=False)
+    if command["resume"]:
+        run = _resume(command, settings, reporter)
+        _print_run(run, quiet, as_json)
+        return
+    if command["seeds"]:
+        _train_seeds(command, settings, reporter, quiet, as_json)
+        return
+    from cnnlab.train import train
+
+    run = train(recipe=command["recipe"], config_file=command["config_file"], progress=reporter, **settings)
+    _print_run(run, quiet, as_json)
+
+
+def parse_model_args(pairs: list[str]) -> dict[str, Any]:
+    """``["dropout=0.5", "hidden=[256,128]"]`` -> ``{"dropout": 0.5, "hidden": [256, 128]}``."""
+    import yaml
+
+    parsed = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--model-arg {pair!r}: write KEY=VALUE, e.g. --model-arg dropout=0.5.")
+        try:
+            parsed[key.strip()] = yaml.safe_load(text)  # numbers, booleans and lists get their types
+        except yaml.YAMLError:
+            parsed[key.strip()] = text
+    return parsed
+
+
+def _resume(command: dict[str, Any], settings: dict[str, Any], reporter: Any) -> Any:
+    changed = sorted(set(settings) - RESUME_ALLOWED)
+    if changed or command["config_file"] or command["recipe"] or command["seeds"]:
+        flags = ", ".join("--" + name.replace("_", "-") for name in changed) or "--config/--recipe/--seeds"
+        raise UsageError(
+            f"--resume continues a run with its own settings; {flags} cannot change them. "
+            "Start a new run to try other settings."
+        )
+    from cnnlab.train import resume
+
+    return resume(command["resume"], runs_dir=settings.get("runs_dir"), progress=reporter)
+
+
+def _train_seeds(
+    command: dict[str, Any], settings: dict[str, Any], reporter: Any, quiet: bool, as_json: bool
+) -> None:
+    from cnnlab.train import parse_seeds, train_seeds
+
+    seeds = parse_seeds(command["seeds"])
+    if "seed" in settings:
+        raise UsageError("Give either --seed or --seeds, not both.")
+    study = train_seeds(
+        seeds=seeds,
+        recipe=command["recipe"],
+        config_file=command["config_file"],
+        progress=reporter,
+        **settings,
+    )
+    if as_json:
+        print_json(study.to_dict())
+    elif quiet:
+        console.print("\n".join(str(run.dir) for run in study.runs))
+    else:
+        print_summary_table(
+            study.summary, f"{study.group}: {len(seeds)} seeds ({', '.join(map(str, seeds))})"
+        )
+        console.print(f"Compare with another group: cnnlab runs compare {study.group} OTHER_GROUP")
+
+
+def _print_run(run: Any, quiet: bool, as_json: bool) -> None:
+    if as_json:
+        print_json({**run.result, "dir": str(run.dir), "history": run.history})
+        return
+    if quiet:
+        console.print(str(run.dir))
+        return
+    from cnnlab.train.progress import format_metric
+
+    final = run.final
+    rows = [{"metric": k, "value": format_metric(k, v).split(" ", 1)[1]} for k, v in final.items()]
+    rows.append({"metric": "time", "value": f"{run.result.get('duration_s', 0):.1f} s"})
+    print_table(rows, ["metric", "value"], title=f"{run.name}: {run.status}")
+    console.print(f"Run directory: {run.dir}\nNext: cnnlab eval {run.dir}   |   cnnlab runs show {run.name}")
+
+
+def print_summary_table(summary: dict[str, Any], title: str) -> None:
+    rows = [
+        {
+            "metric": metric,
+            "mean": s.mean,
+            "std": s.std if s.std is not None else "",
+            "95% CI": f"{s.ci_low:.4g} to {s.ci_high:.4g}" if s.ci_low is not None else "(n=1)",
+            "n": s.n,
+        }
+        for metric, s in summary.items()
+    ]
+    print_table(rows, ["metric", "mean", "std", "95% CI", "n"], title=title)
+
+
+def _train_command():
+    """A function whose signature Typer reads: one option per TrainConfig field, plus the command's."""
+
+    def command(**options: Any) -> None:
+        run_train(options)
+
+    parameters, annotations = [], {}
+    for name, annotation, option in _COMMAND_OPTIONS + _setting_options():
+        parameters.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option))
+        annotations[name] = annotation
+    command.__signature__ = inspect.Signature(parameters)
+    command.__annotations__ = annotations
+    command.__doc__ = _TRAIN_HELP
+    return command
+
+
+def _setting_options() -> list[tuple[str, Any, Any]]:
+    """(name, CLI type, typer.Option) for each TrainConfig field shown on the command line."""
+    options = []
+    for field in dataclasses.fields(train_config.TrainConfig):
+        if not field.metadata.get("cli", True):
+            continue
+        flag = "--" + field.name.replace("_", "-")
+        kind = _cli_type(train_config.setting_type(field.name))
+        default = field.default if field.default is not dataclasses.MISSING else None
+        shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
+        help_text = field.metadata["help"] + (f" (default: {shown})" if shown is not None else "")
+        decls = [f"{flag}/--no-{flag[2:]}"] if kind is bool else [flag]
+        options.append(
+            (field.name, kind | None, typer.Option(None, *decls, help=help_text, show_default=False))
+        )
+    return options
+
+
+def _cli_type(kind: Any) -> Any:
+    """The type a flag parses: the field's type without None; pairs and tables as text."""
+    if typing.get_origin(kind) in (typing.Union, types.UnionType):
+        kind = next(option for option in typing.get_args(kind) if option is not type(None))
+    return kind if kind in (bool, int, float, str) else str
+
+
+# -- cnnlab runs -------------------------------------------------------------------------------
+@runs_app.command("list")
+def list_runs(
+    runs_dir: Path | None = typer.Option(None, "--runs-dir", help=RUNS_DIR_HELP),
+    status: str | None = typer.Option(
+        None, "--status", help="Only running, finished, failed or interrupted."
+    ),
+    group: str | None = typer.Option(None, "--group", help="Only the runs of this multi-seed group."),
+    limit: int | None = typer.Option(None, "--limit", help="At most this many runs (newest first)."),
+    rebuild: bool = typer.Option(
+        False, "--rebuild", help="Rebuild the index from the run directories first."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """List runs, newest first, with their status and final metrics."""
+    from cnnlab.runs.index import RunIndex
+    from cnnlab.runs.rundir import STATUSES, default_runs_dir
+
+    if status is not None and status not in STATUSES:
+        raise UsageError(f"--status must be one of {', '.join(STATUSES)}, not '{status}'.")
+    index = RunIndex(default_runs_dir(runs_dir))
+    if rebuild:
+        err_console.print(f"Rebuilt the index: {index.rebuild()} runs.")
+    rows = index.list(status=status, group=group, limit=limit)
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        console.print(f"No runs in {index.runs_dir}. Start one with `cnnlab train`.")
+        return
+    table = [
+        {**row, "epochs": f"{row['epochs_done']}/{row['epochs']}", "time": _seconds(row["duration_s"])}
+        for row in rows
+    ]
+    columns = ["run_id", "status", "model", "dataset", "seed", "epochs", "test_accuracy", "test_loss", "time"]
+    print_table(table, columns, title=f"Runs in {index.runs_dir}")
+
+
+@runs_app.command("show")
+def show_run(
+    run: str = typer.Argument(..., help="Run name or directory, or the group of a --seeds study."),
+    runs_dir: Path | None = typer.Option(None, "--runs-dir", help=RUNS_DIR_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
+) -> None:
+    """Show a run's settings, result and per-epoch history (or a group's seed statistics)."""
+    from cnnlab.runs.rundir import RunDir
+
+    try:
+        run_dir = RunDir.find(run, runs_dir)
+    except UsageError:
+        _show_group(run, runs_dir, as_json)
+        return
+    config, result, history = run_dir.read_config(), run_dir.read_result(), run_dir.history()
+    if as_json:
+        print_json({"dir": str(run_dir.root), "config": config, "result": result, "history": history})
+        return
+    console.print(f"[bold]{run_dir.name}[/]: {result.get('status', 'running')}  ({run_dir.root})")
+    if result.get("error"):
+        console.print(f"[red]{result['error']}[/]")
+    shown = ("model", "dataset", "epochs", "batch_size", "optimizer", "lr", "schedule", "loss", "seed")
+    console.print("  ".join(f"{key}={config.get(key)}" for key in shown))
+    if history:
+        print_table(history, title="History (one row an epoch)")
+
+
+def _show_group(group: str, runs_dir: Path | None, as_json: bool) -> None:
+    finals, run_ids = _group_finals(group, runs_dir)
+    from cnnlab.train.seeds import summarize_metrics
+
+    summary = summarize_metrics(finals)
+    if as_json:
+        print_json({"group": group, "runs": run_ids, "summary": {k: s.to_dict() for k, s in summary.items()}})
+        return
+    print_summary_table(summary, f"{group}: {len(run_ids)} finished runs")
+
+
+@runs_app.command("compare")
+def compare_runs(
+    first: str = typer.Argument(..., help="A run, or the group of a --seeds study."),
+    second: str = typer.Argument(..., help="Another run or group."),
+    metric: list[str] | None = typer.Option(None, "--metric", help="Only this metric (repeatable)."),
+    runs_dir: Path | None = typer.Option(None, "--runs-dir", help=RUNS_DIR_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """Do two configurations differ by more than seed noise? Welch's t-test on each final metric."""
+    from cnnlab.train.seeds import compare_finals
+
+    finals_a, _ = _side_finals(first, runs_dir)
+    finals_b, _ = _side_finals(second, runs_dir)
+    comparisons = compare_finals(finals_a, finals_b)
+    if metric:
+        unknown = sorted(set(metric) - set(comparisons))
+        if unknown:
+            raise UsageError(f"No metric {', '.join(unknown)} in both; they have: {', '.join(comparisons)}.")
+        comparisons = {name: comparisons[name] for name in metric}
+    if as_json:
+        print_json({"a": first, "b": second, "metrics": {k: c.to_dict() for k, c in comparisons.items()}})
+        return
+    rows = [
+        {
+            "metric": name,
+            "A mean ± std": _mean_std(c.a),
+            "B mean ± std": _mean_std(c.b),
+            "A - B": c.difference,
+            "95% CI of A - B": f"{c.ci_low:.3g} to {c.ci_high:.3g}" if c.ci_low is not None else "",
+            "p": c.p_value if c.p_value is not None else "",
+        }
+        for name, c in comparisons.items()
+    ]
+    print_table(rows, title=f"A = {first} (n={len(finals_a)})   B = {second} (n={len(finals_b)})")
+    for name, c in comparisons.items():
+        console.print(f"{name}: {c.verdict()}")
+
+
+def _side_finals(name: str, runs_dir: Path | None) -> tuple[list[dict[str, Any]], list[str]]:
+    """The final metrics of a run (one) or of a group's finished runs."""
+    from cnnlab.runs.rundir import RunDir
+
+    try:
+        run_dir = RunDir.find(name, runs_dir)
+    except UsageError:
+        return _group_finals(name, runs_dir)
+    result = run_dir.read_result()
+    if result.get("status") != "finished":
+        raise UsageError(
+            f"Run {name} is {result.get('status', 'running')}, not finished: nothing to compare."
+        )
+    return [result["final"]], [run_dir.name]
+
+
+def _group_finals(group: str, runs_dir: Path | None) -> tuple[list[dict[str, Any]], list[str]]:
+    from cnnlab.runs.index import RunIndex
+    from cnnlab.runs.rundir import default_runs_dir
+
+    index = RunIndex(default_runs_dir(runs_dir))
+    rows = [row for row in index.list(group=group) if row["status"] == "finished"]
+    if not rows:
+        raise UsageError(
+            f"'{group}' is neither a run nor a group with finished runs in {index.runs_dir} "
+            "(see `cnnlab runs list`)."
+        )
+    return [row["result"]["final"] for row in rows], [row["run_id"] for row in rows]
+
+
+def _mean_std(summary: Any) -> str:
+    return f"{summary.mean:.4g}" + (f" ± {summary.std:.2g}" if summary.std is not None else "")
+
+
+def _seconds(value: float | None) -> str:
+    return "" if value is None else f"{value:.0f} s"

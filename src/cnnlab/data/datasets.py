@@ -41,11 +41,14 @@ class ImageDataset:
 
     def __post_init__(self) -> None:
         if self.images.dtype != torch.uint8 or self.images.dim() != 4:
-            raise DataError(f"{self.name}: images must be uint8 (N, C, H, W), got {self.images.dtype} "
-                            f"{tuple(self.images.shape)}.")  # fmt: skip
+            raise DataError(
+                f"{self.name}: images must be uint8 (N, C, H, W), got {self.images.dtype} "
+                f"{tuple(self.images.shape)}."
+            )
         if self.labels.shape != (self.images.shape[0],):
-            raise DataError(f"{self.name}: {len(self.images)} images but labels of shape "
-                            f"{tuple(self.labels.shape)}.")  # fmt: skip
+            raise DataError(
+                f"{self.name}: {len(self.images)} images but labels of shape {tuple(self.labels.shape)}."
+            )
 
     @property
     def num_classes(self) -> int:
@@ -77,9 +80,11 @@ class ImageDataset:
         return torch.bincount(self.labels, minlength=self.num_classes).tolist()
 
     def __repr__(self) -> str:
-        return (f"ImageDataset(name={self.name!r}, split={self.split!r}, images={len(self)}x"
-                f"{self.input_shape}, classes={self.num_classes}, verification={self.verification!r}, "
-                f"location={self.location!r})")  # fmt: skip
+        return (
+            f"ImageDataset(name={self.name!r}, split={self.split!r}, images={len(self)}x"
+            f"{self.input_shape}, classes={self.num_classes}, verification={self.verification!r}, "
+            f"location={self.location!r})"
+        )
 
 
 def load_dataset(
@@ -101,7 +106,7 @@ def load_dataset(
     ``CNNLAB_OFFLINE=1``. ``subset`` keeps the first N images. ``skip_bad_images`` and
     ``image_size`` apply to image folders only (see :mod:`cnnlab.data.image_folder`).
     """
-    if _is_folder_path(name_or_path):
+    if is_folder_path(name_or_path):
         from cnnlab.data.image_folder import load_image_folder
 
         dataset = load_image_folder(
@@ -124,7 +129,7 @@ def get_spec_or_folder_hint(name: str) -> DatasetSpec:
         raise exc from None
 
 
-def _is_folder_path(name_or_path: str | os.PathLike[str]) -> bool:
+def is_folder_path(name_or_path: str | os.PathLike[str]) -> bool:
     """A path (not a dataset name): it names an existing folder, or it has a path separator."""
     text = os.fspath(name_or_path)
     if isinstance(name_or_path, os.PathLike) or os.sep in text or (os.altsep and os.altsep in text):

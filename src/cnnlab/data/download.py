@@ -60,7 +60,7 @@ def fetch_verified(urls: Sequence[str], target: Path, source: SourceFile, *, pro
             if attempt:
                 time.sleep(BACKOFF_S * 2 ** (attempt - 1))
             try:
-                _fetch_to(url, partial, source, progress)
+                resumed = _fetch_to(url, partial, source, progress)
             except urllib.error.HTTPError as exc:
                 mismatch = None
                 failures.append(f"{url}: HTTP {exc.code} {exc.reason}")
@@ -77,11 +77,16 @@ def fetch_verified(urls: Sequence[str], target: Path, source: SourceFile, *, pro
                 return target
             partial.unlink(missing_ok=True)  # wrong bytes: never resume from them
             failures.append(f"{url}: MD5 {actual}, expected {source.md5}")
+            if resumed:  # the kept bytes may have been the bad part: try once more from scratch
+                continue
             mismatch = ChecksumError(
-                str(target), "MD5 (official checksum)", source.md5, actual,
+                str(target),
+                "MD5 (official checksum)",
+                source.md5,
+                actual,
                 "The download was corrupted or the server sent another file; nothing was kept. "
                 f"Try again later, or fetch {source.name} by hand and put it at {target}.",
-            )  # fmt: skip
+            )
             break
     if mismatch is not None:
         raise mismatch
@@ -93,8 +98,9 @@ def partial_path(target: Path) -> Path:
     return target.with_name(f".{target.name}.download")
 
 
-def _fetch_to(url: str, partial: Path, source: SourceFile, progress: bool) -> None:
-    """Append the rest of ``url`` to ``partial`` (all of it when the server ignores ``Range``)."""
+def _fetch_to(url: str, partial: Path, source: SourceFile, progress: bool) -> bool:
+    """Append the rest of ``url`` to ``partial`` (all of it when the server ignores ``Range``);
+    return whether bytes kept from an earlier attempt were reused."""
     have = partial.stat().st_size if partial.is_file() else 0
     headers = {"User-Agent": f"cnnlab/{__version__}"}
     if have:
@@ -104,7 +110,7 @@ def _fetch_to(url: str, partial: Path, source: SourceFile, progress: bool) -> No
         response = urllib.request.urlopen(request, timeout=TIMEOUT_S)
     except urllib.error.HTTPError as exc:
         if exc.code == 416 and have:  # the partial file already holds every byte
-            return
+            return True
         raise
     with response:
         resumed = have and response.status == 206 and _range_start(response) == have
@@ -125,6 +131,7 @@ def _fetch_to(url: str, partial: Path, source: SourceFile, progress: bool) -> No
         got = partial.stat().st_size
         if length is not None and got != total:
             raise ConnectionError(f"the connection closed after {got} of {total} bytes")
+    return bool(resumed)
 
 
 def _range_start(response) -> int | None:
@@ -147,13 +154,18 @@ class _Bar:
             Progress,
             TextColumn,
             TimeRemainingColumn,
-            TransferSpeedColumn,  # fmt: skip
+            TransferSpeedColumn,
         )
 
         self._progress = Progress(
-            TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-            TimeRemainingColumn(), console=Console(stderr=True), transient=False,
-        )  # fmt: skip
+            TextColumn("{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            transient=False,
+        )
         self._task = self._progress.add_task(f"Downloading {name}", total=total)
 
     def __enter__(self) -> _Bar:
@@ -187,8 +199,10 @@ def _describe(exc: BaseException) -> str:
 def _failure_message(source: SourceFile, target: Path, partial: Path, failures: list[str]) -> str:
     kept = ""
     if partial.is_file():
-        kept = (f" {partial.stat().st_size} bytes are kept in {partial} (never used as the file itself) "
-                "and the next attempt resumes from there.")  # fmt: skip
+        kept = (
+            f" {partial.stat().st_size} bytes are kept in {partial} (never used as the file itself) "
+            "and the next attempt resumes from there."
+        )
     return (
         f"Could not download {source.name}: {'; '.join(failures)}.{kept} Check the network (or a proxy: "
         f"HTTPS_PROXY), then try again; or download {source.name} by hand and put it at {target}."

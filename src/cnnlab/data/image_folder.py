@@ -50,8 +50,14 @@ def load_image_folder(root: Path, split: str = "train", *, skip_bad_images: bool
             )
     all_files = [path for _, pairs in files.values() for path, _ in pairs]
     verification = _verify_with_manifest(root, all_files)
-    key = cache.fingerprint([f"{root.resolve()}", f"size={image_size}", f"skip={skip_bad_images}",
-                             *(_stamp(path) for path in all_files)])  # fmt: skip
+    key = cache.fingerprint(
+        [
+            f"{root.resolve()}",
+            f"size={image_size}",
+            f"skip={skip_bad_images}",
+            *(_stamp(path) for path in all_files),
+        ]
+    )
     name = root.resolve().name
     decoded = cache.load_decoded(f"folder-{name}", key, splits=[split])
     if decoded is None:

@@ -106,6 +106,8 @@ class BatchLoader:
         return self.epoch(0)
 
     def __repr__(self) -> str:
-        return (f"BatchLoader({self.dataset.name}/{self.dataset.split}, batch_size={self.batch_size}, "
-                f"batches={len(self)}, shuffle={self.shuffle}, augment={self.augment or 'none'}, "
-                f"scale={self.scale}, device={self.device})")  # fmt: skip
+        return (
+            f"BatchLoader({self.dataset.name}/{self.dataset.split}, batch_size={self.batch_size}, "
+            f"batches={len(self)}, shuffle={self.shuffle}, augment={self.augment or 'none'}, "
+            f"scale={self.scale}, device={self.device})"
+        )

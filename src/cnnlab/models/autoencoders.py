@@ -134,7 +134,7 @@ def make_decoder(
     layers += [nn.Linear(features, small[0] * small[1] * small[2]), activation(activation_name)]
     layers.append(nn.Unflatten(1, small))
     widths_out = [*reversed(hidden[:-1]), channels]
-    for index, (width_in, width_out) in enumerate(zip(reversed(hidden), widths_out)):
+    for index, (width_in, width_out) in enumerate(zip(reversed(hidden), widths_out, strict=True)):
         # output_padding=1 makes each stage exactly double the size (7 -> 14 -> 28).
         layers.append(nn.ConvTranspose2d(width_in, width_out, 3, stride=2, padding=1, output_padding=1))
         if index < stages - 1:
@@ -152,7 +152,9 @@ def _check_conv_fits(input_shape: InputShape, stages: int) -> None:
         )
 
 
-def reconstruction_loss(raw_output: torch.Tensor, target: torch.Tensor, kind: str, scale: str) -> torch.Tensor:
+def reconstruction_loss(
+    raw_output: torch.Tensor, target: torch.Tensor, kind: str, scale: str
+) -> torch.Tensor:
     """``raw_output`` is the decoder's output before the output non-linearity (logits for BCE).
 
     "mse": mean over every pixel of every image (as torch's ``MSELoss``, the course's number).
@@ -185,7 +187,9 @@ class Autoencoder(nn.Module):
     ):
         super().__init__()
         if input_scale not in OUTPUT_ACTIVATIONS:
-            raise ConfigError(f"input_scale must be one of {sorted(OUTPUT_ACTIVATIONS)}, got {input_scale!r}.")
+            raise ConfigError(
+                f"input_scale must be one of {sorted(OUTPUT_ACTIVATIONS)}, got {input_scale!r}."
+            )
         if recon not in RECON_LOSSES:
             raise UnknownNameError("reconstruction loss", recon, RECON_LOSSES)
         if recon == "bce" and input_scale != "unit":
@@ -272,8 +276,9 @@ class SparseAutoencoder(Autoencoder):
 
     KINDS = ("kl", "l1")
 
-    def __init__(self, encoder: nn.Module, decoder: nn.Module, *, sparsity: str, target: float, weight: float,
-                 **kwargs):
+    def __init__(
+        self, encoder: nn.Module, decoder: nn.Module, *, sparsity: str, target: float, weight: float, **kwargs
+    ):
         super().__init__(encoder, decoder, **kwargs)
         if sparsity not in self.KINDS:
             raise UnknownNameError("sparsity penalty", sparsity, self.KINDS)
@@ -348,12 +353,21 @@ def build_autoencoder(
     hidden = layer_sizes(hidden, CONV_CHANNELS if arch == "conv" else ())
     inner = "relu" if arch == "conv" else activation_name
     encoder = make_encoder(
-        arch, input_shape, latent, hidden=hidden, activation_name=inner,
+        arch,
+        input_shape,
+        latent,
+        hidden=hidden,
+        activation_name=inner,
         code_activation=code_activation or activation_name,
     )
     decoder = make_decoder(arch, input_shape, latent, hidden=hidden, activation_name=inner)
     return cls(
-        encoder, decoder, input_shape=input_shape, latent_dim=latent, input_scale=input_scale, recon=recon,
+        encoder,
+        decoder,
+        input_shape=input_shape,
+        latent_dim=latent,
+        input_scale=input_scale,
+        recon=recon,
         **extra,
     )
 
@@ -367,65 +381,145 @@ MNIST_INPUT = (1, 28, 28)
 
 
 @register(
-    "ae", family="autoencoder", task="autoencoder", default_input=MNIST_INPUT, year=2006,
+    "ae",
+    family="autoencoder",
+    task="autoencoder",
+    default_input=MNIST_INPUT,
+    year=2006,
     paper="Hinton & Salakhutdinov, Reducing the dimensionality of data with neural networks (Science 2006)",
 )
 def ae(
-    num_classes: int, in_channels: int, input_size: tuple[int, int], *, arch: str = "mlp",
-    hidden: int | str | Sequence[int] | None = None, latent: int = 30, activation: str = "tanh",
-    input_scale: str = "symmetric", recon: str = "mse",
+    num_classes: int,
+    in_channels: int,
+    input_size: tuple[int, int],
+    *,
+    arch: str = "mlp",
+    hidden: int | str | Sequence[int] | None = None,
+    latent: int = 30,
+    activation: str = "tanh",
+    input_scale: str = "symmetric",
+    recon: str = "mse",
 ) -> Autoencoder:
     """Plain autoencoder; by default the course's 784-30-784 tanh MLP on [-1, 1] inputs."""
     return build_autoencoder(
-        Autoencoder, in_channels, input_size, arch=arch, hidden=hidden, latent=int(latent),
-        activation_name=activation, input_scale=input_scale, recon=recon,
+        Autoencoder,
+        in_channels,
+        input_size,
+        arch=arch,
+        hidden=hidden,
+        latent=int(latent),
+        activation_name=activation,
+        input_scale=input_scale,
+        recon=recon,
     )
 
 
 @register(
-    "dae", family="autoencoder", task="autoencoder", default_input=MNIST_INPUT, year=2008,
+    "dae",
+    family="autoencoder",
+    task="autoencoder",
+    default_input=MNIST_INPUT,
+    year=2008,
     paper="Vincent et al., Extracting and composing robust features with denoising autoencoders (ICML 2008)",
 )
 def dae(
-    num_classes: int, in_channels: int, input_size: tuple[int, int], *, noise: str = "masking",
-    level: float = 0.5, arch: str = "mlp", hidden: int | str | Sequence[int] | None = None, latent: int = 500,
-    activation: str = "tanh", input_scale: str = "symmetric", recon: str = "mse",
+    num_classes: int,
+    in_channels: int,
+    input_size: tuple[int, int],
+    *,
+    noise: str = "masking",
+    level: float = 0.5,
+    arch: str = "mlp",
+    hidden: int | str | Sequence[int] | None = None,
+    latent: int = 500,
+    activation: str = "tanh",
+    input_scale: str = "symmetric",
+    recon: str = "mse",
 ) -> DenoisingAutoencoder:
     """Denoising autoencoder; by default the course's 784-500-784 with masking noise 0.5."""
     return build_autoencoder(
-        DenoisingAutoencoder, in_channels, input_size, arch=arch, hidden=hidden, latent=int(latent),
-        activation_name=activation, input_scale=input_scale, recon=recon, noise=noise, level=float(level),
+        DenoisingAutoencoder,
+        in_channels,
+        input_size,
+        arch=arch,
+        hidden=hidden,
+        latent=int(latent),
+        activation_name=activation,
+        input_scale=input_scale,
+        recon=recon,
+        noise=noise,
+        level=float(level),
     )
 
 
 @register(
-    "sparse-ae", family="autoencoder", task="autoencoder", default_input=MNIST_INPUT, year=2011,
+    "sparse-ae",
+    family="autoencoder",
+    task="autoencoder",
+    default_input=MNIST_INPUT,
+    year=2011,
     paper="Ng, Sparse autoencoder (CS294A lecture notes, Stanford 2011)",
 )
 def sparse_ae(
-    num_classes: int, in_channels: int, input_size: tuple[int, int], *, sparsity: str = "kl",
-    target: float = 0.05, weight: float = 1e-2, arch: str = "mlp",
-    hidden: int | str | Sequence[int] | None = None, latent: int = 196, input_scale: str = "symmetric",
+    num_classes: int,
+    in_channels: int,
+    input_size: tuple[int, int],
+    *,
+    sparsity: str = "kl",
+    target: float = 0.05,
+    weight: float = 1e-2,
+    arch: str = "mlp",
+    hidden: int | str | Sequence[int] | None = None,
+    latent: int = 196,
+    input_scale: str = "symmetric",
     recon: str = "mse",
 ) -> SparseAutoencoder:
     """Sparse autoencoder: 784-196-784 with a sigmoid code pushed to a mean activation of 0.05."""
     return build_autoencoder(
-        SparseAutoencoder, in_channels, input_size, arch=arch, hidden=hidden, latent=int(latent),
-        activation_name="tanh", code_activation="sigmoid", input_scale=input_scale, recon=recon,
-        sparsity=sparsity, target=float(target), weight=float(weight),
+        SparseAutoencoder,
+        in_channels,
+        input_size,
+        arch=arch,
+        hidden=hidden,
+        latent=int(latent),
+        activation_name="tanh",
+        code_activation="sigmoid",
+        input_scale=input_scale,
+        recon=recon,
+        sparsity=sparsity,
+        target=float(target),
+        weight=float(weight),
     )
 
 
 @register(
-    "contractive-ae", family="autoencoder", task="autoencoder", default_input=MNIST_INPUT, year=2011,
-    paper="Rifai et al., Contractive auto-encoders: explicit invariance during feature extraction (ICML 2011)",
+    "contractive-ae",
+    family="autoencoder",
+    task="autoencoder",
+    default_input=MNIST_INPUT,
+    year=2011,
+    paper="Rifai et al., Contractive auto-encoders: explicit invariance during feature extraction "
+    "(ICML 2011)",
 )
 def contractive_ae(
-    num_classes: int, in_channels: int, input_size: tuple[int, int], *, weight: float = 1e-2,
-    latent: int = 128, activation: str = "sigmoid", input_scale: str = "symmetric", recon: str = "mse",
+    num_classes: int,
+    in_channels: int,
+    input_size: tuple[int, int],
+    *,
+    weight: float = 1e-2,
+    latent: int = 128,
+    activation: str = "sigmoid",
+    input_scale: str = "symmetric",
+    recon: str = "mse",
 ) -> ContractiveAutoencoder:
     """Contractive autoencoder: 784-128-784, sigmoid code, penalty on the encoder's Jacobian."""
     return build_autoencoder(
-        ContractiveAutoencoder, in_channels, input_size, latent=int(latent), activation_name=activation,
-        input_scale=input_scale, recon=recon, weight=float(weight),
+        ContractiveAutoencoder,
+        in_channels,
+        input_size,
+        latent=int(latent),
+        activation_name=activation,
+        input_scale=input_scale,
+        recon=recon,
+        weight=float(weight),
     )

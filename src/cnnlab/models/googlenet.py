@@ -74,8 +74,11 @@ class GoogLeNet(nn.Module):
             self.stem = BasicConv2d(in_channels, 192, 3, padding=1)
         else:
             self.stem = nn.Sequential(
-                BasicConv2d(in_channels, 64, 7, stride=2, padding=3), nn.MaxPool2d(3, 2, ceil_mode=True),
-                BasicConv2d(64, 64, 1), BasicConv2d(64, 192, 3, padding=1), nn.MaxPool2d(3, 2, ceil_mode=True),
+                BasicConv2d(in_channels, 64, 7, stride=2, padding=3),
+                nn.MaxPool2d(3, 2, ceil_mode=True),
+                BasicConv2d(64, 64, 1),
+                BasicConv2d(64, 192, 3, padding=1),
+                nn.MaxPool2d(3, 2, ceil_mode=True),
             )  # fmt: skip
         channels, stages = 192, {}
         for name, widths in MODULES.items():
@@ -127,5 +130,5 @@ def googlenet(
     five_by_five: bool = False,
     dropout: float = 0.2,
 ) -> GoogLeNet:
-    """GoogLeNet / Inception v1 (torchvision's, batch norm); optional auxiliary heads; 3x3 stem under 64 px."""
+    """GoogLeNet / Inception v1 (torchvision's, with batch norm); 3x3 stem under 64 px."""
     return GoogLeNet(num_classes, in_channels, input_size, aux_logits, five_by_five, dropout)

@@ -53,7 +53,9 @@ MAX_POOL_DOWN = Pool("max", 3, 2, 0)  # 3x3 stride-2 max-pool: the grid-reductio
 
 
 class BasicConv2d(nn.Sequential):
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: Size, stride: int = 1, padding: Size = 0):
+    def __init__(
+        self, in_channels: int, out_channels: int, kernel_size: Size, stride: int = 1, padding: Size = 0
+    ):
         super().__init__()
         self.conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding, bias=False)
         self.bn = nn.BatchNorm2d(out_channels, eps=0.001)

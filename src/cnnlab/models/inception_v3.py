@@ -12,8 +12,9 @@ Small inputs (< 64 px), as the course adapts Inception v3 to 32x32 (the common C
 weiaicunzai's pytorch-cifar100): the stem keeps the resolution (its first conv has stride 1 and
 padding 1, the 3x3 convs are padded, and both stem max-pools are removed), so a 32x32 image meets
 the A modules at 30x30, the C modules at 14x14 and the E modules at 6x6, instead of collapsing
-below 1x1 (the original stem divides the size by 8). The auxiliary head is off by default there:
-its 5x5 stride-3 pool and 5x5 conv need the original 17x17 grid. Initialisation as torchvision:
+below 1x1 (the original stem divides the size by 8). The auxiliary head is on by default only from
+299 px up: its 5x5 stride-3 pool and 5x5 conv need the 17x17 grid that 299 px gives (at 224 px
+torchvision's head fails in training). Initialisation as torchvision:
 truncated normal (std 0.1; 0.01 and 0.001 in the auxiliary head), batch norm 1 and 0.
 """
 
@@ -45,7 +46,11 @@ def module_a(pool_features: int) -> list:  # Fig. 5: 5x5 -> two 3x3
 
 
 def module_b() -> list:  # Fig. 10: 35x35 -> 17x17
-    return [[Conv(384, 3, stride=2)], [Conv(64, 1), Conv(96, 3, padding=1), Conv(96, 3, stride=2)], [MAX_POOL_DOWN]]
+    return [
+        [Conv(384, 3, stride=2)],
+        [Conv(64, 1), Conv(96, 3, padding=1), Conv(96, 3, stride=2)],
+        [MAX_POOL_DOWN],
+    ]
 
 
 def module_c(c7: int) -> list:  # Fig. 6: 7x7 -> 1x7 then 7x1
@@ -80,6 +85,7 @@ MODULES = {
     "7a": module_d(), "7b": module_e(), "7c": module_e(),
 }  # fmt: skip
 AUX_AFTER = "6e"
+AUX_MIN_SIZE = 299  # the smallest input whose 6e grid (17x17) the auxiliary head can take
 
 
 def stem(in_channels: int, small: bool) -> nn.Sequential:
@@ -113,7 +119,12 @@ class InceptionV3(nn.Module):
     aux_loss_weight = 0.4  # torchvision's reference training recipe
 
     def __init__(
-        self, num_classes: int, in_channels: int, input_size: tuple[int, int], aux_logits: bool, dropout: float
+        self,
+        num_classes: int,
+        in_channels: int,
+        input_size: tuple[int, int],
+        aux_logits: bool,
+        dropout: float,
     ):
         super().__init__()
         self.stem = stem(in_channels, small_input(input_size))
@@ -162,8 +173,7 @@ def inception_v3(
 ) -> InceptionV3:
     """Inception v3 (torchvision's); stride-1 stem without max-pools under 64 px (the course's 32x32 port).
 
-    ``aux_logits`` defaults to True at 64 px and more (as torchvision), False below.
+    ``aux_logits`` defaults to True from 299 px (as torchvision), False below, where it cannot fit.
     """
-    small = small_input(input_size)
-    aux = not small if aux_logits is None else aux_logits
+    aux = min(input_size) >= AUX_MIN_SIZE if aux_logits is None else aux_logits
     return InceptionV3(num_classes, in_channels, input_size, aux, dropout)

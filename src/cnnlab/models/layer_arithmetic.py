@@ -60,7 +60,7 @@ class Window:
         if len(set(per_dim)) == 1:
             return per_dim[0]
         names = DIMENSION_NAMES.get(len(sizes), tuple(f"dim{i}" for i in range(len(sizes))))
-        return "; ".join(f"{name[0].upper()}: {text}" for name, text in zip(names, per_dim))
+        return "; ".join(f"{name[0].upper()}: {text}" for name, text in zip(names, per_dim, strict=True))
 
     def describe(self) -> str:
         """Kernel, stride, padding (and dilation, ceil_mode where they matter) as short text."""
@@ -121,7 +121,7 @@ def window_of_call(name: str, args: Sequence, kwargs: dict, spatial_dims: int) -
     kind = _kind_of(name)
     if kind is None:
         return None
-    bound = dict(zip(_ARGUMENTS[kind], args[1:]))
+    bound = dict(zip(_ARGUMENTS[kind], args[1:], strict=False))  # trailing defaults may be absent
     bound.update(kwargs)
     n = spatial_dims
     if kind == "adaptive":

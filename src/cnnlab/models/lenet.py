@@ -69,11 +69,14 @@ class TableConv(nn.Module):
         self.inputs = [[i for row in table if len(row) == n for i in row] for n in fan_ins]
         groups = [sum(len(row) == n for row in table) for n in fan_ins]
         self.convs = nn.ModuleList(
-            nn.Conv2d(len(inputs), g, kernel_size, groups=g) for inputs, g in zip(self.inputs, groups)
+            nn.Conv2d(len(inputs), g, kernel_size, groups=g)
+            for inputs, g in zip(self.inputs, groups, strict=True)
         )
 
     def forward(self, x: Tensor) -> Tensor:
-        return torch.cat([conv(x[:, inputs]) for conv, inputs in zip(self.convs, self.inputs)], dim=1)
+        return torch.cat(
+            [conv(x[:, inputs]) for conv, inputs in zip(self.convs, self.inputs, strict=True)], dim=1
+        )
 
 
 class LeNet5(nn.Module):
@@ -91,7 +94,9 @@ class LeNet5(nn.Module):
         )  # fmt: skip
         flat = math.prod(output_shape(self.features, (in_channels, *input_size), "features"))
         self.classifier = nn.Sequential(
-            OrderedDict(flatten=nn.Flatten(), f6=nn.Linear(flat, 84), f7=Squash(), output=nn.Linear(84, num_classes))
+            OrderedDict(
+                flatten=nn.Flatten(), f6=nn.Linear(flat, 84), f7=Squash(), output=nn.Linear(84, num_classes)
+            )
         )
         self._init_weights()
 

@@ -40,13 +40,17 @@ def parse_widths(hidden: int | str | Sequence[int]) -> tuple[int, ...]:
     return widths
 
 
-@register("mlp", family="mlp", paper="Rumelhart et al., back-propagation", year=1986, default_input=(1, 28, 28))
+@register(
+    "mlp", family="mlp", paper="Rumelhart et al., back-propagation", year=1986, default_input=(1, 28, 28)
+)
 def mlp(num_classes: int, in_channels: int, input_size: tuple[int, int], hidden=(256, 128)) -> MLP:
     """Multilayer perceptron with configurable hidden widths (default 256-128, ReLU)."""
     return MLP(in_channels * math.prod(input_size), parse_widths(hidden), num_classes)
 
 
-@register("fc2layer", family="mlp", paper="course: parameter-matched pair", year=None, default_input=(1, 28, 28))
+@register(
+    "fc2layer", family="mlp", paper="course: parameter-matched pair", year=None, default_input=(1, 28, 28)
+)
 def fc2layer(num_classes: int, in_channels: int, input_size: tuple[int, int]) -> MLP:
     """The course's two-hidden-layer net 784-8-8-10 (6,442 parameters on MNIST), twin of course-cnn."""
     return MLP(in_channels * math.prod(input_size), (8, 8), num_classes)

@@ -46,7 +46,12 @@ class RBM(nn.Module):
     denoising = False
 
     def __init__(
-        self, input_shape: InputShape, hidden: int = 500, *, k: int = 1, persistent: bool = False,
+        self,
+        input_shape: InputShape,
+        hidden: int = 500,
+        *,
+        k: int = 1,
+        persistent: bool = False,
         chains: int = 100,
     ):
         super().__init__()
@@ -161,7 +166,10 @@ class RBM(nn.Module):
 
     @torch.no_grad()
     def sample(
-        self, count: int, steps: int = 1000, generator: torch.Generator | None = None,
+        self,
+        count: int,
+        steps: int = 1000,
+        generator: torch.Generator | None = None,
         start: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Images (count, C, H, W) after ``steps`` Gibbs steps from ``start`` (default: coin-flip
@@ -190,16 +198,30 @@ def free_energy_gap(model: RBM, train: torch.Tensor, test: torch.Tensor) -> floa
 
 
 @register(
-    "rbm", family="rbm", task="rbm", default_input=MNIST_INPUT, year=2002,
-    paper="Hinton, Training products of experts by minimizing contrastive divergence (Neural Computation 2002)",
+    "rbm",
+    family="rbm",
+    task="rbm",
+    default_input=MNIST_INPUT,
+    year=2002,
+    paper="Hinton, Training products of experts by minimizing contrastive divergence "
+    "(Neural Computation 2002)",
 )
 def rbm(
-    num_classes: int, in_channels: int, input_size: int | Sequence[int], *, hidden: int = 500, k: int = 1,
-    persistent: bool = False, chains: int = 100,
+    num_classes: int,
+    in_channels: int,
+    input_size: int | Sequence[int],
+    *,
+    hidden: int = 500,
+    k: int = 1,
+    persistent: bool = False,
+    chains: int = 100,
 ) -> RBM:
     """Bernoulli-Bernoulli RBM, 784 visible and 500 hidden units, CD-k (persistent=True: PCD-k)."""
     return RBM(
-        as_input_shape(in_channels, input_size), int(hidden), k=int(k), persistent=_flag(persistent),
+        as_input_shape(in_channels, input_size),
+        int(hidden),
+        k=int(k),
+        persistent=_flag(persistent),
         chains=int(chains),
     )
 

@@ -108,7 +108,12 @@ def get_info(name: str) -> ModelInfo:
 
 def normalize_input_size(input_size: int | Sequence[int]) -> tuple[int, int]:
     """``32`` or ``(32, 32)`` -> ``(32, 32)``; refuse anything that is not one or two positive ints."""
-    sizes = (input_size, input_size) if isinstance(input_size, int) else tuple(input_size)
+    if isinstance(input_size, int):
+        sizes = (input_size, input_size)
+    elif isinstance(input_size, Sequence) and not isinstance(input_size, str):
+        sizes = tuple(input_size)
+    else:
+        sizes = ()
     if len(sizes) != 2 or not all(isinstance(s, int) and s >= 1 for s in sizes):
         raise ConfigError(f"input_size must be a positive int or (H, W), not {input_size!r}.")
     return sizes

@@ -78,7 +78,7 @@ class ResNet(nn.Module):
                 nn.MaxPool2d(kernel_size=3, stride=2, padding=1),
             )  # fmt: skip
         widths, channels, stages = (64, 128, 256, 512), 64, []
-        for index, (width, count) in enumerate(zip(widths, stage_blocks)):
+        for index, (width, count) in enumerate(zip(widths, stage_blocks, strict=True)):
             stride = 1 if index == 0 else 2
             blocks = []
             for block_index in range(count):
@@ -118,9 +118,14 @@ def _register_variant(depth: int) -> None:
 
     build.__doc__ = f"ResNet-{depth} ({block.__name__}s {stage_blocks}); 3x3 stem under 64 px."
     paper = "He et al., Deep residual learning for image recognition"
-    register(f"resnet{depth}", family="resnet", paper=paper, year=2016, paper_input=(3, 224, 224), paper_classes=1000)(
-        build
-    )
+    register(
+        f"resnet{depth}",
+        family="resnet",
+        paper=paper,
+        year=2016,
+        paper_input=(3, 224, 224),
+        paper_classes=1000,
+    )(build)
 
 
 for _depth in VARIANTS:

@@ -45,7 +45,13 @@ class SmallCNN(nn.Module):
         return self.classifier(self.features(x))
 
 
-@register("course-cnn", family="small-cnn", paper="course: parameter-matched pair", year=None, default_input=(1, 28, 28))
+@register(
+    "course-cnn",
+    family="small-cnn",
+    paper="course: parameter-matched pair",
+    year=None,
+    default_input=(1, 28, 28),
+)
 def course_cnn(num_classes: int, in_channels: int, input_size: tuple[int, int]) -> SmallCNN:
     """The course's CNN: two 5x5 convs with 6 maps, FC 96-50-10 (6,422 parameters on MNIST)."""
     return SmallCNN(num_classes, in_channels, input_size, channels=(6, 6), hidden=(50,))

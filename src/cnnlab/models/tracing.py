@@ -88,6 +88,10 @@ class ShapeTracer(TorchFunctionMode):
         return type(self.stack[-1][1]).__name__ if self.stack else type(self.model).__name__
 
     # Callbacks for subclasses.
+    def reset(self) -> None:
+        """Forget a failed run before trying again (on real tensors)."""
+        self.stack.clear()
+
     def enter_module(self, path: str, module: nn.Module, inputs: tuple) -> None:
         """Called before ``module`` runs."""
 
@@ -106,7 +110,10 @@ class ShapeTracer(TorchFunctionMode):
             window = window_of_call(name, args, kwargs, x.dim() - 2)
             if window is not None:
                 self._refuse_too_small(window, tuple(x.shape[2:]), name)
-        output = func(*args, **kwargs)
+        if _is_meta_norm(name, x, args):
+            output = torch.empty_like(x)  # same shape; PyTorch's meta kernel is a slow Python decomposition
+        else:
+            output = func(*args, **kwargs)
         self.after_op(name, args, kwargs, output, window)
         return output
 
@@ -171,7 +178,7 @@ def trace(
     except Exception as exc:
         if not _meta_unsupported(exc) or _device_of(model).type == "meta":
             raise _layer_failure(tracer, input_shape, exc) from exc
-    tracer.stack.clear()
+    tracer.reset()
     try:
         return tracer.run(input_shape, on_meta=False, training=training, batch=batch)
     except ModelError:
@@ -186,6 +193,14 @@ def _layer_failure(tracer: ShapeTracer, input_shape: Sequence[int], exc: Excepti
     return ModelError(
         f"layer '{tracer.layer_name()}' ({tracer.layer_type()}) fails on a {shape} input: {reason}"
     )
+
+
+def _is_meta_norm(name: str, x: object, args: tuple) -> bool:
+    """A batch norm on meta tensors whose statistics match the input's channels."""
+    if name != "batch_norm" or not isinstance(x, Tensor) or not x.is_meta or x.dim() < 2:
+        return False
+    statistics = [t for t in args[1:5] if isinstance(t, Tensor)]
+    return all(t.numel() == x.shape[1] for t in statistics)
 
 
 def _meta_unsupported(exc: Exception) -> bool:

@@ -84,12 +84,22 @@ class VAE(Autoencoder):
 
 
 @register(
-    "vae", family="autoencoder", task="autoencoder", default_input=MNIST_INPUT, year=2014,
+    "vae",
+    family="autoencoder",
+    task="autoencoder",
+    default_input=MNIST_INPUT,
+    year=2014,
     paper="Kingma & Welling, Auto-encoding variational Bayes (ICLR 2014)",
 )
 def vae(
-    num_classes: int, in_channels: int, input_size: int | Sequence[int], *, arch: str = "mlp",
-    hidden: int | str | Sequence[int] | None = None, latent: int = 20, beta: float = 1.0,
+    num_classes: int,
+    in_channels: int,
+    input_size: int | Sequence[int],
+    *,
+    arch: str = "mlp",
+    hidden: int | str | Sequence[int] | None = None,
+    latent: int = 20,
+    beta: float = 1.0,
 ) -> VAE:
     """Variational autoencoder; by default the course's MLP 784-400-(20+20), 20-d latent.
 

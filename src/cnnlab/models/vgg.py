@@ -24,7 +24,29 @@ CONFIGS: dict[int, list[int | str]] = {
     11: [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
     13: [64, 64, "M", 128, 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
     16: [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"],
-    19: [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M"],
+    19: [
+        64,
+        64,
+        "M",
+        128,
+        128,
+        "M",
+        256,
+        256,
+        256,
+        256,
+        "M",
+        512,
+        512,
+        512,
+        512,
+        "M",
+        512,
+        512,
+        512,
+        512,
+        "M",
+    ],
 }
 SMALL_SIZE = 32  # the small form's design size: 32 -> 1 after five pools
 
@@ -42,7 +64,9 @@ def make_layers(config: list[int | str], in_channels: int, batch_norm: bool) -> 
 
 
 class VGG(nn.Module):
-    def __init__(self, features: nn.Sequential, num_classes: int, input_size: tuple[int, int], dropout: float):
+    def __init__(
+        self, features: nn.Sequential, num_classes: int, input_size: tuple[int, int], dropout: float
+    ):
         super().__init__()
         self.pad = _pad_to(input_size, SMALL_SIZE) if small_input(input_size) else None
         self.features = features

@@ -26,6 +26,7 @@ def plot_curves(records: list[dict[str, Any]], path: Path, title: str = "") -> P
 
     matplotlib.use("Agg")  # files only: never needs a display
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     quantities = _quantities(epochs)
     columns = min(3, len(quantities))
@@ -41,6 +42,7 @@ def plot_curves(records: list[dict[str, Any]], path: Path, title: str = "") -> P
                 axis.plot(*zip(*points, strict=True), marker="o", markersize=3, label=split)
         axis.set_title(quantity.replace("_", " "))
         axis.set_xlabel("epoch")
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
         axis.grid(alpha=0.3)
         axis.legend(fontsize=8)
     for axis in list(axes.flat)[len(quantities) :]:

@@ -55,16 +55,14 @@ class RunIndex:
     def update(self, run_dir: RunDir) -> None:
         """Insert or replace the row of ``run_dir`` from its files."""
         row = row_from_run_dir(run_dir)
-        with self._connect() as db:
+        with self._connect(write=True) as db:
             _upsert(db, row)
 
     def rebuild(self) -> int:
         """Re-create every row from the run directories; return how many runs were found."""
-        rows = [row_from_run_dir(run) for run in scan_run_dirs(self.runs_dir)]
-        with self._connect(check=False) as db:
-            db.execute("DELETE FROM runs")
-            for row in rows:
-                _upsert(db, row)
+        rows = _scan_rows(self.runs_dir)
+        with self._connect(write=True) as db:
+            _replace_all(db, rows)
         return len(rows)
 
     # -- reading -------------------------------------------------------------------------------
@@ -100,31 +98,51 @@ class RunIndex:
 
     # -- connection ----------------------------------------------------------------------------
     @contextlib.contextmanager
-    def _connect(self, check: bool = True) -> Iterator[sqlite3.Connection]:
+    def _connect(self, write: bool = False) -> Iterator[sqlite3.Connection]:
+        """A connection inside one transaction (BEGIN IMMEDIATE for writes: the write lock is
+        taken up front, so two writers queue on the busy timeout instead of deadlocking)."""
         self.runs_dir.mkdir(parents=True, exist_ok=True)
-        db = self._open(check)
+        db = self._open()
         try:
-            with db:  # one transaction: committed on success, rolled back on error
+            with _transaction(db, "IMMEDIATE" if write else "DEFERRED"):
                 yield db
         finally:
             db.close()
 
-    def _open(self, check: bool) -> sqlite3.Connection:
+    def _open(self) -> sqlite3.Connection:
+        """A connection to a current, readable index; creates or repairs it first if needed."""
         try:
             db = _connect_file(self.path)
-            if not check:
-                db.executescript(_SCHEMA)
-                return db
-            if _is_current(db):
-                return db
-            db.close()
+        except sqlite3.OperationalError:
+            raise  # locked or unreachable: not a reason to throw the index away
         except sqlite3.DatabaseError:
             self._set_aside_corrupt()
-        # Missing, corrupt or of another schema: create it and fill it from the run directories.
-        with contextlib.closing(_connect_file(self.path)) as db:
-            db.executescript(f"DROP TABLE IF EXISTS runs; {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION};")
-        self.rebuild()
-        return _connect_file(self.path)
+            db = _connect_file(self.path)
+        try:
+            if _is_current(db):
+                return db
+        except sqlite3.OperationalError:
+            db.close()
+            raise
+        except sqlite3.DatabaseError:
+            db.close()
+            self._set_aside_corrupt()
+            db = _connect_file(self.path)
+        self._create_and_fill(db)
+        return db
+
+    def _create_and_fill(self, db: sqlite3.Connection) -> None:
+        """Create the table and fill it from the run directories, in one transaction, unless
+        another process did so while this one waited for the write lock."""
+        rows = _scan_rows(self.runs_dir)
+        with _transaction(db, "IMMEDIATE"):
+            if db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+                return
+            db.execute("DROP TABLE IF EXISTS runs")
+            for statement in filter(str.strip, _SCHEMA.split(";")):
+                db.execute(statement)
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            _replace_all(db, rows)
 
     def _set_aside_corrupt(self) -> None:
         """Keep a corrupt index beside the new one for a post-mortem; drop its journal files,
@@ -173,17 +191,14 @@ def scan_run_dirs(runs_dir: Path) -> list[RunDir]:
 
 def _is_current(db: sqlite3.Connection) -> bool:
     """The index has this schema version and its table reads (raises DatabaseError if corrupt)."""
-    try:
-        if db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
-            return False
-        db.execute("SELECT count(*) FROM runs").fetchone()
-    except sqlite3.DatabaseError:
-        db.close()
-        raise
+    if db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+        return False
+    db.execute("SELECT count(*) FROM runs").fetchone()
     return True
 
 
 def _connect_file(path: Path) -> sqlite3.Connection:
+    # Autocommit mode: transactions are explicit (see _transaction), never implicit.
     db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
     db.row_factory = sqlite3.Row
     try:
@@ -193,9 +208,28 @@ def _connect_file(path: Path) -> sqlite3.Connection:
     except sqlite3.DatabaseError:
         db.close()
         raise
-    # isolation_level=None disables Python's implicit transactions; `with db` uses an explicit one.
-    db.isolation_level = "IMMEDIATE"
     return db
+
+
+@contextlib.contextmanager
+def _transaction(db: sqlite3.Connection, mode: str) -> Iterator[None]:
+    db.execute(f"BEGIN {mode}")
+    try:
+        yield
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+def _scan_rows(runs_dir: Path) -> list[dict[str, Any]]:
+    return [row_from_run_dir(run) for run in scan_run_dirs(runs_dir)]
+
+
+def _replace_all(db: sqlite3.Connection, rows: list[dict[str, Any]]) -> None:
+    db.execute("DELETE FROM runs")
+    for row in rows:
+        _upsert(db, row)
 
 
 def _upsert(db: sqlite3.Connection, row: dict[str, Any]) -> None:

@@ -18,11 +18,11 @@ from torch import nn
 from cnnlab.data import ImageDataset
 from cnnlab.errors import CheckpointError, UsageError
 from cnnlab.runs.checkpoint import load_checkpoint, model_from_payload
-from cnnlab.runs.rundir import RunDir, default_runs_dir
 from cnnlab.runs.run import Run
+from cnnlab.runs.rundir import RunDir, default_runs_dir
 from cnnlab.train.config import TrainConfig, resolve_config
 from cnnlab.train.environment import describe_environment
-from cnnlab.train.hardware import Hardware, choose_hardware, hardware_context
+from cnnlab.train.hardware import choose_hardware, hardware_context
 from cnnlab.train.progress import Reporter, make_reporter
 from cnnlab.train.run_data import RunData, prepare_data
 from cnnlab.train.seeding import INIT, seed_global_rng
@@ -105,10 +105,15 @@ def resume(
         )
     reporter = make_reporter(progress)
     hardware = choose_hardware(config)
-    data = prepare_data(config, dataset or config.dataset, test_data, progress=bool(progress))
+    data = prepare_data(
+        config, dataset if dataset is not None else config.dataset, test_data, progress=bool(progress)
+    )
     with hardware_context(hardware):
-        module = _user_module(model, config) if model is not None else model_from_payload(payload, run_dir.root)
-        module.load_state_dict(payload["model_state"])
+        if model is None:
+            module = model_from_payload(payload, run_dir.root)
+        else:
+            module = _user_module(model, config)
+            module.load_state_dict(payload["model_state"])
         trainer = Trainer(config, hardware, module, payload["model"], data, run_dir, reporter)
         trainer.restore(payload)
         result = trainer.fit(resumed=True)
@@ -130,7 +135,9 @@ def _start(
     hardware = choose_hardware(config)
     if config.tensorboard:
         require_tensorboard()
-    data = prepare_data(config, dataset if dataset is not None else config.dataset, test_data, progress=bool(progress))
+    data = prepare_data(
+        config, dataset if dataset is not None else config.dataset, test_data, progress=bool(progress)
+    )
     with hardware_context(hardware):
         if user_model is None:
             model, entry = _registry_model(config, data)
@@ -204,4 +211,4 @@ def _history(trainer: Trainer) -> list[dict[str, Any]]:
     return [dict(record) for record in trainer.history]
 
 
-__all__ = ["Hardware", "resume", "train"]
+__all__ = ["resume", "train"]

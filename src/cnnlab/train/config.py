@@ -1,5 +1,6 @@
 """Every setting of a training run, in one dataclass, checked before any work starts.
 
+This module imports no torch, so that the command line can build its flags from it quickly.
 A run's settings come from, in increasing priority: the defaults below, a named recipe
 (``--recipe``, :mod:`cnnlab.train.recipes`), a TOML or YAML file (``--config``), then keyword
 arguments or command-line flags. The resolved settings are written to the run's ``config.json``.
@@ -18,9 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from cnnlab.errors import ConfigError, UnknownNameError
-from cnnlab.train.losses import LOSSES
-from cnnlab.train.optimizers import OPTIMIZERS
-from cnnlab.train.schedules import SCHEDULES
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
@@ -101,6 +99,7 @@ class TrainConfig:
     checkpoint_every: int = setting(500, "Also save checkpoints/last.pt every N steps (0: epochs only).")
     test_every: int = setting(1, "Evaluate on the test set every N epochs (0: only after the last).")
     tensorboard: bool = setting(False, "Also log to TensorBoard in the run directory.")
+    curves: bool = setting(True, "Draw curves.png when the run ends (about a second of matplotlib).")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready settings (tuples as lists)."""
@@ -192,6 +191,11 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
 
 def validate(config: TrainConfig) -> None:
     """Raise ConfigError listing every impossible value, UnknownNameError for unknown names."""
+    # Imported here: this module stays free of torch, so the CLI can build its flags from it fast.
+    from cnnlab.train.losses import LOSSES
+    from cnnlab.train.optimizers import OPTIMIZERS
+    from cnnlab.train.schedules import SCHEDULES
+
     OPTIMIZERS.get(config.optimizer)
     LOSSES.get(config.loss)
     SCHEDULES.get(config.schedule)

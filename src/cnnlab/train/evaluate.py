@@ -43,7 +43,7 @@ def evaluate(
         with torch.inference_mode(), rng_guard:
             for batch, (inputs, labels) in enumerate(loader):
                 if seed is not None:
-                    seed_global_rng(seed, EVAL, batch)
+                    seed_global_rng(seed, EVAL, batch, device=device)
                 inputs, labels = _on_device(inputs, labels, device, hardware)
                 with autocast(hardware):
                     sums.add(batch_output(model, inputs, labels, loss_fn), labels)

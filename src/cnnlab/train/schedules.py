@@ -95,7 +95,8 @@ def one_cycle(t: int, span: int, steps_per_epoch: int, config: TrainConfig) -> f
     rise_steps = max(1, round(ONE_CYCLE_RISE * span))
     if t < rise_steps:
         return _cosine_between(start, 1.0, t / rise_steps)
-    return _cosine_between(1.0, end, (t - rise_steps) / max(1, span - rise_steps))
+    # The last step (t = span - 1) lands exactly on the final learning rate.
+    return _cosine_between(1.0, end, (t - rise_steps) / max(1, span - 1 - rise_steps))
 
 
 def _cosine_between(first: float, last: float, fraction: float) -> float:

@@ -6,6 +6,10 @@
 - dropout, noise and sampling inside the model during training step ``(epoch, batch)``: the global
   RNG is re-seeded with ``(seed, STEP, epoch, batch)`` before the step;
 - sampling during evaluation (a VAE's code, an RBM's chain): ``(seed, EVAL, epoch, batch)``.
+
+Re-seeding happens every step, so it must be cheap: the key is mixed with SplitMix64 in a few
+integer operations, and only the generators that exist are seeded (``torch.manual_seed`` also
+visits every backend and costs ~100x more).
 """
 
 from __future__ import annotations
@@ -14,20 +18,30 @@ from typing import Any
 
 import torch
 
-from cnnlab.data.loader import seeded_generator
-
-# Stream tags: distinct from the BatchLoader's (0: order, 1: augmentation).
+# Stream tags, so that the seeds of different purposes never coincide.
 INIT, STEP, EVAL = 10, 11, 12
+_MASK = (1 << 64) - 1
 
 
 def derived_seed(seed: int, stream: int, *key: int) -> int:
-    """A well-mixed 64-bit seed for ``(seed, stream, *key)``."""
-    return seeded_generator(seed, stream, *key).initial_seed()
+    """A well-mixed 63-bit seed for ``(seed, stream, *key)`` (SplitMix64 over the key words)."""
+    state = 0
+    for word in (seed, stream, *key):
+        state = ((state ^ (word & _MASK)) + 0x9E3779B97F4A7C15) & _MASK
+        z = ((state ^ (state >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
+        state = z ^ (z >> 31)
+    return state >> 1  # torch seeds are accepted up to 2**64 - 1; keep it positive as int64 too
 
 
-def seed_global_rng(seed: int, stream: int, *key: int) -> None:
-    """Seed torch's global RNG (CPU and every GPU) for the draws of one step."""
-    torch.manual_seed(derived_seed(seed, stream, *key))
+def seed_global_rng(seed: int, stream: int, *key: int, device: torch.device | None = None) -> None:
+    """Seed torch's global CPU generator (and the GPU's, when ``device`` is one) for one step."""
+    value = derived_seed(seed, stream, *key)
+    torch.default_generator.manual_seed(value)
+    if device is not None and device.type == "cuda":
+        torch.cuda.manual_seed(value)
+    elif device is not None and device.type == "mps":
+        torch.mps.manual_seed(value)
 
 
 def rng_state(device: torch.device) -> dict[str, Any]:

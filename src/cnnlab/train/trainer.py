@@ -207,7 +207,7 @@ class Trainer:
         step = self.position.step
         for group in self.optimizer.param_groups:
             group["lr"] = self.schedule.lr(step)
-        seed_global_rng(self.config.seed, STEP, epoch, batch)  # dropout, noise, sampling
+        seed_global_rng(self.config.seed, STEP, epoch, batch, device=self.device)  # dropout, sampling
         if self.hardware.channels_last:
             inputs = inputs.contiguous(memory_format=torch.channels_last)
         with autocast(self.hardware):
@@ -430,7 +430,8 @@ class Trainer:
         if self.tensorboard is not None:
             self.tensorboard.close()
         try:
-            plot_curves(self.run_dir.read_metrics(), self.run_dir.curves_path, self._title())
+            if self.config.curves:
+                plot_curves(self.run_dir.read_metrics(), self.run_dir.curves_path, self._title())
         except Exception as exc:  # a plotting problem must not turn a finished run into a failure
             self.reporter.note(f"could not draw curves.png ({exc}).")
         self.reporter.run_ended(result)

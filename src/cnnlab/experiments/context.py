@@ -1,0 +1,162 @@
+"""What a recipe's ``run(ctx)`` works with: its size and seeds, the data, training over seeds,
+comparisons, figures, and the two parts of the report it writes (results and answer).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from matplotlib.figure import Figure
+
+from cnnlab.data import ImageDataset, load_dataset
+from cnnlab.experiments.cells import Cell
+from cnnlab.experiments.course import CourseCheck, check_reference
+from cnnlab.experiments.registry import CellSpec, Experiment
+from cnnlab.experiments.report import Report, format_count, format_summary, metric_title
+from cnnlab.runs.rundir import safe_run_name
+from cnnlab.runs.stats import Comparison, welch_test
+from cnnlab.train import train_seeds
+
+
+class Context:
+    """One run of one experiment. ``report`` holds the results section, ``answer`` the explanation."""
+
+    def __init__(
+        self,
+        experiment: Experiment,
+        directory: Path,
+        *,
+        quick: bool,
+        seeds: list[int],
+        data_dir: str | None = None,
+        device: str = "auto",
+        threads: int | None = None,
+        progress: bool = True,
+        say: Callable[[str], None] = lambda text: None,
+    ):
+        self.experiment = experiment
+        self.dir = Path(directory)
+        self.runs_dir = self.dir / "runs"
+        self.quick = quick
+        self.size = experiment.size(quick)
+        self.plan = experiment.plan(self.size)
+        self.seeds = list(seeds)
+        self.data_dir, self.device, self.threads = data_dir, device, threads
+        self.progress = progress
+        self.say = say
+        self.report = Report()
+        self.answer = Report()
+        self.cells: dict[str, Cell] = {}
+        self.results: dict[str, Any] = {}  # the recipe's own numbers, saved in results.json
+        self.comparisons: list[dict[str, Any]] = []
+        self.datasets: dict[str, dict[str, str]] = {}  # name -> verification and location, for the report
+        self._splits: dict[tuple[str, str], ImageDataset] = {}
+        self._transformed: dict[tuple[str, int], tuple[ImageDataset, ImageDataset]] = {}
+
+    # -- data ---------------------------------------------------------------------------------
+    def dataset(self, name: str, split: str) -> ImageDataset:
+        """A split of a named dataset, loaded once per experiment."""
+        key = (name, split)
+        if key not in self._splits:
+            data = load_dataset(name, split, data_dir=self.data_dir, progress=self.progress)
+            self._splits[key] = data
+            self.datasets[name] = {"verification": data.verification, "location": data.location}
+        return self._splits[key]
+
+    def data(self, spec: CellSpec) -> tuple[ImageDataset, ImageDataset]:
+        """The train and test splits a cell trains and is tested on (its transform applied)."""
+        train, test = self.dataset(spec.dataset, "train"), self.dataset(spec.dataset, "test")
+        if spec.transform is None:
+            return train, test
+        key = (spec.dataset, id(spec.transform))
+        if key not in self._transformed:
+            self._transformed[key] = (spec.transform(train), spec.transform(test))
+        return self._transformed[key]
+
+    # -- training -----------------------------------------------------------------------------
+    def spec(self, label: str) -> CellSpec:
+        """The planned cell called ``label``."""
+        for spec in self.plan.cells:
+            if spec.label == label:
+                return spec
+        raise KeyError(f"{self.experiment.name} plans no cell {label!r}")
+
+    def train(self, spec: CellSpec | str) -> Cell:
+        """Train a cell once per seed (:func:`cnnlab.train.train_seeds`) and keep its numbers."""
+        spec = self.spec(spec) if isinstance(spec, str) else spec
+        train_data, test_data = self.data(spec)
+        self.say(f"[{len(self.cells) + 1}/{len(self.plan.cells)}] {spec.label}: {spec.model_name}, seeds {self.seeds}")
+        study = train_seeds(
+            spec.model,
+            train_data,
+            seeds=self.seeds,
+            name=safe_run_name(spec.label.lower()),
+            test_data=test_data,
+            runs_dir=str(self.runs_dir),
+            progress=self.progress,
+            device=self.device,
+            threads=self.threads,
+            **spec.settings,
+        )
+        first = study.runs[0]
+        cell = Cell(
+            label=spec.label,
+            model=spec.model_name,
+            dataset=train_data.name,
+            settings=dict(spec.settings),
+            parameters=sum(p.numel() for p in first.model.parameters()),
+            seeds=list(self.seeds),
+            runs=[str(run.dir.relative_to(self.dir)) for run in study.runs],
+            finals=[run.final for run in study.runs],
+            histories=[run.history for run in study.runs],
+            time_s=sum(float(run.result.get("duration_s", 0.0)) for run in study.runs),
+            train_images=min(len(train_data), spec.settings.get("subset") or len(train_data)),
+            test_images=min(len(test_data), spec.settings.get("test_subset") or len(test_data)),
+        )
+        self.cells[spec.label] = cell
+        return cell
+
+    def train_all(self) -> list[Cell]:
+        """Every planned cell, in plan order."""
+        return [self.train(spec) for spec in self.plan.cells]
+
+    # -- numbers ------------------------------------------------------------------------------
+    def compare(self, a: str, b: str, metric: str = "test_accuracy") -> Comparison:
+        """Welch's test of cell ``a`` against cell ``b`` on ``metric``; recorded for results.json."""
+        comparison = welch_test(self.cells[a].values(metric), self.cells[b].values(metric))
+        self.comparisons.append({"a": a, "b": b, "metric": metric, **comparison.to_dict()})
+        return comparison
+
+    def course_checks(self) -> list[CourseCheck]:
+        """The experiment's course numbers against the cells trained so far."""
+        return [
+            check_reference(reference, self.cells[reference.cell].values(reference.metric))
+            for reference in self.experiment.references
+            if reference.cell in self.cells
+        ]
+
+    def results_table(self, cells: list[Cell], metrics: list[str], report: Report | None = None) -> None:
+        """The standard table: a row a cell, ``mean ± std`` over seeds of each metric, parameters, time."""
+        columns = ["cell", *(metric_title(m) for m in metrics), "parameters", "seeds", "training time"]
+        rows = [
+            [
+                cell.label,
+                *(format_summary(cell.summary(m), m) for m in metrics),
+                format_count(cell.parameters),
+                str(len(cell.seeds)),
+                f"{cell.time_s:.1f} s",
+            ]
+            for cell in cells
+        ]
+        (report or self.report).table(columns, rows)
+
+    # -- figures ------------------------------------------------------------------------------
+    def figure(self, filename: str, figure: Figure, caption: str, report: Report | None = None) -> Path:
+        """Save ``figure`` beside report.md and embed it in ``report`` (default: the results)."""
+        from cnnlab.analysis.visualize import save_figure
+
+        path = save_figure(figure, self.dir / filename)
+        (report or self.report).image(filename, caption)
+        return path

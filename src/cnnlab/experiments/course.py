@@ -1,0 +1,90 @@
+"""Is the course's number within seed noise of ours?
+
+The course reports one run per setting: a single draw from the distribution over seeds. Our seeds
+estimate that distribution (mean m, sample std s over n runs). If the course's run came from the
+same distribution, it lies in the 95% *prediction interval* for one new run,
+
+    m +- t(0.975, n - 1) * s * sqrt(1 + 1/n),
+
+which is wider than the confidence interval of the mean (that one shrinks with n; one run's luck
+does not). It is the same question Welch's test asks of two groups, for a group of one whose
+spread is taken to be ours. Outside the interval, the difference is more than seed noise: a
+different setting, different data (this CIFAR-10 copy is rebuilt from JPEG) or a different
+library version. Two groups of our own runs are compared with Welch's test
+(:func:`cnnlab.runs.stats.welch_test`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from cnnlab.experiments.registry import Reference
+from cnnlab.runs.stats import CONFIDENCE, Summary, summarize, t_quantile
+
+
+@dataclass(frozen=True)
+class Interval:
+    low: float
+    high: float
+
+    def __contains__(self, value: float) -> bool:
+        return self.low <= value <= self.high
+
+
+def prediction_interval(summary: Summary, confidence: float = CONFIDENCE) -> Interval | None:
+    """Where one more run of the same setting lands with probability ``confidence`` (None: n < 2)."""
+    if summary.std is None:
+        return None
+    half = t_quantile((1 + confidence) / 2, summary.n - 1) * summary.std * math.sqrt(1 + 1 / summary.n)
+    return Interval(summary.mean - half, summary.mean + half)
+
+
+@dataclass(frozen=True)
+class CourseCheck:
+    """One course number against our runs of the same setting."""
+
+    reference: Reference
+    summary: Summary
+    interval: Interval | None  # prediction interval for one run
+
+    @property
+    def difference(self) -> float:
+        """Ours minus the course's."""
+        return self.summary.mean - self.reference.value
+
+    @property
+    def within_noise(self) -> bool | None:
+        """None: too few seeds to tell."""
+        return None if self.interval is None else self.reference.value in self.interval
+
+    def verdict(self, unit: float = 1.0, suffix: str = "") -> str:
+        """``unit``/``suffix`` scale the numbers for display (100 and " points" for accuracies)."""
+        difference = f"{self.difference * unit:+.2f}{suffix}"
+        if self.interval is None:
+            return f"ours {difference}; one seed cannot tell seed noise apart (run with --seeds 3 or more)"
+        low, high = self.interval.low * unit, self.interval.high * unit
+        span = f"one run of ours lands in {low:.2f} to {high:.2f} with 95% probability"
+        if self.within_noise:
+            return f"within seed noise: ours {difference}, and {span}"
+        return f"more than seed noise: ours {difference}, while {span}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "cell": self.reference.cell,
+            "metric": self.reference.metric,
+            "course": self.reference.value,
+            "source": self.reference.source,
+            "ours": self.summary.to_dict(),
+            "difference": self.difference,
+            "prediction_interval": None if self.interval is None else [self.interval.low, self.interval.high],
+            "within_seed_noise": self.within_noise,
+        }
+
+
+def check_reference(reference: Reference, values: Sequence[float]) -> CourseCheck:
+    """Compare ``reference`` with our per-seed ``values`` of its metric."""
+    summary = summarize(values)
+    return CourseCheck(reference, summary, prediction_interval(summary))

@@ -1,0 +1,211 @@
+"""How long an experiment takes on this machine, before it starts.
+
+The plan of a recipe lists what it trains; each model's training speed here is measured by a few
+optimizer steps on random inputs (a probe batch, after one warm-up step) and cached in the user
+cache, keyed by model, input, device, threads and torch version. The estimate is then
+
+    sum over cells of  images trained / speed  +  images evaluated / (EVAL_SPEEDUP * speed)
+                      + OVERHEAD_PER_RUN_S per run,
+
+an estimate good to a factor of about 1.5: a probe batch smaller than the real one is slower per
+image on a CPU, and other work on a shared machine slows everything (the report states the load).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from cnnlab.atomic import atomic_write_json
+from cnnlab.data import get_spec
+from cnnlab.data.paths import user_cache_dir
+from cnnlab.experiments.registry import CellSpec, Experiment, ExtraWork, Plan, model_label
+from cnnlab.train import TrainConfig, choose_hardware
+
+# Evaluation is a forward pass only, in double-size batches: about a third of a training step's cost.
+EVAL_SPEEDUP = 3.0
+# Creating a run directory, saving checkpoints, drawing curves.png: seconds a run costs besides steps.
+OVERHEAD_PER_RUN_S = 2.0
+PROBE_BATCH = 16
+PROBE_STEPS = 2
+CACHE_FILE = "experiments/throughput.json"
+
+Measure = Callable[["WorkItem", str, int | None], float]
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """What one cell (or a recipe's extra steps) costs: images through the model, over all seeds."""
+
+    label: str
+    model: str | Callable[[], nn.Module]
+    model_args: dict[str, Any]
+    input_shape: tuple[int, int, int]
+    num_classes: int
+    train_images: int  # with a gradient step
+    eval_images: int
+    runs: int
+
+    @property
+    def model_key(self) -> str:
+        name = model_label(self.model)
+        args = ",".join(f"{k}={v}" for k, v in sorted(self.model_args.items()))
+        return f"{name}({args})|{'x'.join(map(str, self.input_shape))}"
+
+
+@dataclass(frozen=True)
+class Estimate:
+    seconds: float
+    rows: list[dict[str, Any]]  # per work item: label, model, images, images_per_s, seconds
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"seconds": round(self.seconds, 1), "rows": self.rows}
+
+
+def estimate(
+    experiment: Experiment,
+    *,
+    quick: bool,
+    seeds: int | None = None,
+    device: str = "auto",
+    threads: int | None = None,
+    measure: Measure | None = None,
+) -> Estimate:
+    """The expected time of ``experiment`` (its full or quick version) with ``seeds`` seeds."""
+    size = experiment.size(quick)
+    items = plan_work(experiment.plan(size), seeds or size.seeds)
+    measure = measure or measure_throughput
+    rows, total = [], 0.0
+    speeds: dict[str, float] = {}
+    for item in items:
+        if item.model_key not in speeds:
+            speeds[item.model_key] = measure(item, device, threads)
+        speed = speeds[item.model_key]
+        seconds = (
+            item.train_images / speed
+            + item.eval_images / (EVAL_SPEEDUP * speed)
+            + OVERHEAD_PER_RUN_S * item.runs
+        )
+        total += seconds
+        rows.append(
+            {
+                "label": item.label,
+                "model": item.model_key.split("|")[0],
+                "train_images": item.train_images,
+                "eval_images": item.eval_images,
+                "images_per_s": round(speed, 1),
+                "seconds": round(seconds, 1),
+            }
+        )
+    return Estimate(total, rows)
+
+
+def plan_work(plan: Plan, seeds: int) -> list[WorkItem]:
+    """The work items of a plan run with ``seeds`` seeds."""
+    return [_cell_work(cell, seeds) for cell in plan.cells] + [_extra_work(extra, seeds) for extra in plan.extra]
+
+
+def _cell_work(cell: CellSpec, seeds: int) -> WorkItem:
+    config = TrainConfig().replace(**cell.settings)
+    spec = get_spec(cell.dataset)
+    train = config.subset or spec.split_sizes["train"]
+    train = round(train * (1 - config.val_split))
+    test = config.test_subset or spec.split_sizes["test"]
+    evaluations = math.ceil(config.epochs / config.test_every) if config.test_every else 1
+    return WorkItem(
+        label=cell.label,
+        model=cell.model,
+        model_args=dict(config.model_args),
+        input_shape=spec.image_shape,
+        num_classes=spec.num_classes,
+        train_images=train * config.epochs * seeds,
+        eval_images=test * evaluations * seeds,
+        runs=seeds,
+    )
+
+
+def _extra_work(extra: ExtraWork, seeds: int) -> WorkItem:
+    spec = get_spec(extra.dataset)
+    return WorkItem(
+        label=f"{model_label(extra.model)}: extra steps",
+        model=extra.model,
+        model_args={},
+        input_shape=spec.image_shape,
+        num_classes=spec.num_classes,
+        train_images=extra.steps * extra.batch_size * seeds,
+        eval_images=0,
+        runs=0,
+    )
+
+
+def measure_throughput(item: WorkItem, device: str = "auto", threads: int | None = None) -> float:
+    """Training images a second of ``item``'s model here (cached; measured in a few seconds)."""
+    hardware = choose_hardware(TrainConfig(device=device, threads=threads))
+    key = f"{item.model_key}|{hardware.describe()}|torch {torch.__version__}"
+    cache = _read_cache()
+    if key in cache:
+        return float(cache[key]["images_per_s"])
+    speed = _time_steps(item, hardware.device, hardware.threads)
+    cache[key] = {"images_per_s": speed, "measured": time.strftime("%Y-%m-%d %H:%M:%S")}
+    atomic_write_json(_cache_path(), cache)
+    return speed
+
+
+def _time_steps(item: WorkItem, device: torch.device, threads: int) -> float:
+    from cnnlab.models import create
+    from cnnlab.train.metrics import batch_output
+
+    saved_threads = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            channels, height, width = item.input_shape
+            if isinstance(item.model, str):
+                model = create(item.model, item.num_classes, channels, (height, width), **item.model_args)
+            else:
+                model = item.model()
+            model = model.to(device).train()
+            optimizer = torch.optim.SGD(model.parameters(), lr=1e-6)
+            inputs = torch.rand(PROBE_BATCH, *item.input_shape, device=device)
+            labels = torch.randint(0, item.num_classes, (PROBE_BATCH,), device=device)
+
+            def step() -> None:
+                batch_output(model, inputs, labels, nn.functional.cross_entropy).loss.backward()
+                optimizer.step()
+                optimizer.zero_grad(set_to_none=True)
+
+            step()  # warm-up: allocations and kernel selection are not part of the speed
+            _synchronize(device)
+            started = time.perf_counter()
+            for _ in range(PROBE_STEPS):
+                step()
+            _synchronize(device)
+            return PROBE_BATCH * PROBE_STEPS / max(time.perf_counter() - started, 1e-9)
+    finally:
+        torch.set_num_threads(saved_threads)
+
+
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _cache_path() -> Path:
+    return user_cache_dir() / CACHE_FILE
+
+
+def _read_cache() -> dict[str, Any]:
+    try:
+        cache = json.loads(_cache_path().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}  # missing or damaged: it only holds measurements, which are taken again
+    return cache if isinstance(cache, dict) else {}

@@ -1,0 +1,95 @@
+"""``report.md``: a Markdown document built from blocks, and the formatting of its numbers.
+
+Every number in a table goes through :func:`format_metric` or :func:`format_summary`, so the tests
+(and a reader) can recompute it from the per-seed values in ``results.json``: accuracies as
+percentages with two decimals, ``mean ± std`` with the sample std over seeds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from cnnlab.runs.stats import Summary
+
+
+def is_percent(metric: str) -> bool:
+    """Accuracies are shown in percent; everything else as it is."""
+    return metric.endswith("accuracy")
+
+
+def format_metric(value: float, metric: str) -> str:
+    """One value: ``87.12%`` for accuracies, four significant digits otherwise."""
+    if is_percent(metric):
+        return f"{value * 100:.2f}%"
+    return f"{value:.4g}"
+
+
+def format_summary(summary: Summary, metric: str) -> str:
+    """``87.12 ± 0.35%`` (mean ± sample std over seeds), or the single value for one seed."""
+    if summary.std is None:
+        return format_metric(summary.mean, metric)
+    if is_percent(metric):
+        return f"{summary.mean * 100:.2f} ± {summary.std * 100:.2f}%"
+    return f"{summary.mean:.4g} ± {summary.std:.2g}"
+
+
+def format_count(value: int) -> str:
+    return f"{value:,}"
+
+
+def format_duration(seconds: float) -> str:
+    """``42 s``, ``7 min 5 s``, ``3 h 12 min``."""
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min"
+
+
+def metric_title(metric: str) -> str:
+    """``test_accuracy`` -> ``test accuracy``."""
+    return metric.replace("_", " ")
+
+
+class Report:
+    """Markdown blocks in order; :meth:`markdown` joins them."""
+
+    def __init__(self) -> None:
+        self.blocks: list[str] = []
+
+    def heading(self, text: str, level: int = 2) -> None:
+        self.blocks.append(f"{'#' * level} {text}")
+
+    def text(self, *paragraphs: str) -> None:
+        self.blocks.extend(p.strip() for p in paragraphs if p.strip())
+
+    def bullets(self, items: Sequence[str]) -> None:
+        if items:
+            self.blocks.append("\n".join(f"- {item}" for item in items))
+
+    def table(self, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """A Markdown table; cells are written as given (format numbers first)."""
+        lines = [_row(columns), _row(["---"] * len(columns))]
+        lines += [_row([str(cell) for cell in row]) for row in rows]
+        self.blocks.append("\n".join(lines))
+
+    def image(self, path: str, caption: str) -> None:
+        """An embedded PNG; ``path`` relative to the report."""
+        self.blocks.append(f"![{caption}]({path})\n\n*{caption}*")
+
+    def code(self, text: str, language: str = "") -> None:
+        self.blocks.append(f"```{language}\n{text.rstrip()}\n```")
+
+    def extend(self, other: Report) -> None:
+        self.blocks.extend(other.blocks)
+
+    def markdown(self) -> str:
+        return "\n\n".join(self.blocks) + "\n"
+
+
+def _row(cells: Sequence[str]) -> str:
+    return "| " + " | ".join(cell.replace("|", "\\|").replace("\n", " ") for cell in cells) + " |"

@@ -1,0 +1,52 @@
+"""Fixtures for the training tests: a tiny, fast run on the shipped MNIST."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from cnnlab.train import TIMING_KEYS
+
+
+@pytest.fixture
+def tiny(tmp_path: Path) -> dict[str, Any]:
+    """Settings of a run that takes about a second: 256 MNIST images, 2 epochs of 8 steps."""
+    return {
+        "model": "course-cnn",
+        "dataset": "mnist",
+        "subset": 256,
+        "test_subset": 128,
+        "batch_size": 32,
+        "epochs": 2,
+        "lr": 3e-3,
+        "log_every": 2,
+        "checkpoint_every": 3,
+        "threads": 1,
+        "curves": False,
+        "runs_dir": str(tmp_path / "runs"),
+        "progress": False,
+    }
+
+
+def _same_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:
+    sa, sb = a.state_dict(), b.state_dict()
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def _learning_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: v for k, v in r.items() if k not in TIMING_KEYS} for r in records]
+
+
+@pytest.fixture
+def same_weights():
+    """same_weights(a, b): every parameter and buffer equal to the last bit."""
+    return _same_weights
+
+
+@pytest.fixture
+def learning_records():
+    """learning_records(records): metrics.jsonl records without their wall-clock entries."""
+    return _learning_records

@@ -1,0 +1,110 @@
+"""Same seed, same bits; resume after Ctrl-C or kill -9 ends exactly where an uninterrupted run ends."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import cnnlab
+from cnnlab.runs import load_checkpoint
+from cnnlab.runs.rundir import RunDir
+from cnnlab.train import Reporter, TrainingInterrupted, resume
+
+
+def test_same_seed_gives_identical_weights_and_metrics(tiny, same_weights, learning_records):
+    first = cnnlab.train(**tiny, name="a")
+    second = cnnlab.train(**tiny, name="b")
+    assert same_weights(first.model, second.model)
+    assert learning_records(RunDir(first.dir).read_metrics()) == learning_records(
+        RunDir(second.dir).read_metrics()
+    )
+    assert first.final == second.final
+    other_seed = cnnlab.train(**{**tiny, "seed": 1}, name="c")
+    assert not same_weights(first.model, other_seed.model)
+
+
+class _CtrlCAtStep(Reporter):
+    """Sends this process a real SIGINT during the given step, as a user's Ctrl-C would."""
+
+    def __init__(self, step: int):
+        self.at, self.steps = step, 0
+
+    def step(self, images, stats):
+        self.steps += 1
+        if self.steps == self.at:
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+def test_ctrl_c_saves_a_checkpoint_and_resume_matches_uninterrupted(tiny, same_weights, learning_records):
+    reference = cnnlab.train(**tiny, name="reference")
+    with pytest.raises(TrainingInterrupted) as stopped:
+        cnnlab.train(**{**tiny, "progress": _CtrlCAtStep(5)}, name="interrupted")
+    run_dir = Path(tiny["runs_dir"]) / "interrupted"
+    assert f"cnnlab train --resume {run_dir}" in str(stopped.value)
+    assert stopped.value.exit_code == 130
+    assert json.loads((run_dir / "result.json").read_text())["status"] == "interrupted"
+    # The checkpoint sits where Ctrl-C came: step 5 is batch 5 of the 8 in epoch 1.
+    position = load_checkpoint(run_dir / "checkpoints" / "last.pt")["training"]["position"]
+    assert position == {"epoch": 0, "batch": 5, "step": 5}
+
+    resumed = resume(run_dir, progress=False)
+    assert resumed.status == "finished"
+    assert same_weights(resumed.model, reference.model)
+    assert resumed.history and learning_records(resumed.history) == learning_records(reference.history)
+    assert learning_records(RunDir(run_dir).read_metrics()) == learning_records(
+        RunDir(reference.dir).read_metrics()
+    )
+
+
+def test_resume_after_kill_9_mid_epoch_matches_uninterrupted(tiny, same_weights, learning_records):
+    settings = {**tiny, "subset": 1024, "epochs": 2, "log_every": 1, "checkpoint_every": 4}
+    run_dir = Path(settings["runs_dir"]) / "killed"
+    flags = [_flag(name, value) for name, value in settings.items() if name != "progress"]
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import sys, cnnlab.cli; sys.exit(cnnlab.cli.main(sys.argv[1:]))",
+         "train", "--quiet", "--name=killed", *flags],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        _wait_for_step(run_dir / "metrics.jsonl", step=10, child=child)
+    finally:
+        child.kill()  # SIGKILL: no handler runs, no file is closed
+        child.wait()
+    position = load_checkpoint(run_dir / "checkpoints" / "last.pt")["training"]["position"]
+    assert position["epoch"] == 0 and 0 < position["batch"] < 32, "the kill must land mid-epoch"
+
+    resumed = resume(run_dir, progress=False)
+    reference = cnnlab.train(**settings, name="reference")
+    assert same_weights(resumed.model, reference.model)
+    assert learning_records(RunDir(run_dir).read_metrics()) == learning_records(
+        RunDir(reference.dir).read_metrics()
+    )
+    assert resumed.final == reference.final
+
+
+def _flag(name: str, value) -> str:
+    flag = name.replace("_", "-")
+    if isinstance(value, bool):
+        return f"--{flag}" if value else f"--no-{flag}"
+    return f"--{flag}={value}"
+
+
+def _wait_for_step(metrics: Path, step: int, child: subprocess.Popen, timeout: float = 120) -> None:
+    """Poll metrics.jsonl until it has a step record at or past ``step``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if child.poll() is not None:
+            pytest.fail(f"the training process ended early: {child.stderr.read().decode()[-2000:]}")
+        if metrics.is_file():
+            steps = [json.loads(line).get("step", 0) for line in metrics.read_text().splitlines() if line]
+            if steps and max(steps) >= step:
+                return
+        time.sleep(0.01)
+    pytest.fail("the training process never reached the step")
