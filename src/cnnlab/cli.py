@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     try:
-        app(args=args, prog_name="cnnlab", standalone_mode=False)
+        result = app(args=args, prog_name="cnnlab", standalone_mode=False)
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.exceptions.Abort:
@@ -73,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         err_console.print("Interrupted.")
         return 130
-    return 0
+    # In non-standalone mode click returns `typer.Exit(n)`'s code instead of raising it.
+    return result if isinstance(result, int) else 0
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from PIL import Image
 from torch import nn
 
 from cnnlab.analysis import metrics, visualize
-from cnnlab.errors import UnknownNameError, UsageError
+from cnnlab.errors import ModelError, UnknownNameError, UsageError
 from cnnlab.runs import TrainedModel
 
 
@@ -91,8 +91,10 @@ def test_grad_cam_localises_the_evidence_on_a_model_whose_answer_is_known():
     assert torch.allclose(result.heatmap, pixels[0].float() / 255, atol=0.2)
     assert float(result.heatmap[1:3, 1:3].min()) > 0.5
     assert float(result.heatmap[5:, 5:].max()) == 0.0
+    assert result.has_evidence
     # Class 1's logit falls with brightness: no positive evidence anywhere.
-    assert float(visualize.grad_cam(trained, pixels, class_index=1).heatmap.max()) == 0.0
+    against = visualize.grad_cam(trained, pixels, class_index=1)
+    assert float(against.heatmap.max()) == 0.0 and not against.has_evidence
 
 
 def test_grad_cam_works_with_frozen_weights():
@@ -102,6 +104,28 @@ def test_grad_cam_works_with_frozen_weights():
     result = visualize.grad_cam(_trained(model, ["a", "b"]), pixels, class_index=0)
     assert result.heatmap.shape == (8, 8)
     assert float(result.heatmap.max()) == pytest.approx(1.0)
+
+
+class _WithAuxHead(nn.Module):
+    """A conv that only training would use, like GoogLeNet's auxiliary heads."""
+
+    def __init__(self):
+        super().__init__()
+        self.body = _identity_cam_model()
+        self.aux = nn.Conv2d(1, 1, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+
+def test_a_layer_the_forward_pass_skips_is_left_out_or_refused():
+    trained = _trained(_WithAuxHead(), ["a", "b"])
+    assert visualize.conv_layers_in_order(trained) == ["body.0"]
+    pixels = torch.zeros(1, 8, 8, dtype=torch.uint8)
+    with pytest.raises(ModelError, match="aux did not run in the forward pass"):
+        visualize.feature_maps(trained, pixels, ["aux"])
+    with pytest.raises(ModelError, match="did not run"):
+        visualize.grad_cam(trained, pixels, layer="aux")
 
 
 def test_resolve_class_by_name_or_index():

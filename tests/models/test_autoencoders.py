@@ -19,15 +19,6 @@ from cnnlab.models.autoencoders import (
 from cnnlab.models.vae import VAE, gaussian_kl
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """These models are tiny: one thread beats two threads fighting over shared cores (15x here)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def mnist_model(name: str, **kwargs) -> torch.nn.Module:
     return create(name, in_channels=1, input_size=28, **kwargs)
 

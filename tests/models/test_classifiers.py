@@ -3,7 +3,8 @@ parameter counts (the course pair exactly, the original forms exactly as the ref
 
 Two kinds of pass keep this fast on two shared cores: every model at every size runs forward and
 backward on the meta device (PyTorch's shape kernels on the same Python code, no compute), and
-each distinct architecture also runs a real forward and backward on a batch of two.
+each distinct architecture also runs a real forward and backward on a batch of two at a dataset
+size (AlexNet and ZFNet, which refuse those, at the smallest input they take).
 """
 
 from __future__ import annotations
@@ -62,13 +63,15 @@ def test_forward_and_backward_on_meta(name, shape):
         model = create(name, classes, shape[0], shape[1:])
         logits = model(torch.zeros(2, *shape))
     assert logits.shape == (2, classes)
-    logits.sum().backward()
+    auxiliary = getattr(model, "aux_outputs", [])
+    assert all(aux.shape == (2, classes) for aux in auxiliary)
+    sum((aux.sum() for aux in auxiliary), logits.sum()).backward()
     missing = [n for n, p in model.named_parameters() if p.grad is None or p.grad.shape != p.shape]
     assert missing == []
 
 
-# One real pass per distinct architecture; between them they cover both dataset sizes, both
-# small-input stems of each family, VGG's padding of 28 to 32, and the auxiliary heads.
+# One real pass per distinct architecture; between them they cover both dataset sizes, the
+# small-input stems, VGG's padding of 28 to 32, LeNet-5's padding, and the auxiliary heads.
 REAL_PASSES = [
     ("mlp", (1, 28, 28), {}),
     ("fc2layer", (1, 28, 28), {}),
@@ -77,12 +80,12 @@ REAL_PASSES = [
     ("lenet5", (1, 28, 28), {}),
     ("lenet5", (3, 32, 32), {}),
     ("alexnet", (3, 63, 63), {}),
-    ("zfnet", (3, 64, 64), {}),
+    ("zfnet", (3, 63, 63), {}),
     ("vgg11-bn", (1, 28, 28), {}),
     ("vgg11", (3, 32, 32), {}),
     ("resnet18", (3, 32, 32), {}),
     ("resnet50", (1, 28, 28), {}),
-    ("googlenet", (1, 28, 28), {"aux_logits": True}),
+    ("googlenet", (3, 32, 32), {"aux_logits": True}),
     ("inception-v3", (1, 28, 28), {}),
 ]
 
@@ -124,7 +127,9 @@ def test_meta_and_real_builds_count_alike():
 
 def test_googlenet_auxiliary_heads_and_paper_kernel_are_options():
     with torch.device("meta"):
-        assert count(create("googlenet", 1000, 3, 224, aux_logits=True)) == 13_004_888  # torchvision's, aux on
+        assert (
+            count(create("googlenet", 1000, 3, 224, aux_logits=True)) == 13_004_888
+        )  # torchvision's, aux on
         five = create("googlenet", 1000, 3, 224, five_by_five=True)
     assert five.inception["3a"][2][1].conv.kernel_size == (5, 5)
     assert count(five) > REFERENCE_PARAMS["googlenet"]
@@ -135,9 +140,9 @@ def test_inception_v3_auxiliary_head_defaults_on_only_where_it_fits():
         assert create("inception-v3", 1000, 3, 299).aux is not None
         assert create("inception-v3", 1000, 3, 224).aux is None
         assert create("inception-v3", 10, 3, 32).aux is None
-    with pytest.raises(ModelError, match=r"aux\.conv1\.conv.*smallest square input it accepts is 299x299"):
-        with torch.device("meta"):
-            create("inception-v3", 1000, 3, 224, aux_logits=True)
+    too_small = r"aux\.conv1\.conv.*smallest square input of 64 px or more it accepts is 299x299"
+    with pytest.raises(ModelError, match=too_small), torch.device("meta"):
+        create("inception-v3", 1000, 3, 224, aux_logits=True)
 
 
 def test_course_pair_is_parameter_matched():
@@ -163,6 +168,20 @@ def test_lenet5_layers_have_the_papers_parameter_counts():
     assert count(classifier.f6) == 10_164
     assert sum(per_layer.values()) + count(classifier.f6) == 60_000  # the paper's figure
     assert count(classifier.output) == 850
+
+
+def test_lenet5_c3_sees_only_the_maps_of_table_one():
+    from cnnlab.models.lenet import C3_TABLE
+
+    c3 = create("lenet5", 10, 1, 32).features.c3
+    x = torch.randn(1, 6, 10, 10)
+    base = c3(x)
+    for in_map in range(6):
+        changed = x.clone()
+        changed[:, in_map] += 1.0
+        moved = (c3(changed) - base).abs().amax(dim=(0, 2, 3)) > 0
+        expected = torch.tensor([in_map in row for row in C3_TABLE])
+        assert torch.equal(moved, expected), f"S2 map {in_map}"
 
 
 def test_lenet5_pads_mnist_to_the_papers_32x32():

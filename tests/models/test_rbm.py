@@ -12,15 +12,6 @@ from cnnlab.models import create, get_info
 from cnnlab.models.rbm import RBM, free_energy_gap
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """These models are tiny: one thread beats two threads fighting over shared cores."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def small_rbm(visible: int = 4, hidden: int = 3, seed: int = 0, **kwargs) -> RBM:
     """An RBM on 1 x 1 x ``visible`` "images" with weights large enough to matter."""
     torch.manual_seed(seed)
@@ -121,10 +112,28 @@ def test_persistent_chains_advance_in_training_only_and_are_saved():
     assert "chains" in rbm.state_dict() and rbm.chains.shape == (10, 6)
 
 
+def test_visible_biases_come_from_the_first_training_batch():
+    rbm = small_rbm(visible=3, hidden=2)
+    first = torch.tensor([[0.0, 1.0, 0.5], [0.0, 0.5, 0.5]])  # means 0, 0.75, 0.5
+    rbm.eval()
+    rbm.objective(first)
+    assert not rbm.visible_bias_ready  # evaluation does not initialise
+    rbm.train()
+    rbm.objective(first)
+    expected = torch.tensor(
+        [torch.logit(torch.tensor(1e-3)).item(), torch.logit(torch.tensor(0.75)).item(), 0.0]
+    )
+    torch.testing.assert_close(rbm.visible_bias.detach(), expected)
+    rbm.objective(torch.ones(2, 3))  # later batches leave them to the optimiser
+    torch.testing.assert_close(rbm.visible_bias.detach(), expected)
+    assert bool(rbm.state_dict()["visible_bias_ready"])
+
+
 def test_free_energy_gap():
     rbm = small_rbm(visible=6, hidden=4)
     train, test = torch.rand(20, 6), torch.rand(30, 6)
-    expected = float(rbm.free_energy(test).mean() - rbm.free_energy(train).mean())
+    with torch.no_grad():
+        expected = float(rbm.free_energy(test).mean() - rbm.free_energy(train).mean())
     assert free_energy_gap(rbm, train, test) == pytest.approx(expected)
     assert free_energy_gap(rbm, train, train) == pytest.approx(0.0, abs=1e-6)
 

@@ -16,8 +16,8 @@ def test_every_classic_family_and_variant_is_registered():
     expected = {"mlp", "fc2layer", "course-cnn", "tutorial-cnn", "lenet5", "alexnet", "zfnet", "googlenet"}
     expected |= {"inception-v3", *(f"vgg{d}{bn}" for d in (11, 13, 16, 19) for bn in ("", "-bn"))}
     expected |= {f"resnet{d}" for d in (18, 34, 50, 101, 152)}
-    assert names == expected
-    assert CLASSIFIER_FAMILIES <= set(families())
+    assert expected <= names  # the classic zoo (other parts of cnnlab may register more)
+    assert set(families()) >= CLASSIFIER_FAMILIES
 
 
 def test_list_models_filters_by_family_and_task():
@@ -34,7 +34,12 @@ def test_list_models_filters_by_family_and_task():
 
 def test_get_info_describes_the_paper_and_the_original_input():
     info = get_info("resnet50")
-    assert (info.family, info.year, info.paper_input, info.paper_classes) == ("resnet", 2016, (3, 224, 224), 1000)
+    assert (info.family, info.year, info.paper_input, info.paper_classes) == (
+        "resnet",
+        2016,
+        (3, 224, 224),
+        1000,
+    )
     assert "residual" in info.paper.lower()
     assert info.description.startswith("ResNet-50")
     assert get_info("inception-v3").paper_input == (3, 299, 299)

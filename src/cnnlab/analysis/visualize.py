@@ -117,6 +117,7 @@ def feature_maps(
     )
     with torch.inference_mode(), recording(modules) as outputs:
         trained.model(_model_input(trained, pixels))
+    _check_layers_ran(modules, outputs)
     return {name: output[0].cpu() for name, output in outputs.items()}
 
 
@@ -130,6 +131,12 @@ class GradCam:
     probability: float  # the model's probability of that class
     predicted: int
     predicted_probability: float
+
+    @property
+    def has_evidence(self) -> bool:
+        """False when every weighted map sums to <= 0 (the map is all zeros): nothing at this layer
+        speaks for the class; an earlier layer (``layer=``) often does."""
+        return bool(self.heatmap.max() > 0)
 
 
 def grad_cam(
@@ -151,6 +158,7 @@ def grad_cam(
         probabilities = logits.detach().softmax(dim=1)[0]
         predicted = int(probabilities.argmax())
         target = predicted if class_index is None else _check_class_index(class_index, logits.shape[1])
+        _check_layers_ran({layer: module}, outputs)
         activations = outputs[layer]
         (gradients,) = torch.autograd.grad(logits[0, target], activations)
     weights = gradients.mean(dim=(2, 3), keepdim=True)
@@ -170,8 +178,17 @@ def grad_cam(
 
 def _model_input(trained: TrainedModel, pixels: torch.Tensor) -> torch.Tensor:
     """One uint8 image (C, H, W) -> the float batch of one, on the model's device."""
-    device = next(trained.model.parameters()).device
+    device = next(trained.model.parameters(), torch.empty(0)).device
     return trained.preprocess(pixels.unsqueeze(0).to(device))
+
+
+def _check_layers_ran(modules: dict[str, nn.Module], outputs: dict[str, torch.Tensor]) -> None:
+    silent = [name for name in modules if name not in outputs]
+    if silent:
+        raise ModelError(
+            f"Layer {', '.join(silent)} did not run in the forward pass (an auxiliary head used only "
+            "in training?), so it has no activations to show; pick another with --layer."
+        )
 
 
 def resolve_class(classes: Sequence[str], value: str) -> int:
@@ -283,7 +300,10 @@ def grad_cam_figure(pixels: torch.Tensor, result: GradCam, classes: Sequence[str
     image_axes.set_title("input", fontsize=9)
     heat = result.heatmap.cpu().numpy()
     heat_image = heat_axes.imshow(heat, cmap="jet", vmin=0, vmax=1, interpolation="bilinear")
-    heat_axes.set_title("where the evidence is (1 = most)", fontsize=9)
+    heat_axes.set_title(
+        "where the evidence is (1 = most)" if result.has_evidence else "no positive evidence at this layer",
+        fontsize=9,
+    )
     _show_image(overlay_axes, pixels)
     overlay_axes.imshow(heat, cmap="jet", vmin=0, vmax=1, alpha=0.45, interpolation="bilinear")
     overlay_axes.set_title("overlay", fontsize=9)

@@ -1,9 +1,108 @@
-"""CLI commands of this area (to be written). Registered by cnnlab.cli."""
+"""``cnnlab experiment NAME``: run one of the course's experiments; ``cnnlab experiment list``."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
+
+from cnnlab.commands.output import console, err_console, print_json, print_table
+
+DATA_DIR_HELP = "Data directory (<dir>/<dataset>/<files>); searched before $CNNLAB_DATA and the user cache."
+LIST = "list"
 
 
 def register(app: typer.Typer) -> None:
     """Add this area's commands to the root app."""
+    app.command("experiment")(experiment)
+
+
+def experiment(
+    name: str = typer.Argument(..., help="An experiment's name, or `list` to see them with their times."),
+    quick: bool = typer.Option(
+        False, "--quick", help="The short version: small subsets, few steps, few seeds."
+    ),
+    seeds: int | None = typer.Option(None, "--seeds", min=1, help="Seeds 0..N-1 [default: the recipe's]."),
+    out: Path | None = typer.Option(
+        None, "--out", help="Folder for the report [default: RUNS/experiments/NAME-TIME]."
+    ),
+    runs_dir: Path | None = typer.Option(
+        None, "--runs-dir", help="Runs directory [default: $CNNLAB_RUNS or ./runs]."
+    ),
+    data_dir: Path | None = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
+    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N or mps."),
+    threads: int | None = typer.Option(None, "--threads", min=1, help="CPU threads [default: all cores]."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress output."),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print JSON (the list, or results.json) instead of tables."
+    ),
+) -> None:
+    """Run a named, versioned recipe of the course; it writes report.md and results.json.
+
+    Examples: cnnlab experiment list; cnnlab experiment fc-vs-cnn --quick;
+    cnnlab experiment seed-noise --seeds 10.
+    """
+    if name == LIST:
+        _list(seeds, device, threads, as_json)
+        return
+    from cnnlab.experiments import run_experiment
+
+    def say(text: str) -> None:
+        if not quiet:
+            err_console.print(text, highlight=False)
+
+    result = run_experiment(
+        name, quick=quick, seeds=seeds, out=out, runs_dir=runs_dir, device=device, threads=threads,
+        data_dir=str(data_dir) if data_dir else None, progress=not (quiet or as_json), say=say,
+    )  # fmt: skip
+    if as_json:
+        print_json(result.results)
+        return
+    _print_summary(result)
+
+
+def _list(seeds: int | None, device: str, threads: int | None, as_json: bool) -> None:
+    from cnnlab.experiments import estimate, list_experiments
+    from cnnlab.experiments.machine import describe_machine
+    from cnnlab.experiments.report import format_duration
+
+    rows = []
+    for item in list_experiments():
+        times = {kind: estimate(item, quick=kind == "quick", seeds=seeds, device=device, threads=threads)
+                 for kind in ("full", "quick")}  # fmt: skip
+        rows.append(
+            {
+                "name": item.name,
+                "version": item.version,
+                "title": item.title,
+                "seeds": f"{seeds or item.full.seeds} / {seeds or item.quick.seeds}",
+                "full": format_duration(times["full"].seconds),
+                "quick": format_duration(times["quick"].seconds),
+                "full_s": round(times["full"].seconds, 1),
+                "quick_s": round(times["quick"].seconds, 1),
+            }
+        )
+    if as_json:
+        print_json(rows)
+        return
+    print_table(rows, ["name", "title", "seeds", "full", "quick"], title="Experiments")
+    load = describe_machine(device, threads)["load_average"]
+    busy = f" The load average is {load:.1f} now: other work slows them." if load and load > 1 else ""
+    console.print(
+        "Times are estimates for this machine (seeds: full / --quick), from the speeds of earlier runs or "
+        f"of a few probe steps.{busy} Run one: cnnlab experiment NAME [--quick] [--seeds N]."
+    )
+
+
+def _print_summary(result) -> None:
+    from cnnlab.experiments.report import format_summary
+    from cnnlab.runs.stats import summarize
+
+    rows = []
+    for label, cell in result.results["cells"].items():
+        metric = "test_accuracy" if "test_accuracy" in cell["per_seed"] else "test_loss"
+        summary = summarize(cell["per_seed"][metric])
+        rows.append({"cell": label, "metric": metric, "mean ± std": format_summary(summary, metric),
+                     "seeds": len(cell["seeds"])})  # fmt: skip
+    print_table(rows, title=f"{result.experiment.name}: {result.results['status']}")
+    console.print(f"Report: {result.report_path}\nNumbers: {result.results_path}")

@@ -190,6 +190,10 @@ def visualize_command(
             f"Grad-CAM for class '{trained.classes[result.class_index]}' (p = {result.probability:.3f}); "
             f"predicted '{trained.classes[result.predicted]}' (p = {result.predicted_probability:.3f})"
         )
+        if not result.has_evidence:
+            _print_line(
+                f"Nothing at layer {result.layer} speaks for this class; try an earlier one with --layer."
+            )
     _print_files(written)
 
 

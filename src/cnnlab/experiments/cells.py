@@ -47,7 +47,7 @@ class Cell:
         ]
 
     def curve(self, metric: str) -> tuple[list[int], list[float], list[float]]:
-        """Epochs where every seed has ``metric``, its mean over seeds there, and the sample std (0 for 1 seed)."""
+        """Epochs where every seed has ``metric``, the mean over seeds there, the std (0 for one seed)."""
         epochs = sorted(
             set.intersection(*({r["epoch"] for r in h if metric in r} for h in self.histories))
             if self.histories

@@ -4,6 +4,8 @@ comparisons, figures, and the two parts of the report it writes (results and ans
 
 from __future__ import annotations
 
+import re
+import statistics
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,11 +15,17 @@ from matplotlib.figure import Figure
 from cnnlab.data import ImageDataset, load_dataset
 from cnnlab.experiments.cells import Cell
 from cnnlab.experiments.course import CourseCheck, check_reference
+from cnnlab.experiments.estimate import record_throughput
 from cnnlab.experiments.registry import CellSpec, Experiment
 from cnnlab.experiments.report import Report, format_count, format_summary, metric_title
-from cnnlab.runs.rundir import safe_run_name
+from cnnlab.runs.run import Run
 from cnnlab.runs.stats import Comparison, welch_test
 from cnnlab.train import train_seeds
+
+
+def run_name(label: str) -> str:
+    """A cell's label as the stem of its runs' folder names: ``+ random crop`` -> ``random-crop``."""
+    return re.sub(r"[^a-z0-9.]+", "-", label.lower()).strip("-.") or "cell"
 
 
 class Context:
@@ -49,6 +57,7 @@ class Context:
         self.report = Report()
         self.answer = Report()
         self.cells: dict[str, Cell] = {}
+        self.runs: dict[str, list[Run]] = {}  # each cell's runs, trained models included
         self.results: dict[str, Any] = {}  # the recipe's own numbers, saved in results.json
         self.comparisons: list[dict[str, Any]] = []
         self.datasets: dict[str, dict[str, str]] = {}  # name -> verification and location, for the report
@@ -87,12 +96,13 @@ class Context:
         """Train a cell once per seed (:func:`cnnlab.train.train_seeds`) and keep its numbers."""
         spec = self.spec(spec) if isinstance(spec, str) else spec
         train_data, test_data = self.data(spec)
-        self.say(f"[{len(self.cells) + 1}/{len(self.plan.cells)}] {spec.label}: {spec.model_name}, seeds {self.seeds}")
+        position = f"[{len(self.cells) + 1}/{len(self.plan.cells)}]"
+        self.say(f"{position} {spec.label}: {spec.model_name}, seeds {self.seeds}")
         study = train_seeds(
             spec.model,
             train_data,
             seeds=self.seeds,
-            name=safe_run_name(spec.label.lower()),
+            name=run_name(spec.label),
             test_data=test_data,
             runs_dir=str(self.runs_dir),
             progress=self.progress,
@@ -116,6 +126,10 @@ class Context:
             test_images=min(len(test_data), spec.settings.get("test_subset") or len(test_data)),
         )
         self.cells[spec.label] = cell
+        self.runs[spec.label] = study.runs
+        speeds = [record["images_per_s"] for history in cell.histories for record in history]
+        if speeds:
+            record_throughput(spec, statistics.median(speeds), self.device, self.threads)
         return cell
 
     def train_all(self) -> list[Cell]:

@@ -22,7 +22,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from cnnlab.experiments.registry import Reference
+from cnnlab.experiments.report import is_percent
 from cnnlab.runs.stats import CONFIDENCE, Summary, summarize, t_quantile
+
+# Below this many seeds the t quantile is large (12.7 for 2 seeds, 4.3 for 3): the report says so.
+FEW_SEEDS = 5
 
 
 @dataclass(frozen=True)
@@ -60,15 +64,24 @@ class CourseCheck:
         """None: too few seeds to tell."""
         return None if self.interval is None else self.reference.value in self.interval
 
-    def verdict(self, unit: float = 1.0, suffix: str = "") -> str:
-        """``unit``/``suffix`` scale the numbers for display (100 and " points" for accuracies)."""
-        difference = f"{self.difference * unit:+.2f}{suffix}"
+    def verdict(self) -> str:
+        """In words, with accuracies in percentage points (the interval clipped to 0-100%)."""
+        percent = is_percent(self.reference.metric)
+        unit, suffix = (100.0, " points") if percent else (1.0, "")
+        difference = f"{self.difference * unit:+.4g}{suffix}"
         if self.interval is None:
             return f"ours {difference}; one seed cannot tell seed noise apart (run with --seeds 3 or more)"
-        low, high = self.interval.low * unit, self.interval.high * unit
-        span = f"one run of ours lands in {low:.2f} to {high:.2f} with 95% probability"
+        low, high = self.interval.low, self.interval.high
+        if percent:
+            low, high = max(low, 0.0), min(high, 1.0)
+        span = f"one run of ours lands in {low * unit:.4g} to {high * unit:.4g} with 95% probability"
+        few = (
+            f" (only {self.summary.n} seeds make this interval wide; --seeds {FEW_SEEDS} or more sharpens it)"
+            if self.summary.n < FEW_SEEDS
+            else ""
+        )
         if self.within_noise:
-            return f"within seed noise: ours {difference}, and {span}"
+            return f"within seed noise: ours {difference}, and {span}{few}"
         return f"more than seed noise: ours {difference}, while {span}"
 
     def to_dict(self) -> dict[str, Any]:

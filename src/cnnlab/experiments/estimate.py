@@ -1,14 +1,17 @@
 """How long an experiment takes on this machine, before it starts.
 
-The plan of a recipe lists what it trains; each model's training speed here is measured by a few
-optimizer steps on random inputs (a probe batch, after one warm-up step) and cached in the user
-cache, keyed by model, input, device, threads and torch version. The estimate is then
+The plan of a recipe lists what it trains. Each model's training speed (images a second, at the
+cell's batch size) comes from the cache in the user cache folder, keyed by model, input, batch,
+device, threads and torch version. It holds the speeds measured by earlier training runs of
+experiments on this machine, else a probe: a few optimizer steps on random inputs after one
+warm-up step. The estimate is then
 
     sum over cells of  images trained / speed  +  images evaluated / (EVAL_SPEEDUP * speed)
-                      + OVERHEAD_PER_RUN_S per run,
+                      + OVERHEAD_PER_RUN_S per run.
 
-an estimate good to a factor of about 1.5: a probe batch smaller than the real one is slower per
-image on a CPU, and other work on a shared machine slows everything (the report states the load).
+It is good to a factor of about 1.5 once a run has calibrated the cache (a probe misses the data
+pipeline's cost), and any other work on a shared machine slows everything: the report states the
+load average.
 """
 
 from __future__ import annotations
@@ -34,8 +37,9 @@ from cnnlab.train import TrainConfig, choose_hardware
 EVAL_SPEEDUP = 3.0
 # Creating a run directory, saving checkpoints, drawing curves.png: seconds a run costs besides steps.
 OVERHEAD_PER_RUN_S = 2.0
-PROBE_BATCH = 16
-PROBE_STEPS = 2
+MAX_PROBE_BATCH = 32  # larger batches are timed at this size: a probe of a big model stays short
+MIN_PROBE_STEPS, MAX_PROBE_STEPS = 1, 10
+MIN_PROBE_SECONDS = 0.2
 CACHE_FILE = "experiments/throughput.json"
 
 Measure = Callable[["WorkItem", str, int | None], float]
@@ -50,6 +54,7 @@ class WorkItem:
     model_args: dict[str, Any]
     input_shape: tuple[int, int, int]
     num_classes: int
+    batch_size: int
     train_images: int  # with a gradient step
     eval_images: int
     runs: int
@@ -58,7 +63,7 @@ class WorkItem:
     def model_key(self) -> str:
         name = model_label(self.model)
         args = ",".join(f"{k}={v}" for k, v in sorted(self.model_args.items()))
-        return f"{name}({args})|{'x'.join(map(str, self.input_shape))}"
+        return f"{name}({args})|{'x'.join(map(str, self.input_shape))}|batch {self.batch_size}"
 
 
 @dataclass(frozen=True)
@@ -110,7 +115,9 @@ def estimate(
 
 def plan_work(plan: Plan, seeds: int) -> list[WorkItem]:
     """The work items of a plan run with ``seeds`` seeds."""
-    return [_cell_work(cell, seeds) for cell in plan.cells] + [_extra_work(extra, seeds) for extra in plan.extra]
+    return [_cell_work(cell, seeds) for cell in plan.cells] + [
+        _extra_work(extra, seeds) for extra in plan.extra
+    ]
 
 
 def _cell_work(cell: CellSpec, seeds: int) -> WorkItem:
@@ -126,6 +133,7 @@ def _cell_work(cell: CellSpec, seeds: int) -> WorkItem:
         model_args=dict(config.model_args),
         input_shape=spec.image_shape,
         num_classes=spec.num_classes,
+        batch_size=config.batch_size,
         train_images=train * config.epochs * seeds,
         eval_images=test * evaluations * seeds,
         runs=seeds,
@@ -140,6 +148,7 @@ def _extra_work(extra: ExtraWork, seeds: int) -> WorkItem:
         model_args={},
         input_shape=spec.image_shape,
         num_classes=spec.num_classes,
+        batch_size=extra.batch_size,
         train_images=extra.steps * extra.batch_size * seeds,
         eval_images=0,
         runs=0,
@@ -147,22 +156,42 @@ def _extra_work(extra: ExtraWork, seeds: int) -> WorkItem:
 
 
 def measure_throughput(item: WorkItem, device: str = "auto", threads: int | None = None) -> float:
-    """Training images a second of ``item``'s model here (cached; measured in a few seconds)."""
-    hardware = choose_hardware(TrainConfig(device=device, threads=threads))
-    key = f"{item.model_key}|{hardware.describe()}|torch {torch.__version__}"
+    """Training images a second of ``item``'s model here: cached, else probed in a few seconds."""
+    key = _speed_key(item, device, threads)
     cache = _read_cache()
     if key in cache:
         return float(cache[key]["images_per_s"])
+    hardware = choose_hardware(TrainConfig(device=device, threads=threads))
     speed = _time_steps(item, hardware.device, hardware.threads)
-    cache[key] = {"images_per_s": speed, "measured": time.strftime("%Y-%m-%d %H:%M:%S")}
-    atomic_write_json(_cache_path(), cache)
+    _write_speed(cache, key, speed, "probe")
     return speed
+
+
+def record_throughput(
+    spec: CellSpec, images_per_s: float, device: str = "auto", threads: int | None = None
+) -> None:
+    """Keep the speed a training run of ``spec`` measured: later estimates use it instead of a probe."""
+    if images_per_s > 0:
+        _write_speed(
+            _read_cache(), _speed_key(_cell_work(spec, 1), device, threads), images_per_s, "training run"
+        )
+
+
+def _speed_key(item: WorkItem, device: str, threads: int | None) -> str:
+    hardware = choose_hardware(TrainConfig(device=device, threads=threads))
+    return f"{item.model_key}|{hardware.describe()}|torch {torch.__version__}"
+
+
+def _write_speed(cache: dict[str, Any], key: str, speed: float, how: str) -> None:
+    cache[key] = {"images_per_s": round(speed, 2), "how": how, "measured": time.strftime("%Y-%m-%d %H:%M:%S")}
+    atomic_write_json(_cache_path(), cache)
 
 
 def _time_steps(item: WorkItem, device: torch.device, threads: int) -> float:
     from cnnlab.models import create
     from cnnlab.train.metrics import batch_output
 
+    batch = min(item.batch_size, MAX_PROBE_BATCH)
     saved_threads = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
@@ -175,8 +204,8 @@ def _time_steps(item: WorkItem, device: torch.device, threads: int) -> float:
                 model = item.model()
             model = model.to(device).train()
             optimizer = torch.optim.SGD(model.parameters(), lr=1e-6)
-            inputs = torch.rand(PROBE_BATCH, *item.input_shape, device=device)
-            labels = torch.randint(0, item.num_classes, (PROBE_BATCH,), device=device)
+            inputs = torch.rand(batch, *item.input_shape, device=device)
+            labels = torch.randint(0, item.num_classes, (batch,), device=device)
 
             def step() -> None:
                 batch_output(model, inputs, labels, nn.functional.cross_entropy).loss.backward()
@@ -185,11 +214,14 @@ def _time_steps(item: WorkItem, device: torch.device, threads: int) -> float:
 
             step()  # warm-up: allocations and kernel selection are not part of the speed
             _synchronize(device)
-            started = time.perf_counter()
-            for _ in range(PROBE_STEPS):
+            started, steps = time.perf_counter(), 0
+            while steps < MIN_PROBE_STEPS or (
+                steps < MAX_PROBE_STEPS and time.perf_counter() - started < MIN_PROBE_SECONDS
+            ):
                 step()
+                steps += 1
             _synchronize(device)
-            return PROBE_BATCH * PROBE_STEPS / max(time.perf_counter() - started, 1e-9)
+            return batch * steps / max(time.perf_counter() - started, 1e-9)
     finally:
         torch.set_num_threads(saved_threads)
 

@@ -91,7 +91,7 @@ def lr_range_test(
             for group in optimizer.param_groups:
                 group["lr"] = lr
             loss = batch_output(model, inputs, labels, loss_fn).loss
-            losses.append(float(loss))
+            losses.append(float(loss.detach()))
             if _diverged(losses):
                 break
             loss.backward()

@@ -22,7 +22,9 @@ def describe_machine(device: str = "auto", threads: int | None = None) -> dict[s
         "cpu": cpu_name(),
         "cores": available_cores(),
         "device": hardware.describe(),
-        "device_name": torch.cuda.get_device_name(hardware.device) if hardware.device.type == "cuda" else None,
+        "device_name": torch.cuda.get_device_name(hardware.device)
+        if hardware.device.type == "cuda"
+        else None,
         "threads": hardware.threads,
         "load_average": _load_average(),
         "host": socket.gethostname(),

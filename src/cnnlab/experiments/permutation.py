@@ -35,4 +35,6 @@ class PixelPermutation:
         return images.reshape(count, channels, height * width)[:, :, order].reshape(images.shape).contiguous()
 
     def __call__(self, dataset: ImageDataset) -> ImageDataset:
-        return dataclasses.replace(dataset, name=f"{dataset.name}-permuted", images=self.apply(dataset.images))
+        return dataclasses.replace(
+            dataset, name=f"{dataset.name}-permuted", images=self.apply(dataset.images)
+        )

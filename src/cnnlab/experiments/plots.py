@@ -39,10 +39,20 @@ def curves_figure(cells: Sequence[Cell], metrics: Sequence[str], title: str) -> 
             scale = _scale(metric)
             mean, std = np.asarray(means) * scale, np.asarray(stds) * scale
             style = SPLIT_STYLES.get(metric.partition("_")[0], "-")
-            axes.plot(epochs, mean, style, color=colour, marker="o", markersize=3, label=f"{cell.label}: {metric_title(metric)}")
+            axes.plot(
+                epochs,
+                mean,
+                style,
+                color=colour,
+                marker="o",
+                markersize=3,
+                label=f"{cell.label}: {metric_title(metric)}",
+            )
             axes.fill_between(epochs, mean - std, mean + std, color=colour, alpha=0.15, linewidth=0)
     axes.set_xlabel("epoch")
-    axes.set_ylabel(", ".join(dict.fromkeys(metric_title(m).split(" ", 1)[-1] for m in metrics)) + _unit(metrics[0]))
+    axes.set_ylabel(
+        ", ".join(dict.fromkeys(metric_title(m).split(" ", 1)[-1] for m in metrics)) + _unit(metrics[0])
+    )
     axes.grid(alpha=0.3)
     axes.legend(fontsize=7, loc="best")
     axes.set_title(title, fontsize=10)
@@ -52,7 +62,7 @@ def curves_figure(cells: Sequence[Cell], metrics: Sequence[str], title: str) -> 
 def bars_figure(
     cells: Sequence[Cell], metric: str, title: str, course: Mapping[str, float] | None = None
 ) -> Figure:
-    """One bar a cell (mean over seeds, std as error bar), each seed as a dot, the course's number as a star."""
+    """A bar a cell (mean over seeds, std as error bar), a dot a seed, the course's number as a star."""
     figure = Figure(figsize=(max(5.0, 1.3 * len(cells) + 1.5), 4.0), layout="constrained")
     axes = figure.add_subplot()
     scale = _scale(metric)
@@ -60,7 +70,14 @@ def bars_figure(
     colours = _colours(len(cells))
     for position, cell, colour in zip(positions, cells, colours, strict=True):
         summary = cell.summary(metric)
-        axes.bar(position, summary.mean * scale, color=colour, alpha=0.6, yerr=(summary.std or 0) * scale, capsize=4)
+        axes.bar(
+            position,
+            summary.mean * scale,
+            color=colour,
+            alpha=0.6,
+            yerr=(summary.std or 0) * scale,
+            capsize=4,
+        )
         values = np.asarray(cell.values(metric)) * scale
         axes.plot(np.full(len(values), position), values, "k.", markersize=5)
         if course and cell.label in course:
@@ -71,7 +88,11 @@ def bars_figure(
         axes.legend(fontsize=8)
     axes.set_xticks(positions, [_wrap(cell.label) for cell in cells], fontsize=8)
     axes.set_ylabel(metric_title(metric) + _unit(metric))
-    _zoom(axes, [v * scale for cell in cells for v in cell.values(metric)] + [v * scale for v in (course or {}).values()])
+    _zoom(
+        axes,
+        [v * scale for cell in cells for v in cell.values(metric)]
+        + [v * scale for v in (course or {}).values()],
+    )
     axes.grid(axis="y", alpha=0.3)
     axes.set_title(title, fontsize=10)
     return figure

@@ -26,7 +26,6 @@ from cnnlab.experiments.report import (
     format_duration,
     format_metric,
     format_summary,
-    is_percent,
     metric_title,
 )
 from cnnlab.runs.rundir import RunDir, default_runs_dir
@@ -70,16 +69,23 @@ def run_experiment(
     if seed_count < 1:
         raise ConfigError(f"--seeds must be at least 1 (got {seed_count}).")
     timing = {
-        kind: estimate(experiment, quick=kind == "quick", seeds=seed_count, device=device, threads=threads, measure=measure)
+        kind: estimate(
+            experiment,
+            quick=kind == "quick",
+            seeds=seed_count,
+            device=device,
+            threads=threads,
+            measure=measure,
+        )
         for kind in ("full", "quick")
     }
     planned = timing["quick" if quick else "full"]
     if experiment.warning:
         say(experiment.warning)
+    full_time, quick_time = (format_duration(timing[kind].seconds) for kind in ("full", "quick"))
     say(
         f"{experiment.name}: {'quick' if quick else 'full'} version, {seed_count} seed(s); estimated "
-        f"{format_duration(planned.seconds)} on this machine (full: {format_duration(timing['full'].seconds)}, "
-        f"--quick: {format_duration(timing['quick'].seconds)})."
+        f"{format_duration(planned.seconds)} on this machine (full: {full_time}, --quick: {quick_time})."
     )
     directory = _experiment_dir(experiment, out, runs_dir)
     say(f"Experiment directory: {directory}")
@@ -159,7 +165,11 @@ def compose_report(ctx: Context, results: dict[str, Any]) -> Report:
     experiment = ctx.experiment
     report = Report()
     report.heading(f"{experiment.title}", level=1)
-    version = "quick version (small subsets: a check that it runs, not the recipe's numbers)" if ctx.quick else "full version"
+    version = (
+        "quick version (small subsets: a check that it runs, not the recipe's numbers)"
+        if ctx.quick
+        else "full version"
+    )
     report.text(
         f"`{results['command']}` · experiment version {experiment.version} · {version} · "
         f"{len(ctx.seeds)} seed(s) · started {results['started']}"
@@ -220,17 +230,21 @@ def _course_section(ctx: Context, report: Report) -> None:
     if not checks:
         return
     report.heading("Against the course's numbers")
+    if ctx.quick:
+        report.text(
+            "This is the quick version (a small subset, few steps): its numbers are not comparable with "
+            "the course's. The comparison below only shows the form it takes in the full version."
+        )
     rows = []
     for check in checks:
         metric = check.reference.metric
-        unit, suffix = (100.0, " points") if is_percent(metric) else (1.0, "")
         rows.append(
             [
                 check.reference.cell,
                 metric_title(metric),
                 format_metric(check.reference.value, metric),
                 format_summary(check.summary, metric),
-                check.verdict(unit, suffix),
+                check.verdict(),
             ]
         )
     report.table(["cell", "metric", "course", "ours (mean ± std)", "within seed noise?"], rows)

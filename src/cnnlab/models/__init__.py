@@ -32,6 +32,7 @@ FAMILY_MODULES = (
     "googlenet",
     "inception_v3",
     "resnet",
+    "speedrun",
     "autoencoders",
     "vae",
     "rbm",

@@ -58,25 +58,42 @@ class Subsampling(nn.Module):
 class TableConv(nn.Module):
     """C3: each output map convolves only the input maps its row of ``table`` lists.
 
-    Maps with the same number of inputs form one grouped convolution (groups of 3, of 4, of 6), so
-    the layer has exactly the paper's 1,516 parameters and runs as three convolutions, not 16.
+    The connected kernels (the paper's 1,500 weights + 16 biases) live in one compact parameter.
+    Each forward scatters them into a dense (16, 6, 5, 5) kernel whose unconnected entries stay
+    zero: one dense convolution runs about 10x faster on a CPU than grouped ones, and gradients
+    still reach only the connected weights. (So ``explain`` counts the dense kernel's MACs.)
     """
 
-    def __init__(self, table: tuple[tuple[int, ...], ...], kernel_size: int):
+    def __init__(self, table: tuple[tuple[int, ...], ...], in_maps: int, kernel_size: int):
         super().__init__()
-        fan_ins = sorted({len(row) for row in table})
-        assert [len(row) for row in table] == sorted(len(row) for row in table), "rows grouped by fan-in"
-        self.inputs = [[i for row in table if len(row) == n for i in row] for n in fan_ins]
-        groups = [sum(len(row) == n for row in table) for n in fan_ins]
-        self.convs = nn.ModuleList(
-            nn.Conv2d(len(inputs), g, kernel_size, groups=g)
-            for inputs, g in zip(self.inputs, groups, strict=True)
-        )
+        self.out_maps, self.in_maps = len(table), in_maps
+        # Index of each connected (output map, input map) pair in the flattened dense kernel; built
+        # in Python so that the module also builds on the meta device.
+        pairs = [out_map * in_maps + in_map for out_map, inputs in enumerate(table) for in_map in inputs]
+        self.register_buffer("connections", torch.tensor(pairs), persistent=False)
+        self.maps_seen = [len(inputs) for inputs in table]
+        self.weight = nn.Parameter(torch.empty(len(pairs), kernel_size, kernel_size))
+        self.bias = nn.Parameter(torch.empty(len(table)))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """The paper's init, uniform in +-2.4 / F, with F the fan-in of each output map."""
+        area = self.weight[0].numel()
+        bias_bounds = [2.4 / (seen * area) for seen in self.maps_seen]
+        weight_bounds = [
+            bound for bound, seen in zip(bias_bounds, self.maps_seen, strict=True) for _ in range(seen)
+        ]
+        with torch.no_grad():
+            self.weight.uniform_(-1, 1).mul_(self.weight.new_tensor(weight_bounds).view(-1, 1, 1))
+            self.bias.uniform_(-1, 1).mul_(self.bias.new_tensor(bias_bounds))
+
+    def dense_weight(self) -> Tensor:
+        kernel = self.weight.new_zeros(self.out_maps * self.in_maps, *self.weight.shape[1:])
+        kernel = kernel.index_copy(0, self.connections, self.weight)
+        return kernel.view(self.out_maps, self.in_maps, *self.weight.shape[1:])
 
     def forward(self, x: Tensor) -> Tensor:
-        return torch.cat(
-            [conv(x[:, inputs]) for conv, inputs in zip(self.convs, self.inputs, strict=True)], dim=1
-        )
+        return F.conv2d(x, self.dense_weight(), self.bias)
 
 
 class LeNet5(nn.Module):
@@ -87,7 +104,7 @@ class LeNet5(nn.Module):
             OrderedDict(
                 c1=nn.Conv2d(in_channels, 6, 5, padding=pad), f1=Squash(),
                 s2=Subsampling(6), f2=Squash(),
-                c3=TableConv(C3_TABLE, 5), f3=Squash(),
+                c3=TableConv(C3_TABLE, 6, 5), f3=Squash(),
                 s4=Subsampling(16), f4=Squash(),
                 c5=nn.Conv2d(16, 120, 5), f5=Squash(),
             )
@@ -101,7 +118,7 @@ class LeNet5(nn.Module):
         self._init_weights()
 
     def _init_weights(self) -> None:
-        # Paper, Appendix A: uniform in [-2.4/F, 2.4/F], F the fan-in of the unit.
+        # Paper, Appendix A: uniform in [-2.4/F, 2.4/F], F the fan-in of the unit (C3: TableConv's own).
         for module in self.modules():
             if isinstance(module, nn.Conv2d | nn.Linear):
                 fan_in = module.weight[0].numel()

@@ -60,10 +60,12 @@ class RBM(nn.Module):
         self.input_shape, self.latent_dim = tuple(input_shape), hidden
         self.k, self.persistent = k, persistent
         visible = input_shape[0] * input_shape[1] * input_shape[2]
-        # Small random weights and zero biases (Hinton's practical guide, section 8).
+        # Small random weights and zero hidden biases (Hinton's practical guide, section 8); the
+        # visible biases are set from the first training batch (see _init_visible_bias).
         self.weight = nn.Parameter(0.01 * torch.randn(hidden, visible))
         self.visible_bias = nn.Parameter(torch.zeros(visible))
         self.hidden_bias = nn.Parameter(torch.zeros(hidden))
+        self.register_buffer("visible_bias_ready", torch.tensor(False))
         if persistent:
             # Saved with the weights, so a resumed run continues the same chains.
             self.register_buffer("chains", torch.bernoulli(torch.full((chains, visible), 0.5)))
@@ -110,6 +112,8 @@ class RBM(nn.Module):
     def objective(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """The CD-k (or PCD-k) surrogate ``loss`` and the monitoring terms of the module docstring."""
         v = self._flat(x)
+        if self.training and not self.visible_bias_ready:
+            self._init_visible_bias(v)
         if self.persistent and self.training:
             negatives, _ = self.run_chain(self.chains, self.k)
             self.chains.copy_(negatives)
@@ -125,6 +129,20 @@ class RBM(nn.Module):
                 "free_energy": data_energy.detach().mean(),
             }
         return {"loss": loss, **terms}
+
+    @torch.no_grad()
+    def _init_visible_bias(self, v: torch.Tensor) -> None:
+        """b_i = log(p_i / (1 - p_i)), p_i the mean of pixel i over the first training batch.
+
+        Hinton's guide (section 8) sets the visible biases from the data's pixel means. With zero
+        biases, CD-1 lets the hidden units switch the always-black border off, so with every hidden
+        unit off the model gives each pixel probability ~0.5: a grey region of huge entropy that
+        Gibbs chains from noise fall into and never leave. Initialised from the first batch (as
+        Glow's ActNorm initialises from data); a flag saved with the weights keeps it to once.
+        """
+        share_on = v.mean(0).clamp(1e-3, 1 - 1e-3)
+        self.visible_bias.copy_(torch.log(share_on / (1 - share_on)))
+        self.visible_bias_ready.fill_(True)
 
     def pseudo_log_likelihood(
         self, v: torch.Tensor, *, exact: bool = False, generator: torch.Generator | None = None

@@ -171,29 +171,38 @@ def _check_kwargs(info: ModelInfo, kwargs: dict) -> None:
 def _too_small_message(
     info: ModelInfo, shape: tuple[int, int, int], num_classes: int, kwargs: dict, exc: Exception
 ) -> str:
+    """The layer that fails, and the smallest square input that fits, as a hint.
+
+    A family's small and large forms are different networks, so the search runs within the form
+    the request falls in (or in the large one when no small input fits at all).
+    """
     message = f"Model '{info.name}' cannot take a {_shape_text(shape)} input: {exc}."
-    smallest = _smallest_square_input(info, shape[0], num_classes, kwargs)
-    if smallest is not None:
-        message += f" The smallest square input it accepts is {smallest}x{smallest}."
-    return message
-
-
-def _smallest_square_input(info: ModelInfo, in_channels: int, num_classes: int, kwargs: dict) -> int | None:
-    """Bisect for the smallest side that fits, building on the meta device (no memory, fast)."""
 
     def fits(side: int) -> bool:
         try:
-            with torch.device("meta"):
-                model = info.builder(num_classes, in_channels, (side, side), **kwargs)
-            check_input_fits(model, (in_channels, side, side))
+            with torch.device("meta"):  # no memory, fast
+                model = info.builder(num_classes, shape[0], (side, side), **kwargs)
+            check_input_fits(model, (shape[0], side, side))
         except ModelError:
             return False
         return True
 
-    if not fits(_LARGEST_PROBE):
+    largest_small = SMALL_INPUT_LIMIT - 1
+    if small_input(shape[1:]) and fits(largest_small):
+        smallest, qualifier = _smallest_fitting(fits, 1, largest_small), ""
+    else:
+        smallest = _smallest_fitting(fits, SMALL_INPUT_LIMIT, _LARGEST_PROBE)
+        qualifier = "" if small_input(shape[1:]) else f" of {SMALL_INPUT_LIMIT} px or more"
+    if smallest is not None:
+        message += f" The smallest square input{qualifier} it accepts is {smallest}x{smallest}."
+    return message
+
+
+def _smallest_fitting(fits: Callable[[int], bool], low: int, high: int) -> int | None:
+    """Bisect for the smallest side in [low, high] that fits (fitting is monotonic within a form)."""
+    if not fits(high):
         return None
-    low, high = 1, _LARGEST_PROBE  # invariant: high fits
-    while low < high:
+    while low < high:  # invariant: high fits
         middle = (low + high) // 2
         if fits(middle):
             high = middle

@@ -82,7 +82,7 @@ class ShapeTracer(TorchFunctionMode):
 
     def layer_name(self) -> str:
         """The path of the module running now (``features.3``), or the model's class name at the top."""
-        return self.stack[-1][0] if self.stack else type(self.model).__name__
+        return (self.stack[-1][0] if self.stack else "") or type(self.model).__name__
 
     def layer_type(self) -> str:
         return type(self.stack[-1][1]).__name__ if self.stack else type(self.model).__name__
@@ -110,10 +110,8 @@ class ShapeTracer(TorchFunctionMode):
             window = window_of_call(name, args, kwargs, x.dim() - 2)
             if window is not None:
                 self._refuse_too_small(window, tuple(x.shape[2:]), name)
-        if _is_meta_norm(name, x, args):
-            output = torch.empty_like(x)  # same shape; PyTorch's meta kernel is a slow Python decomposition
-        else:
-            output = func(*args, **kwargs)
+        # A batch norm keeps the shape; PyTorch's meta kernel for it is a slow Python decomposition.
+        output = torch.empty_like(x) if _is_meta_norm(name, x, args) else func(*args, **kwargs)
         self.after_op(name, args, kwargs, output, window)
         return output
 

@@ -33,7 +33,7 @@ COURSE = {
 BETTER = {"optimizer": "adam", "lr": 3e-3, "batch_size": 64, "epochs": 1, "schedule": "onecycle"}
 PERMUTATION = PixelPermutation(seed=0)
 FULL = Size(seeds=3)
-QUICK = Size(seeds=2, train_images=8000, test_images=2000)
+QUICK = Size(seeds=2, train_images=2000, test_images=1000)
 
 FC, CNN = "fc2layer", "course-cnn"
 FC_ORDERED, CNN_ORDERED = "FC, pixels in order", "CNN, pixels in order"
@@ -84,7 +84,10 @@ def run(ctx: Context) -> None:
     ctx.figure("accuracy.png", bars_figure(cells, "test_accuracy", "MNIST test accuracy, one epoch", course),
                "Test accuracy: bars are the mean over seeds, dots the seeds, stars the course")  # fmt: skip
     ctx.results["parameters"] = {name: parameter_split(name) for name in (FC, CNN)}
-    ctx.results["permutation"] = {"seed": PERMUTATION.seed, "first_indices": PERMUTATION.indices(784)[:10].tolist()}
+    ctx.results["permutation"] = {
+        "seed": PERMUTATION.seed,
+        "first_indices": PERMUTATION.indices(784)[:10].tolist(),
+    }
     _explain(ctx)
 
 

@@ -1,0 +1,163 @@
+"""Where the time of a training step goes: data, forward, backward, optimizer, bookkeeping.
+
+Each phase of a step is timed on its own (``perf_counter`` around it; on a CPU every op has
+finished when the call returns), for the plain loop and for cnnlab's pieces (BatchLoader, the
+hardware choices of ``cnnlab.train.hardware``, the optimizer of ``cnnlab.train.optimizers``, the
+trainer's per-step seeding and metric sums). The median over the timed steps is reported. The
+optional operator table comes from ``torch.profiler`` over the same cnnlab steps.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from benchmarks import plain
+from cnnlab.data import BatchLoader, ImageDataset
+from cnnlab.models import create
+
+PHASES = ("data", "forward", "backward", "optimizer", "bookkeeping")
+
+
+@dataclass
+class Breakdown:
+    label: str
+    batch_size: int
+    milliseconds: dict[str, float] = field(default_factory=dict)  # median per phase
+
+    @property
+    def total_ms(self) -> float:
+        return sum(self.milliseconds.values())
+
+    @property
+    def images_per_s(self) -> float:
+        return self.batch_size / self.total_ms * 1000
+
+    def line(self) -> str:
+        parts = "  ".join(
+            f"{phase} {ms:6.1f} ms ({ms / self.total_ms:4.0%})" for phase, ms in self.milliseconds.items()
+        )
+        return f"  {self.label:28s} {self.total_ms:7.1f} ms/step {self.images_per_s:8.0f} img/s | {parts}"
+
+
+class _PhaseTimer:
+    def __init__(self):
+        self.samples: dict[str, list[float]] = {phase: [] for phase in PHASES}
+        self._last = 0.0
+
+    def start(self) -> None:
+        self._last = time.perf_counter()
+
+    def mark(self, phase: str) -> None:
+        now = time.perf_counter()
+        self.samples[phase].append((now - self._last) * 1000)
+        self._last = now
+
+    def medians(self, skip: int) -> dict[str, float]:
+        return {phase: statistics.median(values[skip:]) for phase, values in self.samples.items() if values[skip:]}
+
+
+def plain_breakdown(model: nn.Module, dataset: ImageDataset, batch_size: int, steps: int, warmup: int = 2) -> Breakdown:
+    """The notebook loop, phase by phase."""
+    optimizer = plain.plain_optimizer(model)
+    batches = _cycle(lambda: iter(plain.plain_loader(dataset, batch_size, shuffle=True)))
+    timer = _PhaseTimer()
+    model.train()
+    for _ in range(warmup + steps):
+        timer.start()
+        x, y = next(batches)
+        timer.mark("data")
+        optimizer.zero_grad()
+        loss = plain.plain_loss(model, x, y)
+        timer.mark("forward")
+        loss.backward()
+        timer.mark("backward")
+        optimizer.step()
+        timer.mark("optimizer")
+        loss.item()
+        timer.mark("bookkeeping")
+    return Breakdown("plain loop", batch_size, timer.medians(warmup))
+
+
+def cnnlab_breakdown(
+    model: nn.Module, dataset: ImageDataset, batch_size: int, steps: int, warmup: int = 2, **settings
+) -> Breakdown:
+    """cnnlab's step, phase by phase, with the hardware choices and optimizer its trainer makes."""
+    from cnnlab.train.config import TrainConfig
+    from cnnlab.train.hardware import autocast, choose_hardware, hardware_context
+    from cnnlab.train.metrics import MetricSums, batch_output
+    from cnnlab.train.optimizers import build_optimizer
+    from cnnlab.train.seeding import STEP, seed_global_rng
+
+    config = TrainConfig(batch_size=batch_size, optimizer="adam", lr=1e-3, **settings)
+    hardware = choose_hardware(config)
+    if hardware.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    optimizer = build_optimizer(model.parameters(), config, hardware.device)
+    loader = BatchLoader(dataset, batch_size, seed=0, scale=getattr(model, "input_scale", "standardized"))
+    batches = _cycle(lambda: loader.epoch(0))
+    sums, timer = MetricSums(hardware.device), _PhaseTimer()
+    model.train()
+    with hardware_context(hardware):
+        for step in range(warmup + steps):
+            timer.start()
+            x, y = next(batches)
+            if hardware.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            timer.mark("data")
+            with autocast(hardware):
+                output = batch_output(model, x, y, lambda logits, labels: F.cross_entropy(logits.float(), labels))
+            timer.mark("forward")
+            output.loss.backward()
+            timer.mark("backward")
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            timer.mark("optimizer")
+            seed_global_rng(0, STEP, 0, step)
+            sums.add(output, y)
+            timer.mark("bookkeeping")
+    return Breakdown(f"cnnlab ({hardware.describe()})", batch_size, timer.medians(warmup))
+
+
+def operator_table(model: nn.Module, dataset: ImageDataset, batch_size: int, steps: int = 3, rows: int = 12) -> str:
+    """``torch.profiler``'s top operators (self CPU time) over ``steps`` plain training steps of
+    ``model`` fed by cnnlab's BatchLoader."""
+    from torch.profiler import ProfilerActivity, profile
+
+    optimizer = torch.optim.Adam(model.parameters(), 1e-3, foreach=True)
+    loader = BatchLoader(dataset, batch_size, seed=0)
+    batches = _cycle(lambda: loader.epoch(0))
+
+    def step() -> None:
+        x, y = next(batches)
+        plain.plain_loss(model, x, y).backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    step()
+    with profile(activities=[ProfilerActivity.CPU]) as profiler:
+        for _ in range(steps):
+            step()
+    return profiler.key_averages().table(sort_by="self_cpu_time_total", row_limit=rows)
+
+
+def compare(model_name: str, dataset: ImageDataset, batch_size: int, steps: int) -> list[Breakdown]:
+    """Plain and cnnlab breakdowns of ``model_name`` (same initial weights)."""
+    results = []
+    for measure in (plain_breakdown, cnnlab_breakdown):
+        torch.manual_seed(0)
+        model = create(model_name, num_classes=dataset.num_classes, in_channels=dataset.in_channels,
+                       input_size=dataset.image_size)  # fmt: skip
+        results.append(measure(model, dataset, batch_size, steps))
+    return results
+
+
+def _cycle(start: Callable[[], Iterator]) -> Iterator:
+    while True:
+        yield from start()

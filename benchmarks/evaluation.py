@@ -1,0 +1,96 @@
+"""Goal 5: evaluating the CIFAR-10 test set, cnnlab against the plain loop; loading the cached data.
+
+Both sides evaluate the same trained-from-init network (the course's ``tutorial-cnn`` by default;
+the accuracy of an untrained net is as good as any for timing, and both sides must agree on it).
+The plain side is :func:`benchmarks.plain.evaluate` (DataLoader, batch 64, ``no_grad``); the cnnlab
+side is ``cnnlab.train.evaluate`` over the loader the trainer builds for a test set
+(:func:`cnnlab.train.evaluate.eval_loader`). The load time is that of ``load_dataset`` for
+both CIFAR-10 splits once the decoded cache exists (the first load builds it and is not timed).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+
+import torch
+
+from benchmarks import plain
+from cnnlab.data import ImageDataset, load_dataset
+from cnnlab.models import create
+
+PLAIN_BATCH_SIZE = 64  # the notebooks' batch size, also used for their test loader
+
+
+@dataclass
+class EvaluationResult:
+    model: str
+    images: int
+    plain_seconds: float
+    cnnlab_seconds: float
+    plain_accuracy: float
+    cnnlab_accuracy: float
+
+    @property
+    def ratio(self) -> float:
+        return self.plain_seconds / self.cnnlab_seconds
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "ratio": self.ratio}
+
+
+@dataclass
+class LoadResult:
+    dataset: str
+    first_seconds: float  # may include decoding into the cache
+    cached_seconds: float  # the fastest of the later loads
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def cnnlab_evaluate(model: torch.nn.Module, test: ImageDataset) -> float:
+    """Test accuracy through cnnlab's evaluation path (its loader, ``cnnlab.train.evaluate``)."""
+    from cnnlab.train.evaluate import eval_loader, evaluate
+
+    return evaluate(model, eval_loader(test, scale=getattr(model, "input_scale", "standardized")))["accuracy"]
+
+
+def plain_evaluate(model: torch.nn.Module, test: ImageDataset) -> float:
+    return plain.evaluate(model, plain.plain_loader(test, PLAIN_BATCH_SIZE, shuffle=False))
+
+
+def measure_evaluation(test: ImageDataset, model_name: str = "tutorial-cnn", rounds: int = 3) -> EvaluationResult:
+    """Alternate both sides ``rounds`` times; keep each side's fastest pass."""
+    torch.manual_seed(0)
+    model = create(model_name, num_classes=test.num_classes, in_channels=test.in_channels, input_size=test.image_size)
+    plain_times, cnnlab_times = [], []
+    for _ in range(rounds):
+        plain_accuracy, seconds = _timed(plain_evaluate, model, test)
+        plain_times.append(seconds)
+        cnnlab_accuracy, seconds = _timed(cnnlab_evaluate, model, test)
+        cnnlab_times.append(seconds)
+    return EvaluationResult(
+        model=model_name,
+        images=len(test),
+        plain_seconds=min(plain_times),
+        cnnlab_seconds=min(cnnlab_times),
+        plain_accuracy=plain_accuracy,
+        cnnlab_accuracy=cnnlab_accuracy,
+    )
+
+
+def measure_load(name: str = "cifar10", rounds: int = 3) -> LoadResult:
+    """Seconds to load both splits of ``name``: the first time, and the fastest cached time."""
+    times = [_timed(_load_both, name)[1] for _ in range(rounds + 1)]
+    return LoadResult(dataset=name, first_seconds=times[0], cached_seconds=min(times[1:]))
+
+
+def _load_both(name: str) -> tuple[ImageDataset, ImageDataset]:
+    return load_dataset(name, "train", progress=False), load_dataset(name, "test", progress=False)
+
+
+def _timed(function, *args):
+    start = time.perf_counter()
+    value = function(*args)
+    return value, time.perf_counter() - start

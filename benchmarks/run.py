@@ -1,0 +1,161 @@
+"""Run the benchmarks and print cnnlab's speed next to the plain-PyTorch loop, as ratios.
+
+    python -m benchmarks.run --quick          # ~3 minutes: peak, a few models, evaluation, load
+    python -m benchmarks.run --full           # everything, ~45 minutes on 2 cores
+    python -m benchmarks.run --full --only throughput,evaluation
+
+Parts: ``peak`` (matmul GFLOP/s), ``breakdown`` (where a step's time goes), ``throughput`` (goal 2),
+``evaluation`` (goal 5), ``time-to-64`` (goal 1), ``recipes`` (goals 3 and 4: ``mnist-fast`` and
+``cifar10-fast`` end to end). ``--quick`` runs the first four on a few models; ``time-to-64`` and
+``recipes`` train for minutes and run only with ``--full`` (or when named in ``--only``).
+Results also go to a JSON file (``--out``). CIFAR-10 must be reachable (``CNNLAB_DATA``); note
+that the copy in ``shared/data`` was rebuilt from JPEG, so its accuracies run a little below the
+official data's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from benchmarks import accuracy, breakdown, evaluation, throughput
+from benchmarks.measure import machine, matmul_gflops, synthetic_dataset
+from cnnlab.atomic import atomic_write_json
+
+PARTS = ("peak", "breakdown", "throughput", "evaluation", "time-to-64", "recipes")
+QUICK_PARTS = PARTS[:4]
+CONV_HEAVY = ("vgg", "resnet")  # families whose achieved GFLOP/s is compared with the matmul peak
+# Goal 1's cnnlab side: the recipe and the settings that override it.
+TIME_TO_64_RECIPE, TIME_TO_64_SETTINGS = "cifar10-fast", {"epochs": 2}
+DEFAULT_OUT = Path(__file__).parent / "results"
+
+
+def part_peak(mode: str, results: dict[str, Any]) -> None:
+    gflops = matmul_gflops()
+    results["matmul_gflops"] = gflops
+    print(f"matmul peak (4096x4096 float32): {gflops:.1f} GFLOP/s")
+
+
+def part_breakdown(mode: str, results: dict[str, Any]) -> None:
+    print("where a training step's time goes (median ms per step):")
+    dataset = synthetic_dataset((3, 32, 32), 64 * 40)
+    rows = []
+    for name, batch in (("tutorial-cnn", 64), ("resnet18", 64)):
+        steps = 20 if name == "tutorial-cnn" else (3 if mode == "quick" else 6)
+        print(f" {name}, batch {batch}:")
+        for row in breakdown.compare(name, dataset, batch, steps):
+            print(row.line())
+            rows.append({"model": name, "label": row.label, "ms": row.milliseconds})
+    results["breakdown"] = rows
+
+
+def part_throughput(mode: str, results: dict[str, Any]) -> None:
+    print("training throughput, cnnlab vs the plain loop at equal batch size:")
+    rows = throughput.run(mode)
+    results["throughput"] = [row.to_dict() for row in rows]
+    worst = min(rows, key=lambda row: row.ratio)
+    print(f" lowest ratio: {worst.model} x{worst.ratio:.2f}")
+    peak = results.get("matmul_gflops")
+    if peak:
+        for row in rows:
+            if row.model.startswith(CONV_HEAVY):
+                print(f" {row.model:16s} {row.cnnlab_gflops:6.1f} GFLOP/s = {row.cnnlab_gflops / peak:.0%} of the matmul peak")
+
+
+def part_evaluation(mode: str, results: dict[str, Any]) -> None:
+    load = evaluation.measure_load()
+    print(f"load cifar10 (train + test): first {load.first_seconds:.2f} s, cached {load.cached_seconds:.2f} s")
+    _, test = accuracy.load_cifar10()
+    result = evaluation.measure_evaluation(test)
+    print(
+        f"evaluate {result.model} on the {result.images:,} test images: plain {result.plain_seconds:.2f} s, "
+        f"cnnlab {result.cnnlab_seconds:.3f} s, x{result.ratio:.1f} (accuracy {result.plain_accuracy:.4f} "
+        f"vs {result.cnnlab_accuracy:.4f})"
+    )
+    results["load"] = load.to_dict()
+    results["evaluation"] = result.to_dict()
+
+
+def part_time_to_64(mode: str, results: dict[str, Any]) -> None:
+    target = accuracy.COURSE_TARGET
+    train, test = accuracy.load_cifar10()
+    plain_run = accuracy.plain_course_run(train, test, target)
+    fast_run = accuracy.cnnlab_recipe_run(TIME_TO_64_RECIPE, **TIME_TO_64_SETTINGS)
+    runs = [plain_run, fast_run]
+    for run in runs:
+        reached = run.seconds_to(target)
+        shown = f"{reached:.1f} s" if reached is not None else "not reached"
+        print(f" {run.label}: accuracy by epoch {[round(a, 4) for a in run.accuracies]}, to {target:.0%}: {shown}")
+    plain_s, fast_s = plain_run.seconds_to(target), fast_run.seconds_to(target)
+    if plain_s and fast_s:
+        print(f" time to {target:.0%}: x{plain_s / fast_s:.1f} shorter with cnnlab")
+    results["time_to_64"] = [run.to_dict() for run in runs]
+
+
+def part_recipes(mode: str, results: dict[str, Any]) -> None:
+    rows = []
+    for recipe in ("mnist-fast", "cifar10-fast"):
+        run = accuracy.cnnlab_recipe_run(recipe)
+        print(
+            f" cnnlab train --recipe {recipe}: test accuracy {run.final_accuracy:.2%} after "
+            f"{run.total_train_seconds:.1f} s of training ({run.wall_seconds:.1f} s with evaluation and start-up)"
+        )
+        rows.append({"recipe": recipe, **run.to_dict()})
+    results["recipes"] = rows
+
+
+RUNNERS: dict[str, Callable[[str, dict[str, Any]], None]] = {
+    "peak": part_peak,
+    "breakdown": part_breakdown,
+    "throughput": part_throughput,
+    "evaluation": part_evaluation,
+    "time-to-64": part_time_to_64,
+    "recipes": part_recipes,
+}
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n\n")[0])
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--quick", dest="mode", action="store_const", const="quick", help="a few minutes (default)")
+    size.add_argument("--full", dest="mode", action="store_const", const="full", help="every model and recipe")
+    parser.add_argument("--only", default=None, help=f"comma-separated parts: {', '.join(PARTS)}")
+    parser.add_argument("--out", type=Path, default=None, help="results JSON (default: benchmarks/results/MODE.json)")
+    parser.set_defaults(mode="quick")
+    args = parser.parse_args(argv)
+    args.parts = _parts(parser, args)
+    return args
+
+
+def _parts(parser: argparse.ArgumentParser, args: argparse.Namespace) -> list[str]:
+    if args.only is None:
+        return list(QUICK_PARTS if args.mode == "quick" else PARTS)
+    chosen = [part.strip() for part in args.only.split(",") if part.strip()]
+    unknown = [part for part in chosen if part not in PARTS]
+    if unknown:
+        parser.error(f"unknown part(s) {', '.join(unknown)}; choose from {', '.join(PARTS)}")
+    return chosen
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    results: dict[str, Any] = {"mode": args.mode, "machine": machine()}
+    print(f"{results['machine']['cpu']}, {results['machine']['cores']} cores, torch {torch.__version__}, "
+          f"load {results['machine']['load_average']}")  # fmt: skip
+    for part in args.parts:
+        print(f"\n== {part}")
+        RUNNERS[part](args.mode, results)
+    out = args.out or DEFAULT_OUT / f"{args.mode}.json"
+    atomic_write_json(out, results)
+    print(f"\nresults: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

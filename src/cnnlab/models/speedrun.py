@@ -1,0 +1,121 @@
+"""A small, fast residual network for CIFAR-10 speed runs, after Page's DAWNBench ResNet-9 (2018)
+and Jordan's airbench (2024).
+
+Shape: a 3x3 stem, then three groups. Each group is a 3x3 conv that widens, a 2x2 max-pool, batch
+norm and GELU; a group may add a residual pair of conv-BN-GELU layers (``x + f(x)``). A global max
+pool and one linear layer without bias finish it, its logits scaled down by ``LOGIT_SCALE``. The
+tricks, and why:
+
+- Pool right after the widening conv: the other convolutions then run at a quarter of the pixels.
+- Batch-norm momentum 0.4 (PyTorch's convention: the weight of the new batch): a speed run takes
+  few steps, and slow running statistics would still remember the first epochs at test time.
+- Logits times 1/8: the network's outputs start large (max pooling, no bias), and a softmax fed
+  large logits saturates; scaling them down lets the high learning rate work from step one.
+- No biases before batch norm (it subtracts the mean anyway).
+
+``speedrun`` (widths 64-128-256, residual in groups 1 and 3) is sized for two CPU cores; the widths
+are an option (``--model-arg widths=[32,64,128]``). See benchmarks/README.md for its numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from torch import Tensor, nn
+
+from cnnlab.errors import ConfigError
+from cnnlab.models.registry import register
+
+BN_MOMENTUM = 0.4
+LOGIT_SCALE = 0.125
+DEFAULT_WIDTHS = (64, 128, 256)
+DEFAULT_RESIDUAL = (True, False, True)
+
+
+def conv_bn(in_channels: int, out_channels: int) -> list[nn.Module]:
+    return [
+        nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False),
+        nn.BatchNorm2d(out_channels, momentum=BN_MOMENTUM),
+        nn.GELU(),
+    ]
+
+
+class Residual(nn.Module):
+    """``x + f(x)`` with ``f`` two conv-BN-GELU layers of the same width."""
+
+    def __init__(self, width: int):
+        super().__init__()
+        self.f = nn.Sequential(*conv_bn(width, width), *conv_bn(width, width))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.f(x)
+
+
+def group(in_channels: int, width: int, residual: bool) -> nn.Sequential:
+    """Widen, halve the size, normalise; then the optional residual pair."""
+    layers = [
+        nn.Conv2d(in_channels, width, 3, padding=1, bias=False),
+        nn.MaxPool2d(2),
+        nn.BatchNorm2d(width, momentum=BN_MOMENTUM),
+        nn.GELU(),
+    ]
+    if residual:
+        layers.append(Residual(width))
+    return nn.Sequential(*layers)
+
+
+class SpeedrunNet(nn.Module):
+    def __init__(
+        self,
+        num_classes: int,
+        in_channels: int,
+        widths: Sequence[int] = DEFAULT_WIDTHS,
+        residual: Sequence[bool] = DEFAULT_RESIDUAL,
+    ):
+        super().__init__()
+        if len(widths) != len(residual) or not widths or min(widths) < 2:
+            raise ConfigError(
+                f"speedrun needs one positive width per group and as many residual flags, "
+                f"got widths={list(widths)} and residual={list(residual)}."
+            )
+        self.stem = nn.Sequential(*conv_bn(in_channels, widths[0] // 2))
+        channels, groups = widths[0] // 2, []
+        for width, has_residual in zip(widths, residual, strict=True):
+            groups.append(group(channels, width, has_residual))
+            channels = width
+        self.groups = nn.Sequential(*groups)
+        self.pool = nn.AdaptiveMaxPool2d(1)
+        self.head = nn.Linear(channels, num_classes, bias=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        features = self.pool(self.groups(self.stem(x))).flatten(1)
+        return self.head(features) * LOGIT_SCALE
+
+
+@register(
+    "speedrun",
+    family="speedrun",
+    paper="Jordan, 94% on CIFAR-10 in 3.29 seconds on a single GPU (airbench)",
+    year=2024,
+)
+def speedrun(
+    num_classes: int,
+    in_channels: int,
+    input_size: tuple[int, int],
+    widths: Sequence[int] = DEFAULT_WIDTHS,
+    residual: Sequence[bool] = DEFAULT_RESIDUAL,
+) -> SpeedrunNet:
+    """Small residual net for fast CIFAR-10 training (widths 64-128-256, ResNet-9 / airbench style)."""
+    return SpeedrunNet(num_classes, in_channels, _ints(widths), _flags(residual))
+
+
+def _ints(values: Sequence[int]) -> list[int]:
+    if not isinstance(values, Sequence) or not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        raise ConfigError(f"speedrun widths must be a list of whole numbers, e.g. [64,128,256], not {values!r}.")
+    return list(values)
+
+
+def _flags(values: Sequence[bool]) -> list[bool]:
+    if not isinstance(values, Sequence) or not all(isinstance(v, bool) for v in values):
+        raise ConfigError(f"speedrun residual must be a list of true/false, e.g. [true,false,true], not {values!r}.")
+    return list(values)
