@@ -56,11 +56,14 @@ class AccuracyRun:
 
 
 def plain_course_run(
-    train: ImageDataset, test: ImageDataset, target: float | None = COURSE_TARGET, max_epochs: int = COURSE_EPOCHS
+    train: ImageDataset,
+    test: ImageDataset,
+    target: float | None = COURSE_TARGET,
+    max_epochs: int = COURSE_EPOCHS,
 ) -> AccuracyRun:
     """The course recipe in the notebook loop; stops at the first epoch reaching ``target``."""
     torch.manual_seed(0)
-    model = create("tutorial-cnn", num_classes=train.num_classes)
+    model = create("tutorial-cnn", train.num_classes, train.in_channels, train.image_size)
     optimizer = plain.plain_optimizer(model, COURSE_LR)
     train_loader = plain.plain_loader(train, COURSE_BATCH, shuffle=True)
     test_loader = plain.plain_loader(test, COURSE_BATCH, shuffle=False)

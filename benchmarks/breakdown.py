@@ -60,10 +60,14 @@ class _PhaseTimer:
         self._last = now
 
     def medians(self, skip: int) -> dict[str, float]:
-        return {phase: statistics.median(values[skip:]) for phase, values in self.samples.items() if values[skip:]}
+        return {
+            phase: statistics.median(values[skip:]) for phase, values in self.samples.items() if values[skip:]
+        }
 
 
-def plain_breakdown(model: nn.Module, dataset: ImageDataset, batch_size: int, steps: int, warmup: int = 2) -> Breakdown:
+def plain_breakdown(
+    model: nn.Module, dataset: ImageDataset, batch_size: int, steps: int, warmup: int = 2
+) -> Breakdown:
     """The notebook loop, phase by phase."""
     optimizer = plain.plain_optimizer(model)
     batches = _cycle(lambda: iter(plain.plain_loader(dataset, batch_size, shuffle=True)))
@@ -112,7 +116,9 @@ def cnnlab_breakdown(
                 x = x.contiguous(memory_format=torch.channels_last)
             timer.mark("data")
             with autocast(hardware):
-                output = batch_output(model, x, y, lambda logits, labels: F.cross_entropy(logits.float(), labels))
+                output = batch_output(
+                    model, x, y, lambda logits, labels: F.cross_entropy(logits.float(), labels)
+                )
             timer.mark("forward")
             output.loss.backward()
             timer.mark("backward")
@@ -125,7 +131,9 @@ def cnnlab_breakdown(
     return Breakdown(f"cnnlab ({hardware.describe()})", batch_size, timer.medians(warmup))
 
 
-def operator_table(model: nn.Module, dataset: ImageDataset, batch_size: int, steps: int = 3, rows: int = 12) -> str:
+def operator_table(
+    model: nn.Module, dataset: ImageDataset, batch_size: int, steps: int = 3, rows: int = 12
+) -> str:
     """``torch.profiler``'s top operators (self CPU time) over ``steps`` plain training steps of
     ``model`` fed by cnnlab's BatchLoader."""
     from torch.profiler import ProfilerActivity, profile

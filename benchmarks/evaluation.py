@@ -60,10 +60,14 @@ def plain_evaluate(model: torch.nn.Module, test: ImageDataset) -> float:
     return plain.evaluate(model, plain.plain_loader(test, PLAIN_BATCH_SIZE, shuffle=False))
 
 
-def measure_evaluation(test: ImageDataset, model_name: str = "tutorial-cnn", rounds: int = 3) -> EvaluationResult:
+def measure_evaluation(
+    test: ImageDataset, model_name: str = "tutorial-cnn", rounds: int = 3
+) -> EvaluationResult:
     """Alternate both sides ``rounds`` times; keep each side's fastest pass."""
     torch.manual_seed(0)
-    model = create(model_name, num_classes=test.num_classes, in_channels=test.in_channels, input_size=test.image_size)
+    model = create(
+        model_name, num_classes=test.num_classes, in_channels=test.in_channels, input_size=test.image_size
+    )
     plain_times, cnnlab_times = [], []
     for _ in range(rounds):
         plain_accuracy, seconds = _timed(plain_evaluate, model, test)

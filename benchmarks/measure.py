@@ -32,7 +32,11 @@ def machine() -> dict[str, Any]:
         "cpu": _cpu_model(),
         "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
-        "isa": [flag for flag in ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile") if flag in _cpu_flags()],
+        "isa": [
+            flag
+            for flag in ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
+            if flag in _cpu_flags()
+        ],
         "torch": torch.__version__,
         "python": platform.python_version(),
         "load_average": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None,

@@ -25,7 +25,9 @@ from torch.utils.data import DataLoader, Dataset
 class NormalizedImages(Dataset):
     """Per-sample transform over in-memory uint8 images ``(N, C, H, W)``, as a notebook writes it."""
 
-    def __init__(self, images: torch.Tensor, labels: torch.Tensor, mean: Sequence[float], std: Sequence[float]):
+    def __init__(
+        self, images: torch.Tensor, labels: torch.Tensor, mean: Sequence[float], std: Sequence[float]
+    ):
         self.images, self.labels = images, labels
         self.mean = torch.tensor(mean).view(-1, 1, 1)
         self.std = torch.tensor(std).view(-1, 1, 1)

@@ -16,7 +16,6 @@ official data's.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -65,12 +64,15 @@ def part_throughput(mode: str, results: dict[str, Any]) -> None:
     if peak:
         for row in rows:
             if row.model.startswith(CONV_HEAVY):
-                print(f" {row.model:16s} {row.cnnlab_gflops:6.1f} GFLOP/s = {row.cnnlab_gflops / peak:.0%} of the matmul peak")
+                share = row.cnnlab_gflops / peak
+                print(f" {row.model:16s} {row.cnnlab_gflops:6.1f} GFLOP/s = {share:.0%} of the matmul peak")
 
 
 def part_evaluation(mode: str, results: dict[str, Any]) -> None:
     load = evaluation.measure_load()
-    print(f"load cifar10 (train + test): first {load.first_seconds:.2f} s, cached {load.cached_seconds:.2f} s")
+    print(
+        f"load cifar10 (train + test): first {load.first_seconds:.2f} s, cached {load.cached_seconds:.2f} s"
+    )
     _, test = accuracy.load_cifar10()
     result = evaluation.measure_evaluation(test)
     print(
@@ -91,7 +93,8 @@ def part_time_to_64(mode: str, results: dict[str, Any]) -> None:
     for run in runs:
         reached = run.seconds_to(target)
         shown = f"{reached:.1f} s" if reached is not None else "not reached"
-        print(f" {run.label}: accuracy by epoch {[round(a, 4) for a in run.accuracies]}, to {target:.0%}: {shown}")
+        by_epoch = [round(a, 4) for a in run.accuracies]
+        print(f" {run.label}: accuracy by epoch {by_epoch}, to {target:.0%}: {shown}")
     plain_s, fast_s = plain_run.seconds_to(target), fast_run.seconds_to(target)
     if plain_s and fast_s:
         print(f" time to {target:.0%}: x{plain_s / fast_s:.1f} shorter with cnnlab")
@@ -104,7 +107,8 @@ def part_recipes(mode: str, results: dict[str, Any]) -> None:
         run = accuracy.cnnlab_recipe_run(recipe)
         print(
             f" cnnlab train --recipe {recipe}: test accuracy {run.final_accuracy:.2%} after "
-            f"{run.total_train_seconds:.1f} s of training ({run.wall_seconds:.1f} s with evaluation and start-up)"
+            f"{run.total_train_seconds:.1f} s of training "
+            f"({run.wall_seconds:.1f} s with evaluation and start-up)"
         )
         rows.append({"recipe": recipe, **run.to_dict()})
     results["recipes"] = rows
@@ -123,10 +127,16 @@ RUNNERS: dict[str, Callable[[str, dict[str, Any]], None]] = {
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n\n")[0])
     size = parser.add_mutually_exclusive_group()
-    size.add_argument("--quick", dest="mode", action="store_const", const="quick", help="a few minutes (default)")
-    size.add_argument("--full", dest="mode", action="store_const", const="full", help="every model and recipe")
+    size.add_argument(
+        "--quick", dest="mode", action="store_const", const="quick", help="a few minutes (default)"
+    )
+    size.add_argument(
+        "--full", dest="mode", action="store_const", const="full", help="every model and recipe"
+    )
     parser.add_argument("--only", default=None, help=f"comma-separated parts: {', '.join(PARTS)}")
-    parser.add_argument("--out", type=Path, default=None, help="results JSON (default: benchmarks/results/MODE.json)")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="results JSON (default: benchmarks/results/MODE.json)"
+    )
     parser.set_defaults(mode="quick")
     args = parser.parse_args(argv)
     args.parts = _parts(parser, args)

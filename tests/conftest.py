@@ -12,9 +12,6 @@ from pathlib import Path
 import pytest
 import torch
 
-# Two cores: keep tests from oversubscribing them, and make results independent of the machine.
-torch.set_num_threads(min(2, torch.get_num_threads()))
-
 
 def shared_data_dir() -> Path | None:
     value = os.environ.get("CNNLAB_DATA")
@@ -57,3 +54,14 @@ def _session_cache(tmp_path_factory: pytest.TempPathFactory):
 def _isolated_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """Each test writes its runs into its own folder."""
     monkeypatch.setenv("CNNLAB_RUNS", str(tmp_path / "runs"))
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """One intra-op thread per test: the models here are small, and on two cores shared with other
+    jobs two threads fighting over them made forward passes and SVDs 10-20x slower (measured).
+    Tests that need another count (the trainer sets its own) restore this one afterwards."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

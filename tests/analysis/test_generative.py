@@ -26,15 +26,6 @@ from cnnlab.models import create, list_models
 from cnnlab.runs import save_checkpoint
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """These models are tiny: one thread beats two threads fighting over shared cores."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def make_run(folder: Path, name: str, **kwargs) -> Path:
     """A run directory holding an (untrained) MNIST model's checkpoint, as `cnnlab train` writes it."""
     model_kwargs = {"num_classes": 10, "in_channels": 1, "input_size": 28, **kwargs}

@@ -23,15 +23,6 @@ from cnnlab.cli import main
 from cnnlab.errors import DataError, UsageError
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Small SVDs: one thread beats two threads fighting over shared cores (up to 15x here)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def test_full_rank_reproduces_the_input():
     matrices = torch.rand(3, 12, 9, dtype=torch.float64)
     approximations = low_rank_approximations(matrices, [1, 9])

@@ -18,15 +18,6 @@ from cnnlab.errors import ModelError
 from cnnlab.models import create, get_info, list_models
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Real forward passes here are small; one thread beats two fighting over shared cores."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def flops(model: nn.Module, shape) -> int:
     """FLOPs of one image as torch.utils.flop_counter counts them (2 per multiply-accumulate)."""
     model.eval()

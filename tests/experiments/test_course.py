@@ -25,7 +25,7 @@ def test_a_course_number_inside_the_interval_is_within_seed_noise():
     check = check_reference(Reference("cell", 0.64), [0.61, 0.62, 0.63, 0.62, 0.62])
     assert check.within_noise is True
     assert check.difference == pytest.approx(-0.02)
-    assert check.verdict().startswith("within seed noise: ours -2 points")
+    assert check.verdict().startswith("within seed noise: ours -2.00 points")
 
 
 def test_a_course_number_far_outside_is_more_than_seed_noise():
@@ -40,7 +40,7 @@ def test_one_seed_cannot_tell_and_the_interval_is_clipped_for_accuracies():
     assert single.within_noise is None
     assert "--seeds" in single.verdict()
     wide = check_reference(Reference("cell", 0.9), [0.5, 0.99])  # t(1 df) = 12.7: a huge interval
-    assert "lands in 0 to 100 with 95% probability" in wide.verdict()
+    assert "lands in 0.00 to 100.00 with 95% probability" in wide.verdict()
     assert "only 2 seeds" in wide.verdict()
 
 

@@ -5,8 +5,16 @@ from __future__ import annotations
 import pytest
 
 from cnnlab.errors import UnknownNameError
-from cnnlab.experiments import CellSpec, Plan, Reference, Size, experiment, get_experiment, list_experiments
-from cnnlab.experiments import registry
+from cnnlab.experiments import (
+    CellSpec,
+    Plan,
+    Reference,
+    Size,
+    experiment,
+    get_experiment,
+    list_experiments,
+    registry,
+)
 from cnnlab.train import resolve_config
 
 COURSE_ORDER = [

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 from pathlib import Path
 
 import pytest
 
+import cnnlab
 from cnnlab.cli import main
 from cnnlab.commands.train import parse_model_args
+from cnnlab.train import Reporter, TrainingInterrupted
 
 TINY_FLAGS = [
     "--model", "course-cnn", "--subset", "256", "--test-subset", "128", "--batch-size", "32",
@@ -110,3 +114,24 @@ def test_seeds_cli_prints_statistics(tmp_path, capsys):
     assert study["group"] == "grp" and study["seeds"] == [0, 1]
     assert study["summary"]["test_accuracy"]["n"] == 2
     assert sorted(p.name for p in Path(tmp_path).iterdir() if p.is_dir()) == ["grp-seed0", "grp-seed1"]
+
+
+class _CtrlCAtStep3(Reporter):
+    def __init__(self):
+        self.steps = 0
+
+    def step(self, images, stats):
+        self.steps += 1
+        if self.steps == 3:
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+def test_resume_an_interrupted_run_from_the_command_line(tmp_path, capsys):
+    settings = {"model": "course-cnn", "subset": 256, "test_subset": 64, "batch_size": 32, "epochs": 1}
+    with pytest.raises(TrainingInterrupted):
+        cnnlab.train(
+            **settings, threads=1, curves=False, runs_dir=str(tmp_path), name="cut", progress=_CtrlCAtStep3()
+        )
+    assert main(["train", "--resume", "cut", "--runs-dir", str(tmp_path), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["status"] == "finished" and result["step"] == 8 and len(result["history"]) == 1

@@ -9,7 +9,7 @@ import pytest
 import cnnlab
 from cnnlab.errors import ConfigError, UnknownNameError
 from cnnlab.train import TrainConfig, resolve_config
-from cnnlab.train.recipes import Recipe, add_recipe, get_recipe
+from cnnlab.train.recipes import RECIPES, Recipe, add_recipe, get_recipe
 
 
 @pytest.mark.parametrize(
@@ -98,8 +98,10 @@ def test_unavailable_device_is_refused():
         choose_hardware(TrainConfig(device="cuda"))
 
 
-def test_file_then_flags_override_recipe_and_defaults(tmp_path: Path):
-    add_recipe(Recipe("test-recipe", "for this test", {"epochs": 7, "lr": 0.5, "optimizer": "sgd"}))
+def test_file_then_flags_override_recipe_and_defaults(tmp_path: Path, monkeypatch):
+    monkeypatch.setitem(
+        RECIPES, "test-recipe", Recipe("test-recipe", "", {"epochs": 7, "lr": 0.5, "optimizer": "sgd"})
+    )
     toml = tmp_path / "run.toml"
     toml.write_text('recipe = "test-recipe"\nlr = 0.05\nbatch-size = 64\nbetas = [0.8, 0.99]\n')
     config = resolve_config(config_file=toml, overrides={"batch_size": 32})
@@ -134,6 +136,8 @@ def test_bad_config_files_are_explained(tmp_path: Path):
 
 def test_unknown_recipe_lists_the_known_ones():
     assert get_recipe("default").settings == {}
+    with pytest.raises(ValueError, match="defined twice"):
+        add_recipe(Recipe("default", "again"))
     with pytest.raises(UnknownNameError, match="Unknown recipe 'defualt'. Did you mean 'default'"):
         resolve_config(recipe="defualt")
 

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 import cnnlab
-from cnnlab.errors import TrainingError
+from cnnlab.errors import ConfigError, TrainingError
 from cnnlab.runs import Run, load_checkpoint, load_trained
 from cnnlab.runs.index import RunIndex
 from cnnlab.runs.rundir import RunDir
@@ -181,3 +181,19 @@ def test_objective_models_log_every_term_on_train_and_test(tiny, same_weights):
     assert run.model.seen_range == (0.0, 1.0)  # fed its input_scale, "unit"
     again = cnnlab.train(TinyDenoiser, "mnist", **settings, name="ae-again")
     assert same_weights(run.model, again.model) and run.final == again.final
+
+
+def test_tensorboard_logs_scalars_into_the_run_directory(tiny):
+    pytest.importorskip("tensorboard")
+    run = cnnlab.train(**tiny, tensorboard=True, name="tb")
+    events = list((run.dir / "tensorboard").glob("events.out.tfevents.*"))
+    assert len(events) == 1 and events[0].stat().st_size > 1000
+
+
+def test_tensorboard_missing_is_a_clear_error(tiny, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "tensorboard", None)  # makes `import tensorboard` fail
+    with pytest.raises(ConfigError, match=r"pip install 'cnnlab\[tensorboard\]'"):
+        cnnlab.train(**tiny, tensorboard=True, name="no-tb")
+    assert not (Path(tiny["runs_dir"]) / "no-tb").exists()

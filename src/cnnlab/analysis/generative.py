@@ -36,6 +36,9 @@ from cnnlab.errors import UsageError
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
+    from cnnlab.data import ImageDataset
+    from cnnlab.runs import TrainedModel
+
 CHAIN_STEPS = (1, 5, 20, 100, 500, 1000)  # the Gibbs steps at which the RBM's chains are shown
 MAP_POINTS = 2000  # test images placed on the latent map
 INTERPOLATION_STEPS = 10
@@ -257,6 +260,18 @@ def default_out_dir(checkpoint: Path) -> Path:
     return run_dir / "generated"
 
 
+@dataclass
+class _Material:
+    """What every figure of :func:`generate` draws from."""
+
+    model: nn.Module
+    label: str  # "vae (run-name)", the start of every title
+    test: ImageDataset  # the first images of the test split
+    x: torch.Tensor  # those images on the model's input scale
+    picks: list[int]  # one test image a class, in turn
+    generator: torch.Generator
+
+
 def generate(
     run: str | Path,
     out_dir: str | Path | None = None,
@@ -269,14 +284,39 @@ def generate(
 ) -> GeneratedFigures:
     """Write the figures of the module docstring for a trained autoencoder, VAE or RBM run."""
     from cnnlab.analysis.visualize import save_figure
+
+    if count < 2:
+        raise UsageError(f"--count must be at least 2 (the images a row); got {count}.")
+    trained, material = _material(run, data_dir, count, max(map_points, count), seed)
+    out = Path(out_dir) if out_dir is not None else default_out_dir(trained.checkpoint)
+    result = GeneratedFigures(str(run), trained.model_name or "model", out)
+    # In this order: the figures draw from one generator, so the order fixes what each one shows.
+    makers = {
+        "reconstructions": lambda: _reconstructions_figure(material),
+        "samples": lambda: _samples_figure(material, chain_steps),
+        "latent_map": lambda: _latent_map_figure(material),
+        "interpolation": lambda: _interpolation_figure(material),
+        "features": lambda: _features_figure(material),
+    }
+    for name, make in makers.items():
+        made = make()
+        if made is not None:
+            figure, note = made
+            result.files[name] = save_figure(figure, out / f"{name}.png")
+            result.notes[name] = note
+    return result
+
+
+def _material(
+    run: str | Path, data_dir: str | Path | None, count: int, points: int, seed: int
+) -> tuple[TrainedModel, _Material]:
+    """(the trained run, the material of its figures); a clear error for a run that has none."""
     from cnnlab.data import load_dataset, to_model_input
     from cnnlab.models import get_info
     from cnnlab.runs import load_trained
 
-    if count < 2:
-        raise UsageError(f"--count must be at least 2 (the images a row); got {count}.")
     trained = load_trained(run)
-    model, name = trained.model, trained.model_name or "model"
+    name = trained.model_name or "model"
     task = get_info(name).task if trained.model_name else "unknown"
     if task not in GENERATIVE_TASKS:
         raise UsageError(
@@ -285,82 +325,61 @@ def generate(
         )
     if not trained.dataset:
         raise UsageError(f"{run}'s checkpoint does not say which dataset it was trained on.")
-    test = load_dataset(
-        trained.dataset, "test", data_dir=data_dir, subset=max(map_points, count), progress=False
-    )
+    test = load_dataset(trained.dataset, "test", data_dir=data_dir, subset=points, progress=False)
+    model = trained.model
     x = to_model_input(test.images, trained.mean, trained.std, model.input_scale)
-    out = Path(out_dir) if out_dir is not None else default_out_dir(trained.checkpoint)
-    result = GeneratedFigures(str(run), name, out)
-    generator = torch.Generator().manual_seed(seed)
     label = f"{name} ({Path(str(run)).name})"
+    generator = torch.Generator().manual_seed(seed)
+    return trained, _Material(model, label, test, x, class_examples(test.labels, count), generator)
 
-    def write(figure_name: str, figure: Figure, note: str) -> None:
-        result.files[figure_name] = save_figure(figure, out / f"{figure_name}.png")
-        result.notes[figure_name] = note
 
-    picks = class_examples(test.labels, count)
-    rows = reconstruction_rows(model, x[picks], generator)
+def _reconstructions_figure(m: _Material) -> tuple[Figure, str]:
+    rows = reconstruction_rows(m.model, m.x[m.picks], m.generator)
     error = float((rows["output"] - rows["input"]).pow(2).mean())
-    write(
-        "reconstructions",
-        image_table_figure(
-            torch.stack(list(rows.values())), f"{label}: reconstructions of test images", list(rows)
-        ),
-        f"{len(picks)} test images, one a class; MSE on [0, 1] of these: {error:.4f}",
-    )
-    samples = _samples(model, count, chain_steps, generator)
-    if samples is not None:
-        cells, row_labels, column_labels, note = samples
-        write("samples", image_table_figure(cells, f"{label}: samples", row_labels, column_labels), note)
+    cells = torch.stack(list(rows.values()))
+    figure = image_table_figure(cells, f"{m.label}: reconstructions of test images", list(rows))
+    return figure, f"{len(m.picks)} test images, one a class; MSE on [0, 1] of these: {error:.4f}"
+
+
+def _samples_figure(m: _Material, chain_steps: Sequence[int]) -> tuple[Figure, str] | None:
+    """RBM: Gibbs chains at growing step counts; VAE: decodings of prior draws; else None."""
+    count = len(m.picks)
+    if hasattr(m.model, "run_chain"):  # an RBM
+        steps = sorted(set(chain_steps))
+        cells = gibbs_snapshots(m.model, count, steps, m.generator)
+        figure = image_table_figure(cells, f"{m.label}: samples", (), [f"step {s}" for s in steps])
+        shown = ", ".join(map(str, steps))
+        return figure, f"{count} Gibbs chains from coin-flip noise, p(v | h) after {shown} steps"
+    if hasattr(m.model, "sample"):  # a VAE
+        with torch.no_grad():
+            images = to_unit(m.model.sample(count * count, m.generator), m.model.input_scale)
+        figure = image_table_figure(grid_cells(images, count), f"{m.label}: samples")
+        return figure, f"{count * count} decodings of z ~ N(0, I) (pixel probabilities)"
+    return None
+
+
+def _latent_map_figure(m: _Material) -> tuple[Figure, str]:
     with torch.no_grad():
-        latent = latent_coordinates(model.encode(x[:map_points]))
-    write(
-        "latent_map",
-        latent_map_figure(
-            latent,
-            test.labels[:map_points],
-            test.classes,
-            f"{label}: codes of {len(x[:map_points])} test images",
-        ),
-        latent.description,
-    )
-    pairs = [(picks[i], picks[i + 1]) for i in range(0, len(picks) - 1, 2)]
-    strips = torch.stack([interpolate(model, x[a], x[b]) for a, b in pairs])
-    pair_labels = [f"{test.classes[test.labels[a]]} -> {test.classes[test.labels[b]]}" for a, b in pairs]
-    write(
-        "interpolation",
-        image_table_figure(strips, f"{label}: decoded codes on a line between two test images", pair_labels),
+        latent = latent_coordinates(m.model.encode(m.x))
+    title = f"{m.label}: codes of {len(m.x)} test images"
+    return latent_map_figure(latent, m.test.labels, m.test.classes, title), latent.description
+
+
+def _interpolation_figure(m: _Material) -> tuple[Figure, str]:
+    pairs = [(m.picks[i], m.picks[i + 1]) for i in range(0, len(m.picks) - 1, 2)]
+    strips = torch.stack([interpolate(m.model, m.x[a], m.x[b]) for a, b in pairs])
+    names = m.test.classes
+    labels = [f"{names[m.test.labels[a]]} -> {names[m.test.labels[b]]}" for a, b in pairs]
+    figure = image_table_figure(strips, f"{m.label}: decoded codes on a line between two test images", labels)
+    return (
+        figure,
         f"{len(pairs)} pairs of test images, {INTERPOLATION_STEPS} steps from one code to the other",
     )
-    weights = model.features().float().cpu()
+
+
+def _features_figure(m: _Material) -> tuple[Figure, str]:
+    weights = m.model.features().float().cpu()
     shown = features_as_images(weights[:MAX_FEATURES])
-    columns = 8 if len(shown) > 8 else len(shown)
-    write(
-        "features",
-        image_table_figure(
-            grid_cells(shown, columns), f"{label}: first-layer weights (grey 0, white +, black -)"
-        ),
-        f"first {len(shown)} of {len(weights)} units, each {tuple(weights.shape[1:])}",
-    )
-    return result
-
-
-def _samples(
-    model: nn.Module, count: int, chain_steps: Sequence[int], generator: torch.Generator
-) -> tuple[torch.Tensor, list[str], list[str], str] | None:
-    """(cells, row labels, column labels, note) of the samples figure; None for a plain autoencoder."""
-    if hasattr(model, "run_chain"):  # an RBM
-        steps = sorted(set(chain_steps))
-        cells = gibbs_snapshots(model, count, steps, generator)
-        note = f"{count} Gibbs chains from coin-flip noise, p(v | h) after {', '.join(map(str, steps))} steps"
-        return cells, [], [f"step {s}" for s in steps], note
-    if hasattr(model, "sample"):  # a VAE
-        with torch.no_grad():
-            images = to_unit(model.sample(count * count, generator), model.input_scale)
-        return (
-            grid_cells(images, count),
-            [],
-            [],
-            f"{count * count} decodings of z ~ N(0, I) (pixel probabilities)",
-        )
-    return None
+    cells = grid_cells(shown, min(8, len(shown)))
+    figure = image_table_figure(cells, f"{m.label}: first-layer weights (grey 0, white +, black -)")
+    return figure, f"first {len(shown)} of {len(weights)} units, each {tuple(weights.shape[1:])}"

@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 
 ENERGY_FRACTIONS = (0.90, 0.95, 0.99)
 DEFAULT_RANKS = (1, 5, 20, 50)
-DATASET_LIMIT = 2000  # images in a dataset's matrix: the SVD of 2000 x 784 takes about a second
+DATASET_LIMIT = 2000  # images in a dataset's matrix: MNIST's takes a few seconds on one CPU core
 MAX_IMAGE_SIDE = 1024  # larger image files are shrunk to this longest side first
 # Pillow modes that hold one channel; every other mode is read as RGB.
 GRAY_MODES = ("1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "F")
@@ -121,7 +121,10 @@ class LowRankReport:
                     "rank": row.rank,
                     "compression_ratio": row.compression_ratio,
                     "relative_error": row.relative_error,
-                    **{f"{label}_relative_error": error for label, error in row.control_errors.items()},
+                    **{
+                        f"{label.replace(' ', '_')}_relative_error": error
+                        for label, error in row.control_errors.items()
+                    },
                 }
                 for row in self.rows
             ],

@@ -22,7 +22,7 @@ def experiment(
     quick: bool = typer.Option(
         False, "--quick", help="The short version: small subsets, few steps, few seeds."
     ),
-    seeds: int | None = typer.Option(None, "--seeds", min=1, help="Seeds 0..N-1 [default: the recipe's]."),
+    seeds: int | None = typer.Option(None, "--seeds", help="Seeds 0..N-1 [default: the recipe's]."),
     out: Path | None = typer.Option(
         None, "--out", help="Folder for the report [default: RUNS/experiments/NAME-TIME]."
     ),
@@ -31,7 +31,7 @@ def experiment(
     ),
     data_dir: Path | None = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N or mps."),
-    threads: int | None = typer.Option(None, "--threads", min=1, help="CPU threads [default: all cores]."),
+    threads: int | None = typer.Option(None, "--threads", help="CPU threads [default: all cores]."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress output."),
     as_json: bool = typer.Option(
         False, "--json", help="Print JSON (the list, or results.json) instead of tables."

@@ -14,7 +14,6 @@ from cnnlab.experiments import recipes
 from cnnlab.experiments.cells import Cell
 from cnnlab.experiments.context import Context
 from cnnlab.experiments.course import CourseCheck, check_reference, prediction_interval
-from cnnlab.experiments.estimate import Estimate, estimate
 from cnnlab.experiments.lr_finder import RangeTest, lr_range_test
 from cnnlab.experiments.permutation import PixelPermutation
 from cnnlab.experiments.registry import (
@@ -29,6 +28,7 @@ from cnnlab.experiments.registry import (
     list_experiments,
 )
 from cnnlab.experiments.runner import ExperimentResult, run_experiment
+from cnnlab.experiments.timing import Estimate, estimate
 
 __all__ = [
     "Cell",

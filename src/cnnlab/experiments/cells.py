@@ -14,6 +14,11 @@ from typing import Any
 from cnnlab.runs.stats import Summary, summarize
 from cnnlab.train.seeds import NOT_METRICS
 
+# Accuracy on the training images in evaluation mode (no dropout, no augmentation), measured after
+# training: the trainer's train_accuracy is a running mean with dropout and augmentation on, which
+# understates how well the network fits its training images.
+TRAIN_EVAL_ACCURACY = "train_eval_accuracy"
+
 
 @dataclass
 class Cell:
@@ -61,9 +66,9 @@ class Cell:
             stds.append(summary.std or 0.0)
         return epochs, means, stds
 
-    def gap(self, metric: str = "accuracy") -> list[float]:
-        """Per seed: train minus test ``metric`` after the last epoch (the overfitting gap)."""
-        return [f[f"train_{metric}"] - f[f"test_{metric}"] for f in self.finals]
+    def gap(self, train: str = TRAIN_EVAL_ACCURACY, test: str = "test_accuracy") -> list[float]:
+        """Per seed: ``train`` minus ``test`` after the last epoch (the overfitting gap)."""
+        return [f[train] - f[test] for f in self.finals]
 
     def to_dict(self) -> dict[str, Any]:
         return {

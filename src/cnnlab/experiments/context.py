@@ -13,11 +13,11 @@ from typing import Any
 from matplotlib.figure import Figure
 
 from cnnlab.data import ImageDataset, load_dataset
-from cnnlab.experiments.cells import Cell
+from cnnlab.experiments.cells import TRAIN_EVAL_ACCURACY, Cell
 from cnnlab.experiments.course import CourseCheck, check_reference
-from cnnlab.experiments.estimate import record_throughput
 from cnnlab.experiments.registry import CellSpec, Experiment
 from cnnlab.experiments.report import Report, format_count, format_summary, metric_title
+from cnnlab.experiments.timing import record_throughput
 from cnnlab.runs.run import Run
 from cnnlab.runs.stats import Comparison, welch_test
 from cnnlab.train import train_seeds
@@ -132,6 +132,19 @@ class Context:
             record_throughput(spec, statistics.median(speeds), self.device, self.threads)
         return cell
 
+    def evaluate_training_images(self, label: str) -> None:
+        """Add each seed's accuracy on its training images in evaluation mode to the cell's metrics."""
+        from cnnlab.data import BatchLoader
+        from cnnlab.train import evaluate
+
+        cell = self.cells[label]
+        train, _ = self.data(self.spec(label))
+        train = train.subset(cell.train_images)
+        for final, run in zip(cell.finals, self.runs[label], strict=True):
+            scale = getattr(run.model, "input_scale", "standardized")
+            metrics = evaluate(run.model, BatchLoader(train, 512, shuffle=False, scale=scale))
+            final[TRAIN_EVAL_ACCURACY] = metrics["accuracy"]
+
     def train_all(self) -> list[Cell]:
         """Every planned cell, in plan order."""
         return [self.train(spec) for spec in self.plan.cells]
@@ -140,7 +153,7 @@ class Context:
     def compare(self, a: str, b: str, metric: str = "test_accuracy") -> Comparison:
         """Welch's test of cell ``a`` against cell ``b`` on ``metric``; recorded for results.json."""
         comparison = welch_test(self.cells[a].values(metric), self.cells[b].values(metric))
-        self.comparisons.append({"a": a, "b": b, "metric": metric, **comparison.to_dict()})
+        self.comparisons.append({"cell_a": a, "cell_b": b, "metric": metric, **comparison.to_dict()})
         return comparison
 
     def course_checks(self) -> list[CourseCheck]:

@@ -67,14 +67,16 @@ class CourseCheck:
     def verdict(self) -> str:
         """In words, with accuracies in percentage points (the interval clipped to 0-100%)."""
         percent = is_percent(self.reference.metric)
-        unit, suffix = (100.0, " points") if percent else (1.0, "")
-        difference = f"{self.difference * unit:+.4g}{suffix}"
+        number = (lambda value: f"{value * 100:.2f}") if percent else (lambda value: f"{value:.4g}")
+        difference = (
+            f"{'+' if self.difference >= 0 else ''}{number(self.difference)}{' points' if percent else ''}"
+        )
         if self.interval is None:
             return f"ours {difference}; one seed cannot tell seed noise apart (run with --seeds 3 or more)"
         low, high = self.interval.low, self.interval.high
         if percent:
             low, high = max(low, 0.0), min(high, 1.0)
-        span = f"one run of ours lands in {low * unit:.4g} to {high * unit:.4g} with 95% probability"
+        span = f"one run of ours lands in {number(low)} to {number(high)} with 95% probability"
         few = (
             f" (only {self.summary.n} seeds make this interval wide; --seeds {FEW_SEEDS} or more sharpens it)"
             if self.summary.n < FEW_SEEDS

@@ -10,6 +10,9 @@ up; the test stops once it exceeds ``DIVERGE_FACTOR`` times its minimum. Two rea
 - ``minimum / 10``: the rate of the lowest loss is already at the edge of instability; a tenth of
   it is safely on the falling part (the classic fastai rule, and the one used by default).
 - ``steepest``: the rate where the loss falls fastest per decade of learning rate.
+
+When the smoothed loss never falls by ``MIN_DESCENT`` below its start (too few steps, or a sweep
+that misses the useful range), ``descended`` is False and neither reading means anything.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ DIVERGE_FACTOR = 4.0
 RULES = ("min/10", "steepest")
 # The first steps of the average rest on very few batches; the steepest slope is not looked for there.
 SKIP_START_FRACTION = 0.1
+MIN_DESCENT = 0.02  # the lowest smoothed loss must be this fraction below the first for a reading
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,7 @@ class RangeTest:
     minimum: float  # the learning rate of the lowest smoothed loss
     steepest: float  # the learning rate where the smoothed loss falls fastest
     rule: str
+    descended: bool  # the loss fell by MIN_DESCENT somewhere: the readings mean something
 
     @property
     def suggestion(self) -> float:
@@ -59,6 +64,7 @@ class RangeTest:
             "steepest": self.steepest,
             "rule": self.rule,
             "suggestion": self.suggestion,
+            "descended": self.descended,
         }
 
 
@@ -105,6 +111,7 @@ def lr_range_test(
         minimum=lrs[int(np.nanargmin(smoothed))],
         steepest=lrs[steepest_index(smoothed, lrs[: len(losses)])],
         rule=rule,
+        descended=bool(np.nanmin(smoothed) < (1 - MIN_DESCENT) * smoothed[0]),
     )
 
 

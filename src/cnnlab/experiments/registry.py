@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
     from cnnlab.data import ImageDataset
     from cnnlab.experiments.context import Context
+    from cnnlab.experiments.timing import Estimate
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,12 @@ class Experiment:
 
     def size(self, quick: bool) -> Size:
         return self.quick if quick else self.full
+
+    def estimate(self, quick: bool = False, seeds: int | None = None, **options: Any) -> Estimate:
+        """Its expected time on this machine (see :mod:`cnnlab.experiments.timing`)."""
+        from cnnlab.experiments.timing import estimate
+
+        return estimate(self, quick=quick, seeds=seeds, **options)
 
 
 def model_label(model: str | Callable[[], nn.Module]) -> str:

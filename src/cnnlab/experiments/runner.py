@@ -17,7 +17,6 @@ from typing import Any
 from cnnlab.atomic import atomic_write_json, atomic_write_text
 from cnnlab.errors import ConfigError, UsageError
 from cnnlab.experiments.context import Context
-from cnnlab.experiments.estimate import Estimate, Measure, estimate
 from cnnlab.experiments.machine import describe_machine, machine_summary
 from cnnlab.experiments.registry import Experiment, get_experiment
 from cnnlab.experiments.report import (
@@ -28,7 +27,9 @@ from cnnlab.experiments.report import (
     format_summary,
     metric_title,
 )
+from cnnlab.experiments.timing import Estimate, Measure, estimate
 from cnnlab.runs.rundir import RunDir, default_runs_dir
+from cnnlab.train import TrainingInterrupted
 
 REPORT_FILE = "report.md"
 RESULTS_FILE = "results.json"
@@ -99,8 +100,8 @@ def run_experiment(
     try:
         experiment.run(ctx)
         status = "finished"
-    except KeyboardInterrupt:
-        status, error = "interrupted", "interrupted by the user"
+    except (KeyboardInterrupt, TrainingInterrupted) as exc:
+        status, error = "interrupted", str(exc) or "interrupted by the user"
         raise
     except Exception as exc:
         status, error = "failed", f"{type(exc).__name__}: {exc}"
@@ -185,6 +186,11 @@ def compose_report(ctx: Context, results: dict[str, Any]) -> Report:
     _course_section(ctx, report)
     if ctx.answer.blocks:
         report.heading("The answer")
+        if ctx.quick:
+            report.text(
+                "*Quick version: the numbers below come from a few steps on a small subset. The reasoning "
+                "holds; the numbers are the full version's to give.*"
+            )
         report.extend(ctx.answer)
     _machine_section(ctx, results, report)
     return report

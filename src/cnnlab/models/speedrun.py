@@ -14,7 +14,7 @@ tricks, and why:
 - No biases before batch norm (it subtracts the mean anyway).
 
 ``speedrun`` (widths 64-128-256, residual in groups 1 and 3) is sized for two CPU cores; the widths
-are an option (``--model-arg widths=[32,64,128]``). See benchmarks/README.md for its numbers.
+are an option (``--model-arg widths=32,64,128``). See benchmarks/README.md for its numbers.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from torch import Tensor, nn
 
 from cnnlab.errors import ConfigError
+from cnnlab.models.mlp import parse_widths
 from cnnlab.models.registry import register
 
 BN_MOMENTUM = 0.4
@@ -102,20 +103,25 @@ def speedrun(
     num_classes: int,
     in_channels: int,
     input_size: tuple[int, int],
-    widths: Sequence[int] = DEFAULT_WIDTHS,
+    widths: str | Sequence[int] = DEFAULT_WIDTHS,
     residual: Sequence[bool] = DEFAULT_RESIDUAL,
 ) -> SpeedrunNet:
     """Small residual net for fast CIFAR-10 training (widths 64-128-256, ResNet-9 / airbench style)."""
-    return SpeedrunNet(num_classes, in_channels, _ints(widths), _flags(residual))
+    return SpeedrunNet(num_classes, in_channels, _widths(widths), _flags(residual))
 
 
-def _ints(values: Sequence[int]) -> list[int]:
-    if not isinstance(values, Sequence) or not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
-        raise ConfigError(f"speedrun widths must be a list of whole numbers, e.g. [64,128,256], not {values!r}.")
-    return list(values)
+def _widths(values: str | Sequence[int]) -> list[int]:
+    try:
+        return list(parse_widths(values))
+    except ConfigError:
+        raise ConfigError(
+            f"speedrun widths must be positive whole numbers like 64,128,256, not {values!r}."
+        ) from None
 
 
 def _flags(values: Sequence[bool]) -> list[bool]:
     if not isinstance(values, Sequence) or not all(isinstance(v, bool) for v in values):
-        raise ConfigError(f"speedrun residual must be a list of true/false, e.g. [true,false,true], not {values!r}.")
+        raise ConfigError(
+            f"speedrun residual must be a list of true/false, e.g. [true,false,true], not {values!r}."
+        )
     return list(values)

@@ -55,8 +55,8 @@ class TrainConfig:
     flip: bool = setting(False, "Augmentation: random horizontal flip.")
 
     # How long
-    epochs: int = setting(3, "Passes over the training images.")
-    batch_size: int = setting(128, "Images per optimizer step.")
+    epochs: int = setting(1, "Passes over the training images.")
+    batch_size: int = setting(64, "Images per optimizer step.")
 
     # Optimizer
     optimizer: str = setting("adam", "sgd, adam, adamw, rmsprop or adagrad.")

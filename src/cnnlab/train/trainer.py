@@ -147,6 +147,8 @@ class Trainer:
         self.started = state.get("started", self.started)
         self.last_checkpoint_step = self.position.step
         MetricsLog.truncate(self.run_dir.metrics_path, state["metrics_offset"])
+        for partial in self.run_dir.checkpoints.glob(".*.partial"):  # left by a kill mid-save
+            partial.unlink(missing_ok=True)
 
     # -- the run -------------------------------------------------------------------------------
     def fit(self, resumed: bool = False) -> dict[str, Any]:

@@ -12,7 +12,6 @@ as airbench does.
 
 from __future__ import annotations
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -47,7 +46,9 @@ class TestTimeAugmented(nn.Module):
     def __init__(self, model: nn.Module, mode: str = "flip"):
         super().__init__()
         if callable(getattr(model, "objective", None)):
-            raise ConfigError("Test-time augmentation applies to classifiers, not to models with an objective.")
+            raise ConfigError(
+                "Test-time augmentation applies to classifiers, not to models with an objective."
+            )
         self.model, self.mode = model, check_tta(mode)
         self.input_scale = getattr(model, "input_scale", "standardized")
 

@@ -137,8 +137,9 @@ def _explain(ctx: Context) -> None:
         f"({more.difference:+.4f}, {more.verdict()}): "
         "three epochs at a constant rate leave it far from converged.",
         "**The denoising autoencoder** must rebuild the clean image from one with half its pixels blacked "
-        "out, so it has to learn how strokes continue rather than copy pixels; its `recon` term is measured "
-        "against the clean image from the corrupted one. **Sparse** and **contractive** autoencoders keep "
+        "out, so it has to learn how strokes continue rather than copy pixels: `recon` is its error "
+        "rebuilding the clean image from the corrupted one, `recon clean` its error when given the clean "
+        "image. **Sparse** and **contractive** autoencoders keep "
         "wider codes but pay a penalty (the `sparsity` and `contractive` terms) for codes that are dense or "
         "that change quickly with the input, which is what makes their features useful rather than a copy.",
         f"**The VAE** is a generative model: its loss is the negative ELBO per image, reconstruction "

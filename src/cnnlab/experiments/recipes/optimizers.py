@@ -32,6 +32,8 @@ OPTIMIZERS = {
     "RMSprop": {"optimizer": "rmsprop"},
 }
 RULE = "min/10"
+# The usual defaults, used (and said) when a range test finds no descent to read a rate from.
+FALLBACK_LR = {"sgd": 0.01, "adam": 1e-3, "adamw": 1e-3, "rmsprop": 1e-3}
 
 
 @dataclass(frozen=True)
@@ -76,22 +78,41 @@ def run(ctx: Context) -> None:
         f"exponentially; the pick is the rate at the lowest smoothed loss divided by 10 ({RULE})."
     )
     ctx.report.table(
-        ["optimizer", "picked rate", "rate at the lowest loss", "steepest descent at"],
+        ["optimizer", "picked rate", "rate at the lowest loss", "steepest descent at", "loss fell"],
         [
-            [label, f"{t.suggestion:.3g}", f"{t.minimum:.3g}", f"{t.steepest:.3g}"]
+            [
+                label,
+                f"{t.suggestion:.3g}",
+                f"{t.minimum:.3g}",
+                f"{t.steepest:.3g}",
+                "yes" if t.descended else "no",
+            ]
             for label, t in tests.items()
         ],
     )
     ctx.figure("range_tests.png", range_tests_figure(tests, f"Range tests: {MODEL} on {DATASET}"),
                "Smoothed training loss against the learning rate; dots mark each pick")  # fmt: skip
-    cells = [ctx.train(spec.with_settings(lr=tests[spec.label].suggestion)) for spec in ctx.plan.cells]
+    rates = {spec.label: picked_rate(spec, tests[spec.label]) for spec in ctx.plan.cells}
+    fallbacks = [label for label, test in tests.items() if not test.descended]
+    if fallbacks:
+        ctx.report.text(
+            f"No descent in the range test of {', '.join(fallbacks)} (the smoothed loss never fell 2% "
+            "below its start): those train with their usual default rate instead."
+        )
+    ctx.results["learning_rates"] = rates
+    cells = [ctx.train(spec.with_settings(lr=rates[spec.label])) for spec in ctx.plan.cells]
     ctx.report.heading("Training with the picked rates", level=3)
     ctx.results_table(cells, ["test_accuracy", "test_loss", "train_loss"])
     ctx.figure("accuracy.png", bars_figure(cells, "test_accuracy", f"{MODEL} on {DATASET}"),
                "Test accuracy: mean over seeds (bars), each seed (dots)")  # fmt: skip
     ctx.figure("curves.png", curves_figure(cells, ["test_accuracy"], "Test accuracy per epoch"),
                "Test accuracy per epoch, mean over seeds")  # fmt: skip
-    _explain(ctx, tests)
+    _explain(ctx)
+
+
+def picked_rate(spec: CellSpec, test: RangeTest) -> float:
+    """The range test's pick, or the optimizer's usual default when the test found no descent."""
+    return test.suggestion if test.descended else FALLBACK_LR[spec.settings["optimizer"]]
 
 
 def _range_test(ctx: Context, spec: CellSpec) -> RangeTest:
@@ -111,18 +132,17 @@ def _range_test(ctx: Context, spec: CellSpec) -> RangeTest:
     return lr_range_test(model, loader, config, steps=ctx.size.range_steps, rule=RULE, seed=ctx.seeds[0])
 
 
-def _explain(ctx: Context, tests: dict[str, RangeTest]) -> None:
+def _explain(ctx: Context) -> None:
     ranked = sorted(ctx.cells.values(), key=lambda cell: -cell.summary("test_accuracy").mean)
     best, runner_up, worst = ranked[0], ranked[1], ranked[-1]
     close = ctx.compare(best.label, runner_up.label)
     far = ctx.compare(best.label, worst.label)
-    rates = sorted(tests.items(), key=lambda item: item[1].suggestion)
+    rates = sorted(ctx.results["learning_rates"].items(), key=lambda item: item[1])
     (low_name, low), (high_name, high) = rates[0], rates[-1]
     ctx.answer.text(
-        "**Pick the rate first, then the optimizer.** The range tests take seconds, and the rates they "
-        f"pick span {high.suggestion / low.suggestion:,.0f}x, from {low.suggestion:.2g} ({low_name}) "
-        f"to {high.suggestion:.2g} ({high_name}): no single default suits all "
-        "of them, which is why a rate copied from another optimizer often fails.",
+        "**Pick the rate first, then the optimizer.** The range tests take seconds, and the rates used "
+        f"span {high / low:,.0f}x, from {low:.2g} ({low_name}) to {high:.2g} ({high_name}): no single "
+        "default suits all of them, which is why a rate copied from another optimizer often fails.",
         f"**With their own rates**, the best is {best.label} "
         f"({format_summary(best.summary('test_accuracy'), 'test_accuracy')}) and the runner-up "
         f"{runner_up.label}: the difference is {close.difference * 100:+.2f} points, {close.verdict()}. "

@@ -41,10 +41,17 @@ def seeds_to_resolve(std: float, difference: float, confidence: float = CONFIDEN
     """
     if std == 0:
         return 1
-    for n in range(2, MAX_SEEDS_SEARCHED + 1):
-        if t_quantile((1 + confidence) / 2, n - 1) * std * math.sqrt(2 / n) < difference:
-            return n
-    return None
+
+    def resolves(n: int) -> bool:
+        return t_quantile((1 + confidence) / 2, n - 1) * std * math.sqrt(2 / n) < difference
+
+    if not resolves(MAX_SEEDS_SEARCHED):
+        return None
+    low, high = 2, MAX_SEEDS_SEARCHED  # the half-width falls as n grows: bisect for the first n
+    while low < high:
+        middle = (low + high) // 2
+        low, high = (low, middle) if resolves(middle) else (middle + 1, high)
+    return low
 
 
 def pair_share(values: list[float], gap: float) -> float:

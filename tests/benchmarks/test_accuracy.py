@@ -1,0 +1,40 @@
+"""Time-to-accuracy bookkeeping and the two training paths it compares."""
+
+from __future__ import annotations
+
+import pytest
+from benchmarks.accuracy import AccuracyRun
+
+from benchmarks import accuracy
+from cnnlab.data import load_dataset
+
+
+def test_seconds_to_target_is_the_first_epoch_reaching_it():
+    run = AccuracyRun("x", accuracies=[0.5, 0.63, 0.66, 0.64], train_seconds=[10.0, 20.0, 30.0, 40.0])
+    assert run.seconds_to(0.64) == 30.0
+    assert run.seconds_to(0.5) == 10.0
+    assert run.seconds_to(0.7) is None
+    assert run.final_accuracy == 0.64 and run.total_train_seconds == 40.0
+
+
+@pytest.fixture
+def mnist_small():
+    train = load_dataset("mnist", "train", progress=False).subset(512)
+    test = load_dataset("mnist", "test", progress=False).subset(256)
+    return train, test
+
+
+def test_plain_course_run_stops_at_the_target(mnist_small, monkeypatch):
+    train, test = mnist_small
+    run = accuracy.plain_course_run(train, test, target=0.0, max_epochs=3)
+    assert len(run.accuracies) == 1  # any accuracy reaches 0: one epoch, then stop
+    assert 0.0 <= run.accuracies[0] <= 1.0
+    full = accuracy.plain_course_run(train, test, target=None, max_epochs=2)
+    assert len(full.accuracies) == 2 and full.train_seconds[1] > full.train_seconds[0]
+
+
+def test_recipe_run_records_each_epochs_test_accuracy():
+    run = accuracy.cnnlab_recipe_run("default", epochs=2, subset=256, test_subset=128, batch_size=64)
+    assert len(run.accuracies) == 2
+    assert all(0.0 <= a <= 1.0 for a in run.accuracies)
+    assert run.label == "cnnlab: --recipe default --epochs 2 --subset 256 --test-subset 128 --batch-size 64"

@@ -1,0 +1,53 @@
+"""The speed-run network: shape, size, options and the scaled head."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from cnnlab.errors import ConfigError
+from cnnlab.models import create, get_info
+from cnnlab.models.speedrun import LOGIT_SCALE
+
+
+def count(model: torch.nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def test_default_network_on_cifar_shapes_and_size():
+    model = create("speedrun")
+    assert model(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
+    # stem 3->32 (864 + 64 BN), group 32->64 + residual pair, 64->128, 128->256 + pair, head 256->10.
+    convs = 3 * 9 * 32 + 32 * 9 * 64 + 2 * 64 * 9 * 64 + 64 * 9 * 128 + 128 * 9 * 256 + 2 * 256 * 9 * 256
+    batch_norms = 2 * (32 + 64 + 2 * 64 + 128 + 256 + 2 * 256)
+    assert count(model) == convs + batch_norms + 256 * 10
+    assert get_info("speedrun").family == "speedrun"
+
+
+def test_widths_and_residual_options_build_an_mnist_net():
+    model = create("speedrun", in_channels=1, input_size=28, widths="8,16,32", residual=[False, False, True])
+    assert model(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+    assert [g[0].out_channels for g in model.groups] == [8, 16, 32]
+    assert [len(g) for g in model.groups] == [4, 4, 5]  # conv, pool, BN, GELU (+ residual)
+
+
+def test_logits_are_the_head_scaled_down():
+    torch.manual_seed(0)
+    model = create("speedrun", widths=[8, 8, 8]).eval()
+    x = torch.randn(2, 3, 32, 32)
+    features = model.pool(model.groups(model.stem(x))).flatten(1)
+    torch.testing.assert_close(model(x), model.head(features) * LOGIT_SCALE)
+    assert LOGIT_SCALE == 0.125
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "pattern"),
+    [
+        ({"widths": "a,b,c"}, "widths"),
+        ({"residual": "yes"}, "residual"),
+        ({"widths": [8, 16], "residual": [True]}, "one positive width per group"),
+    ],
+)
+def test_bad_options_are_config_errors(kwargs, pattern):
+    with pytest.raises(ConfigError, match=pattern):
+        create("speedrun", **kwargs)
