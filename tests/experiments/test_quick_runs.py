@@ -81,7 +81,10 @@ def test_fc_vs_cnn(quick_run):
     assert cells["CNN, pixels permuted"]["dataset"] == "mnist-permuted"
     assert len(finished.results["seeds"]) == 2
     assert [c["course"] for c in finished.results["course"]] == [0.87, 0.96, 0.83, 0.80]
-    assert finished.results["permutation"]["first_indices"] == PixelPermutation(0).indices(784)[:10].tolist()
+    assert (
+        finished.results["results"]["permutation"]["first_indices"]
+        == PixelPermutation(0).indices(784)[:10].tolist()
+    )
     assert "![One test image a class: original (top) and permuted (bottom)](permuted.png)" in finished.report
 
 

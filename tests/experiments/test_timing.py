@@ -21,6 +21,8 @@ def test_full_fc_vs_cnn_estimate_from_a_known_speed():
     per_cell = 3 * 60_000 / 1000 + 3 * 10_000 / (EVAL_SPEEDUP * 1000) + 3 * OVERHEAD_PER_RUN_S
     assert found.seconds == pytest.approx(6 * per_cell)
     assert [row["train_images"] for row in found.rows] == [180_000] * 6
+    method = get_experiment("fc-vs-cnn").estimate(quick=False, seeds=3, measure=lambda item, d, t: 1000.0)
+    assert method.seconds == pytest.approx(found.seconds)
 
 
 def test_quick_versions_and_extra_range_test_steps_are_counted():

@@ -64,7 +64,8 @@ def test_ctrl_c_saves_a_checkpoint_and_resume_matches_uninterrupted(tiny, same_w
 
 
 def test_resume_after_kill_9_mid_epoch_matches_uninterrupted(tiny, same_weights, learning_records):
-    settings = {**tiny, "subset": 1024, "epochs": 2, "log_every": 1, "checkpoint_every": 4}
+    # 128 steps an epoch, the kill comes after step 10: the child cannot finish the epoch first.
+    settings = {**tiny, "subset": 2048, "batch_size": 16, "epochs": 2, "log_every": 1, "checkpoint_every": 4}
     run_dir = Path(settings["runs_dir"]) / "killed"
     flags = [_flag(name, value) for name, value in settings.items() if name != "progress"]
     child = subprocess.Popen(
@@ -78,7 +79,7 @@ def test_resume_after_kill_9_mid_epoch_matches_uninterrupted(tiny, same_weights,
         child.kill()  # SIGKILL: no handler runs, no file is closed
         child.wait()
     position = load_checkpoint(run_dir / "checkpoints" / "last.pt")["training"]["position"]
-    assert position["epoch"] == 0 and 0 < position["batch"] < 32, "the kill must land mid-epoch"
+    assert position["epoch"] == 0 and 0 < position["batch"] < 128, "the kill must land mid-epoch"
 
     resumed = resume(run_dir, progress=False)
     reference = cnnlab.train(**settings, name="reference")
@@ -108,3 +109,20 @@ def _wait_for_step(metrics: Path, step: int, child: subprocess.Popen, timeout: f
                 return
         time.sleep(0.01)
     pytest.fail("the training process never reached the step")
+
+
+def test_mixed_precision_with_loss_scaling_resumes_exactly(tiny, same_weights, monkeypatch):
+    """The CUDA code path (autocast, float16 GradScaler, channels_last, clipping), run on the CPU."""
+    import torch
+
+    import cnnlab.train.hardware as hardware
+
+    monkeypatch.setattr(hardware, "_amp_dtype", lambda device: torch.float16)
+    settings = {**tiny, "amp": True, "channels_last": True, "clip_grad_norm": 1.0}
+    reference = cnnlab.train(**settings, name="amp-reference")
+    with pytest.raises(TrainingInterrupted):
+        cnnlab.train(**{**settings, "progress": _CtrlCAtStep(6)}, name="amp-cut")
+    cut = Path(tiny["runs_dir"]) / "amp-cut"
+    assert load_checkpoint(cut / "checkpoints" / "last.pt")["training"]["scaler"]["scale"] > 1
+    resumed = resume(cut, progress=False)
+    assert same_weights(resumed.model, reference.model) and resumed.final == reference.final

@@ -35,6 +35,7 @@ def test_run_directory_holds_everything_documented(tiny):
     records = RunDir(run.dir).read_metrics()
     steps = [r for r in records if r["kind"] == "step"]
     assert [r["step"] for r in steps] == list(range(2, 17, 2))  # log_every=2, 16 steps
+    assert all(0 <= r["accuracy"] <= 1 and r["loss"] > 0 for r in steps)
     assert [r["epoch"] for r in records if r["kind"] == "epoch"] == [1, 2]
 
     assert [h["epoch"] for h in run.history] == [1, 2]

@@ -135,7 +135,9 @@ class Context:
     def evaluate_training_images(self, label: str) -> None:
         """Add each seed's accuracy on its training images in evaluation mode to the cell's metrics."""
         from cnnlab.data import BatchLoader
-        from cnnlab.train import evaluate
+
+        # The module path: `from cnnlab.train import evaluate` can return the submodule of that name.
+        from cnnlab.train.evaluate import evaluate
 
         cell = self.cells[label]
         train, _ = self.data(self.spec(label))

@@ -37,7 +37,12 @@ from cnnlab.train import TrainConfig, choose_hardware
 EVAL_SPEEDUP = 3.0
 # Creating a run directory, saving checkpoints, drawing curves.png: seconds a run costs besides steps.
 OVERHEAD_PER_RUN_S = 2.0
-MAX_PROBE_BATCH = 32  # larger batches are timed at this size: a probe of a big model stays short
+# A probe starts with a step of SMALL_PROBE_BATCH images. A model that takes that in under
+# FAST_STEP_S is timed at its own batch size (up to MAX_PROBE_BATCH): at small batches its speed is
+# per-step overhead, not arithmetic. A slow one is timed at the small batch: its speed is arithmetic,
+# and a probe of a big model stays short.
+SMALL_PROBE_BATCH, MAX_PROBE_BATCH = 8, 64
+FAST_STEP_S = 0.05
 MIN_PROBE_STEPS, MAX_PROBE_STEPS = 1, 10
 MIN_PROBE_SECONDS = 0.2
 CACHE_FILE = "experiments/throughput.json"
@@ -188,42 +193,53 @@ def _write_speed(cache: dict[str, Any], key: str, speed: float, how: str) -> Non
 
 
 def _time_steps(item: WorkItem, device: torch.device, threads: int) -> float:
-    from cnnlab.models import create
-    from cnnlab.train.metrics import batch_output
-
-    batch = min(item.batch_size, MAX_PROBE_BATCH)
     saved_threads = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(0)
-            channels, height, width = item.input_shape
-            if isinstance(item.model, str):
-                model = create(item.model, item.num_classes, channels, (height, width), **item.model_args)
-            else:
-                model = item.model()
-            model = model.to(device).train()
+            model = _probe_model(item).to(device).train()
             optimizer = torch.optim.SGD(model.parameters(), lr=1e-6)
-            inputs = torch.rand(batch, *item.input_shape, device=device)
-            labels = torch.randint(0, item.num_classes, (batch,), device=device)
-
-            def step() -> None:
-                batch_output(model, inputs, labels, nn.functional.cross_entropy).loss.backward()
-                optimizer.step()
-                optimizer.zero_grad(set_to_none=True)
-
-            step()  # warm-up: allocations and kernel selection are not part of the speed
-            _synchronize(device)
-            started, steps = time.perf_counter(), 0
-            while steps < MIN_PROBE_STEPS or (
-                steps < MAX_PROBE_STEPS and time.perf_counter() - started < MIN_PROBE_SECONDS
-            ):
-                step()
+            # The first step also pays for allocations and kernel selection: it decides nothing.
+            _timed_step(model, optimizer, item, SMALL_PROBE_BATCH, device)
+            first = _timed_step(model, optimizer, item, SMALL_PROBE_BATCH, device)
+            batch = SMALL_PROBE_BATCH
+            if first < FAST_STEP_S and item.batch_size > SMALL_PROBE_BATCH:
+                batch = min(item.batch_size, MAX_PROBE_BATCH)
+                _timed_step(model, optimizer, item, batch, device)
+            steps, elapsed = 0, 0.0
+            while steps < MIN_PROBE_STEPS or (steps < MAX_PROBE_STEPS and elapsed < MIN_PROBE_SECONDS):
+                elapsed += _timed_step(model, optimizer, item, batch, device)
                 steps += 1
-            _synchronize(device)
-            return batch * steps / max(time.perf_counter() - started, 1e-9)
+            return batch * steps / max(elapsed, 1e-9)
     finally:
         torch.set_num_threads(saved_threads)
+
+
+def _probe_model(item: WorkItem) -> nn.Module:
+    from cnnlab.models import create
+
+    if not isinstance(item.model, str):
+        return item.model()
+    channels, height, width = item.input_shape
+    return create(item.model, item.num_classes, channels, (height, width), **item.model_args)
+
+
+def _timed_step(
+    model: nn.Module, optimizer: torch.optim.Optimizer, item: WorkItem, batch: int, device: torch.device
+) -> float:
+    """Seconds for one optimizer step on random inputs of ``batch`` images."""
+    from cnnlab.train.metrics import batch_output
+
+    inputs = torch.rand(batch, *item.input_shape, device=device)
+    labels = torch.randint(0, item.num_classes, (batch,), device=device)
+    _synchronize(device)
+    started = time.perf_counter()
+    batch_output(model, inputs, labels, nn.functional.cross_entropy).loss.backward()
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    _synchronize(device)
+    return time.perf_counter() - started
 
 
 def _synchronize(device: torch.device) -> None:

@@ -1,8 +1,9 @@
 """``curves.png``: a run's learning curves from its metrics records.
 
-One panel a quantity: the loss (the per-step training loss faintly behind the per-epoch train,
-validation and test losses), the accuracy for classifiers, and each further objective term
-(``recon``, ``kl``, ...) for autoencoders. The x axis is in epochs.
+One panel a quantity: the loss, the accuracy for classifiers, and each further objective term
+(``recon``, ``kl``, ...) for autoencoders. Each shows the per-epoch train, validation and test
+values, with the training values of the step records faintly behind (loss and accuracy). The x
+axis is in epochs; an epoch's values sit at its end.
 """
 
 from __future__ import annotations
@@ -33,16 +34,18 @@ def plot_curves(records: list[dict[str, Any]], path: Path, title: str = "") -> P
     rows = math.ceil(len(quantities) / columns)
     figure, axes = plt.subplots(rows, columns, figsize=(5 * columns, 3.6 * rows), squeeze=False)
     steps_per_epoch = max(1, epochs[0]["step"] // epochs[0]["epoch"])
+    last_epoch = epochs[-1]["epoch"]
     for axis, quantity in zip(axes.flat, quantities, strict=False):
-        if quantity == "loss":
-            _plot_steps(axis, records, steps_per_epoch)
+        _plot_steps(axis, records, steps_per_epoch, quantity)
         for split in SPLITS:
             points = [(r["epoch"], r[f"{split}_{quantity}"]) for r in epochs if f"{split}_{quantity}" in r]
             if points:
                 axis.plot(*zip(*points, strict=True), marker="o", markersize=3, label=split)
         axis.set_title(quantity.replace("_", " "))
         axis.set_xlabel("epoch")
-        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axis.set_xlim(0, last_epoch + 0.05)
+        if last_epoch >= 3:  # whole epochs; shorter runs keep fractional ticks for the steps
+            axis.xaxis.set_major_locator(MaxNLocator(integer=True))
         axis.grid(alpha=0.3)
         axis.legend(fontsize=8)
     for axis in list(axes.flat)[len(quantities) :]:
@@ -68,8 +71,13 @@ def _quantities(epochs: list[dict[str, Any]]) -> list[str]:
     return ordered + [q for q in found if q not in ordered]
 
 
-def _plot_steps(axis: Any, records: list[dict[str, Any]], steps_per_epoch: int) -> None:
-    steps = [(r["step"] / steps_per_epoch, r["loss"]) for r in records if r.get("kind") == "step"]
+def _plot_steps(axis: Any, records: list[dict[str, Any]], steps_per_epoch: int, quantity: str) -> None:
+    """The step records' training ``quantity`` (loss, accuracy over the last log_every steps)."""
+    steps = [
+        (r["step"] / steps_per_epoch, r[quantity])
+        for r in records
+        if r.get("kind") == "step" and quantity in r
+    ]
     finite = [(x, y) for x, y in steps if math.isfinite(y)]
     if finite:
-        axis.plot(*zip(*finite, strict=True), color="0.6", linewidth=0.8, alpha=0.6, label="train (steps)")
+        axis.plot(*zip(*finite, strict=True), color="0.6", linewidth=0.8, alpha=0.7, label="train (steps)")

@@ -60,7 +60,7 @@ class TrainConfig:
 
     # Optimizer
     optimizer: str = setting("adam", "sgd, adam, adamw, rmsprop or adagrad.")
-    lr: float = setting(3e-3, "Peak learning rate.")
+    lr: float = setting(5e-3, "Peak learning rate.")
     momentum: float = setting(0.9, "SGD momentum.")
     nesterov: bool = setting(False, "SGD with Nesterov momentum.")
     weight_decay: float = setting(0.0, "Weight decay (L2 for sgd/adam/rmsprop/adagrad, decoupled for adamw).")

@@ -50,19 +50,22 @@ class MetricSums:
         self.terms: dict[str, torch.Tensor] = {}
         self.classify = True
 
-    def add(self, output: BatchOutput, labels: torch.Tensor) -> None:
+    def add(self, output: BatchOutput, labels: torch.Tensor) -> torch.Tensor | None:
+        """Add a batch; return its number of right predictions (a tensor) for classifiers."""
         n = labels.shape[0]
         self.count += n
         self.loss += output.loss.detach().double() * n
         if output.logits is not None:
-            self.correct += (output.logits.detach().argmax(1) == labels).sum()
-            return
+            correct = (output.logits.detach().argmax(1) == labels).sum()
+            self.correct += correct
+            return correct
         self.classify = False
         for name, value in (output.terms or {}).items():
             if name == "loss":
                 continue
             total = self.terms.setdefault(name, torch.zeros((), dtype=torch.float64, device=self.device))
             total += value.detach().double() * n
+        return None
 
     def results(self) -> dict[str, float]:
         """Means over the images seen: ``loss`` and ``accuracy``, or ``loss`` and each term."""
@@ -92,7 +95,8 @@ class MetricSums:
 
 
 class StepWindow:
-    """The losses of the steps since the last step record, in a buffer on the device.
+    """The steps since the last step record: each step's loss in a buffer on the device, and the
+    right predictions and images for the window's accuracy.
 
     One copy a step and no sync; when a record is due, the buffer is read once. Keeping each step's
     loss (not only a sum) lets the non-finite check name the exact step that diverged.
@@ -100,14 +104,19 @@ class StepWindow:
 
     def __init__(self, size: int, device: torch.device):
         self.buffer = torch.zeros(size, dtype=torch.float32, device=device)
+        self.correct = torch.zeros((), dtype=torch.int64, device=device)
+        self.images = 0
         self.filled = 0
         self.first_step = 0  # global index of the step in buffer[0]
 
-    def add(self, loss: torch.Tensor, step: int) -> None:
+    def add(self, loss: torch.Tensor, step: int, images: int, correct: torch.Tensor | None) -> None:
         if self.filled == 0:
             self.first_step = step
         self.buffer[self.filled] = loss.detach()
         self.filled += 1
+        self.images += images
+        if correct is not None:
+            self.correct += correct
 
     @property
     def full(self) -> bool:
@@ -121,15 +130,26 @@ class StepWindow:
     def bad_value(self, step: int) -> float:
         return float(self.buffer[step - self.first_step])
 
-    def take_mean(self) -> float:
-        """The mean loss of the window; empties it."""
-        mean = float(self.buffer[: self.filled].double().mean())
-        self.filled = 0
-        return mean
+    def take(self, classify: bool) -> dict[str, float]:
+        """The window's mean ``loss`` (and ``accuracy`` for classifiers); empties it."""
+        values = {"loss": float(self.buffer[: self.filled].double().mean())}
+        if classify:
+            values["accuracy"] = int(self.correct) / max(self.images, 1)
+        self.filled, self.images = 0, 0
+        self.correct.zero_()
+        return values
 
     def state_dict(self) -> dict:
-        return {"buffer": self.buffer.cpu(), "filled": self.filled, "first_step": self.first_step}
+        return {
+            "buffer": self.buffer.cpu(),
+            "filled": self.filled,
+            "first_step": self.first_step,
+            "correct": self.correct.cpu(),
+            "images": self.images,
+        }
 
     def load_state_dict(self, state: dict) -> None:
-        self.buffer = state["buffer"].to(self.buffer.device)
-        self.filled, self.first_step = state["filled"], state["first_step"]
+        device = self.buffer.device
+        self.buffer = state["buffer"].to(device)
+        self.correct = state["correct"].to(device)
+        self.filled, self.first_step, self.images = state["filled"], state["first_step"], state["images"]

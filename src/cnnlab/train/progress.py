@@ -72,7 +72,8 @@ class ConsoleReporter(Reporter):
         verb = f"Resuming at {start.resumed_at}:" if start.resumed_at else "Training"
         self.console.print(
             f"{verb} [bold]{start.model}[/] on [bold]{start.dataset}[/] ({sizes} images), "
-            f"{start.epochs} epochs, {start.hardware}\nRun directory: {start.run_dir}"
+            f"{start.epochs} epoch{'s' if start.epochs != 1 else ''}, {start.hardware}\n"
+            f"Run directory: {start.run_dir}"
         )
 
     def epoch_started(self, epoch: int, epochs: int, batches: int, start_batch: int) -> None:

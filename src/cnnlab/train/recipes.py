@@ -4,8 +4,12 @@ A recipe is a set of :class:`~cnnlab.train.config.TrainConfig` values; flags and
 files still override it. Each recipe says what it achieves, on what hardware, measured by which
 command, in the style of airbench's header.
 
-``default``: LeNet-5 on MNIST, the settings of a bare ``cnnlab train`` (TrainConfig's defaults).
-MEASURED_DEFAULT below records the result.
+``default``: LeNet-5 (the paper's, tanh and Table I) on MNIST, one epoch of Adam at a peak lr of
+5e-3 with a one-cycle schedule, batch 64: what a bare ``cnnlab train`` runs (TrainConfig's
+defaults). Measured on the 2-core development VM (shared with other jobs), CPU, 2 threads, with
+``cnnlab train --seeds 0,1,2``: test accuracy 98.19% mean, std 0.07, 95% CI 98.01% to 98.38%
+(98.22, 98.25, 98.11). Wall time per run 41 s on a quiet machine, about 2 minutes when other jobs
+shared its cores.
 """
 
 from __future__ import annotations
@@ -46,12 +50,15 @@ def list_recipes() -> list[Recipe]:
     return [RECIPES[name] for name in sorted(RECIPES)]
 
 
-MEASURED_DEFAULT = "(to be measured)"
+MEASURED_DEFAULT = (
+    "test accuracy 98.19% mean over seeds 0-2 (95% CI 98.01-98.38%); 41 s on 2 idle CPU cores "
+    "(`cnnlab train --seeds 0,1,2`)"
+)
 
 add_recipe(
     Recipe(
         name="default",
-        summary="LeNet-5 on MNIST, Adam with a one-cycle schedule: what `cnnlab train` runs.",
+        summary="LeNet-5 on MNIST, one epoch of Adam with a one-cycle schedule: what `cnnlab train` runs.",
         settings={},
         measured=MEASURED_DEFAULT,
     )

@@ -43,6 +43,8 @@ class TensorBoardLog:
 
     def step(self, record: dict[str, Any]) -> None:
         self.writer.add_scalar("train/step_loss", record["loss"], record["step"])
+        if "accuracy" in record:
+            self.writer.add_scalar("train/step_accuracy", record["accuracy"], record["step"])
         self.writer.add_scalar("train/lr", record["lr"], record["step"])
 
     def epoch(self, record: dict[str, Any]) -> None:

@@ -228,31 +228,27 @@ class Trainer:
         else:
             self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
-        self.sums.add(output, labels)
-        self.window.add(output.loss, step)
+        correct = self.sums.add(output, labels)
+        self.window.add(output.loss, step, labels.shape[0], correct)
         return output
 
     def _log_step(self) -> dict[str, float]:
         """Write the step record of the full window; return what the progress bar shows."""
         self._check_finite()
         position = self.position
-        loss = self.window.take_mean()
+        window = self.window.take(classify=not self.objective)
         record = {
             "kind": "step",
             "epoch": position.epoch + 1,
             "batch": position.batch,
             "step": position.step,
             "lr": self.schedule.lr(position.step - 1),
-            "loss": loss,
+            **window,
         }
         self.metrics.write(record)
         if self.tensorboard:
             self.tensorboard.step(record)
-        shown = {"loss": loss}
-        running = self.sums.results()
-        if "accuracy" in running:
-            shown["accuracy"] = running["accuracy"]
-        return shown
+        return window
 
     def _end_epoch(self, epoch: int) -> bool:
         """Evaluate, record, checkpoint; return True when early stopping ends the run here."""

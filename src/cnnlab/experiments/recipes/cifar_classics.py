@@ -44,7 +44,7 @@ NETWORKS = {
 BETTER = "ResNet-18, AdamW one-cycle + label smoothing"
 FULL = Size(seeds=1)
 # A few steps of each network: checks that everything runs, says nothing about accuracy.
-QUICK = Size(seeds=1, train_images=64, test_images=64, epochs=1)
+QUICK = Size(seeds=1, train_images=16, test_images=16, epochs=1)
 
 
 def plan(size: Size) -> Plan:

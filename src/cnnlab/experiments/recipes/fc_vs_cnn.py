@@ -33,7 +33,7 @@ COURSE = {
 BETTER = {"optimizer": "adam", "lr": 3e-3, "batch_size": 64, "epochs": 1, "schedule": "onecycle"}
 PERMUTATION = PixelPermutation(seed=0)
 FULL = Size(seeds=3)
-QUICK = Size(seeds=2, train_images=2000, test_images=1000)
+QUICK = Size(seeds=2, train_images=1500, test_images=500)
 
 FC, CNN = "fc2layer", "course-cnn"
 FC_ORDERED, CNN_ORDERED = "FC, pixels in order", "CNN, pixels in order"

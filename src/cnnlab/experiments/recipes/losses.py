@@ -35,7 +35,7 @@ LOSSES = {
 }
 CALIBRATION_BINS = 15
 FULL = Size(seeds=3)
-QUICK = Size(seeds=1, train_images=1000, test_images=500, epochs=1)
+QUICK = Size(seeds=1, train_images=600, test_images=500, epochs=1)
 # Per-model measurements added to each cell, besides the trainer's metrics.
 EXTRA_METRICS = ("test_cross_entropy", "test_confidence", "test_ece")
 

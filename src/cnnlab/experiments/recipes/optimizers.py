@@ -42,7 +42,7 @@ class OptimizerSize(Size):
 
 
 FULL = OptimizerSize(seeds=3)
-QUICK = OptimizerSize(seeds=1, train_images=1000, test_images=500, epochs=1, range_steps=20)
+QUICK = OptimizerSize(seeds=1, train_images=600, test_images=500, epochs=1, range_steps=15)
 
 
 def plan(size: OptimizerSize) -> Plan:
