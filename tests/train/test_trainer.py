@@ -198,3 +198,22 @@ def test_tensorboard_missing_is_a_clear_error(tiny, monkeypatch):
     with pytest.raises(ConfigError, match=r"pip install 'cnnlab\[tensorboard\]'"):
         cnnlab.train(**tiny, tensorboard=True, name="no-tb")
     assert not (Path(tiny["runs_dir"]) / "no-tb").exists()
+
+
+def test_auxiliary_heads_add_their_weighted_loss_in_training_only():
+    from cnnlab.models import create
+    from cnnlab.train.metrics import batch_output
+
+    torch.manual_seed(0)
+    model = create("googlenet", 10, 3, 32, aux_logits=True)
+    inputs, labels = torch.randn(2, 3, 32, 32), torch.tensor([1, 2])
+    loss_fn = torch.nn.functional.cross_entropy
+    model.train()
+    output = batch_output(model, inputs, labels, loss_fn)
+    assert len(model.aux_outputs) == 2
+    expected = loss_fn(output.logits, labels) + 0.3 * sum(loss_fn(a, labels) for a in model.aux_outputs)
+    assert torch.allclose(output.loss, expected)
+    model.eval()
+    with torch.no_grad():
+        output = batch_output(model, inputs, labels, loss_fn)
+    assert torch.allclose(output.loss, loss_fn(output.logits, labels))

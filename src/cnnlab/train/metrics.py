@@ -36,7 +36,17 @@ def batch_output(
         terms = model.objective(inputs)
         return BatchOutput(loss=terms["loss"], terms=terms)
     logits = model(inputs)
-    return BatchOutput(loss=loss_fn(logits, labels), logits=logits)
+    return BatchOutput(loss=loss_fn(logits, labels) + auxiliary_loss(model, labels, loss_fn), logits=logits)
+
+
+def auxiliary_loss(model: nn.Module, labels: torch.Tensor, loss_fn: LossFn) -> torch.Tensor | float:
+    """GoogLeNet / Inception-v3 auxiliary heads: their losses, weighted as in the papers (0.3, 0.4).
+
+    The models leave the heads' logits in ``model.aux_outputs`` during training (empty in eval)."""
+    aux_outputs = getattr(model, "aux_outputs", None)
+    if not model.training or not aux_outputs:
+        return 0.0
+    return model.aux_loss_weight * sum(loss_fn(aux, labels) for aux in aux_outputs)
 
 
 class MetricSums:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from cnnlab.data import ImageDataset, load_dataset, split_validation
+from cnnlab.data.datasets import is_folder_path
 from cnnlab.errors import ConfigError
 from cnnlab.train.config import TrainConfig
 
@@ -57,11 +58,10 @@ def prepare_data(
 
 def _test_split(name: str, config: TrainConfig, progress: bool) -> ImageDataset | None:
     """The test split; None for an image folder without a ``test/`` sub-folder."""
-    root = Path(name)
-    if root.is_dir():
+    if is_folder_path(name):
         from cnnlab.data.image_folder import find_splits
 
-        if "test" not in find_splits(root):
+        if "test" not in find_splits(Path(name)):
             return None
     return load_dataset(name, "test", data_dir=config.data_dir, progress=progress)
 
