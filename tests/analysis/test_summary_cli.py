@@ -19,7 +19,8 @@ def test_explain_prints_every_layer_with_its_formula(capsys):
     code, out, _ = run(capsys, "explain", "lenet5", "--input", "1x28x28")
     assert code == 0
     assert "features.c1" in out and "(28 + 2*2 - 5)/1 + 1 = 28" in out
-    assert "features.c3.cat" in out and "channels 6 + 9 + 1 = 16" in out
+    c3_row = next(line for line in out.splitlines() if "features.c3 " in line)
+    assert "TableConv" in c3_row and "(14 + 2*0 - 5)/1 + 1 = 10" in c3_row and "1,516" in c3_row
     assert "Parameters: 60,850" in out
 
 

@@ -3,21 +3,22 @@
 The plan of a recipe lists what it trains. Each model's training speed (images a second, at the
 cell's batch size) comes from the cache in the user cache folder, keyed by model, input, batch,
 device, threads and torch version. It holds the speeds measured by earlier training runs of
-experiments on this machine, else a probe: a few optimizer steps on random inputs after one
-warm-up step. The estimate is then
+experiments on this machine, else a probe: the median time of a few optimizer steps on random
+inputs, plus the trainer's own cost per step. The estimate is then
 
     sum over cells of  images trained / speed  +  images evaluated / (EVAL_SPEEDUP * speed)
                       + OVERHEAD_PER_RUN_S per run.
 
-It is good to a factor of about 1.5 once a run has calibrated the cache (a probe misses the data
-pipeline's cost), and any other work on a shared machine slows everything: the report states the
-load average.
+A probe is a rough guide; once a run has calibrated the cache, the estimate is good to a factor
+of about 1.5 on a quiet machine. Other work on a shared machine slows everything (the report and
+``cnnlab experiment list`` state the load average).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,8 +44,11 @@ OVERHEAD_PER_RUN_S = 2.0
 # and a probe of a big model stays short.
 SMALL_PROBE_BATCH, MAX_PROBE_BATCH = 8, 64
 FAST_STEP_S = 0.05
-MIN_PROBE_STEPS, MAX_PROBE_STEPS = 1, 10
-MIN_PROBE_SECONDS = 0.2
+# What a training step costs beyond the model's arithmetic (batch gather and conversion, metrics,
+# seeding, logging): added to a probe's time, which has none of it. Speeds from training runs include it.
+TRAINER_STEP_OVERHEAD_S = 0.01
+MIN_PROBE_STEPS, MAX_PROBE_STEPS = 3, 20
+MIN_PROBE_SECONDS = 0.5
 CACHE_FILE = "experiments/throughput.json"
 
 Measure = Callable[["WorkItem", str, int | None], float]
@@ -207,11 +211,14 @@ def _time_steps(item: WorkItem, device: torch.device, threads: int) -> float:
             if first < FAST_STEP_S and item.batch_size > SMALL_PROBE_BATCH:
                 batch = min(item.batch_size, MAX_PROBE_BATCH)
                 _timed_step(model, optimizer, item, batch, device)
-            steps, elapsed = 0, 0.0
-            while steps < MIN_PROBE_STEPS or (steps < MAX_PROBE_STEPS and elapsed < MIN_PROBE_SECONDS):
-                elapsed += _timed_step(model, optimizer, item, batch, device)
-                steps += 1
-            return batch * steps / max(elapsed, 1e-9)
+            times: list[float] = []
+            while len(times) < MIN_PROBE_STEPS or (
+                len(times) < MAX_PROBE_STEPS and sum(times) < MIN_PROBE_SECONDS
+            ):
+                times.append(_timed_step(model, optimizer, item, batch, device))
+            # The median: on a shared machine single steps are sometimes many times slower.
+            per_image = statistics.median(times) / batch + TRAINER_STEP_OVERHEAD_S / item.batch_size
+            return 1 / max(per_image, 1e-12)
     finally:
         torch.set_num_threads(saved_threads)
 
