@@ -4,7 +4,7 @@ Both sides evaluate the same trained-from-init network (the course's ``tutorial-
 the accuracy of an untrained net is as good as any for timing, and both sides must agree on it).
 The plain side is :func:`benchmarks.plain.evaluate` (DataLoader, batch 64, ``no_grad``); the cnnlab
 side is ``cnnlab.train.evaluate`` over the loader the trainer builds for a test set
-(:func:`cnnlab.train.evaluate.eval_loader`). The load time is that of ``load_dataset`` for
+(:func:`cnnlab.train.evaluation.eval_loader`). The load time is that of ``load_dataset`` for
 both CIFAR-10 splits once the decoded cache exists (the first load builds it and is not timed).
 """
 
@@ -51,7 +51,7 @@ class LoadResult:
 
 def cnnlab_evaluate(model: torch.nn.Module, test: ImageDataset) -> float:
     """Test accuracy through cnnlab's evaluation path (its loader, ``cnnlab.train.evaluate``)."""
-    from cnnlab.train.evaluate import eval_loader, evaluate
+    from cnnlab.train.evaluation import eval_loader, evaluate
 
     return evaluate(model, eval_loader(test, scale=getattr(model, "input_scale", "standardized")))["accuracy"]
 

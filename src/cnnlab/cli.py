@@ -13,8 +13,8 @@ from __future__ import annotations
 import sys
 import traceback
 
-import click
 import typer
+from typer._click.exceptions import ClickException  # typer >= 0.29 carries its own click
 
 from cnnlab import __version__
 from cnnlab.commands import COMMAND_MODULES
@@ -57,12 +57,12 @@ def main(argv: list[str] | None = None) -> int:
     debug = "--debug" in args
     try:
         result = app(args=args, prog_name="cnnlab", standalone_mode=False)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         return exc.exit_code
-    except click.exceptions.Abort:
+    except typer.Abort:
         err_console.print("Aborted.")
         return 130
-    except click.ClickException as exc:
+    except ClickException as exc:  # usage errors: bad flag values, missing arguments (exit code 2)
         exc.show()
         return exc.exit_code
     except CnnlabError as exc:

@@ -136,8 +136,7 @@ class Context:
         """Add each seed's accuracy on its training images in evaluation mode to the cell's metrics."""
         from cnnlab.data import BatchLoader
 
-        # The module path: `from cnnlab.train import evaluate` can return the submodule of that name.
-        from cnnlab.train.evaluate import evaluate
+        from cnnlab.train import evaluate
 
         cell = self.cells[label]
         train, _ = self.data(self.spec(label))

@@ -27,7 +27,7 @@ from cnnlab.runs.curves import plot_curves
 from cnnlab.runs.index import RunIndex
 from cnnlab.runs.rundir import MetricsLog, RunDir
 from cnnlab.train.config import TrainConfig
-from cnnlab.train.evaluate import evaluate
+from cnnlab.train.evaluation import evaluate
 from cnnlab.train.hardware import Hardware, autocast
 from cnnlab.train.interrupts import StopSignal, TrainingInterrupted
 from cnnlab.train.losses import build_loss
