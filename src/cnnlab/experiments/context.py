@@ -135,7 +135,6 @@ class Context:
     def evaluate_training_images(self, label: str) -> None:
         """Add each seed's accuracy on its training images in evaluation mode to the cell's metrics."""
         from cnnlab.data import BatchLoader
-
         from cnnlab.train import evaluate
 
         cell = self.cells[label]
