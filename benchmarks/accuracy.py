@@ -81,17 +81,19 @@ def plain_course_run(
 
 
 def cnnlab_recipe_run(recipe: str, **settings: Any) -> AccuracyRun:
-    """``cnnlab.train(recipe=recipe, test_every=1, **settings)``, recorded epoch by epoch."""
+    """``cnnlab.train(recipe=recipe, **settings)``, recorded at each epoch with a test evaluation
+    (pass ``test_every=1`` for every epoch; a recipe may test only after the last)."""
     clock = StepClock()
     started = time.perf_counter()
-    cnnlab_train(None, None, clock, recipe=recipe, test_every=1, **settings)
+    cnnlab_train(None, None, clock, recipe=recipe, **settings)
     flags = "".join(f" --{name.replace('_', '-')} {value}" for name, value in settings.items())
     run = AccuracyRun(f"cnnlab: --recipe {recipe}{flags}")
     trained = 0.0
     for record in clock.epochs:
         trained += record["time_s"]
-        run.accuracies.append(record["test_accuracy"])
-        run.train_seconds.append(trained)
+        if "test_accuracy" in record:
+            run.accuracies.append(record["test_accuracy"])
+            run.train_seconds.append(trained)
     run.wall_seconds = time.perf_counter() - started
     return run
 

@@ -10,6 +10,7 @@ both CIFAR-10 splits once the decoded cache exists (the first load builds it and
 
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import asdict, dataclass
 
@@ -50,10 +51,19 @@ class LoadResult:
 
 
 def cnnlab_evaluate(model: torch.nn.Module, test: ImageDataset) -> float:
-    """Test accuracy through cnnlab's evaluation path (its loader, ``cnnlab.train.evaluate``)."""
+    """Test accuracy the way the trainer evaluates: its hardware choices for this network (memory
+    format, threads), its loader (:func:`cnnlab.train.evaluation.eval_loader`), ``evaluate``."""
+    from cnnlab.train.config import TrainConfig
     from cnnlab.train.evaluation import eval_loader, evaluate
+    from cnnlab.train.hardware import choose_hardware, fit_to_model, hardware_context
 
-    return evaluate(model, eval_loader(test, scale=getattr(model, "input_scale", "standardized")))["accuracy"]
+    config = TrainConfig(device="cpu")
+    hardware = fit_to_model(choose_hardware(config), config, model)
+    if hardware.channels_last:
+        model = copy.deepcopy(model).to(memory_format=torch.channels_last)
+    loader = eval_loader(test, scale=getattr(model, "input_scale", "standardized"))
+    with hardware_context(hardware):
+        return evaluate(model, loader, hardware=hardware)["accuracy"]
 
 
 def plain_evaluate(model: torch.nn.Module, test: ImageDataset) -> float:

@@ -34,7 +34,18 @@ def test_plain_course_run_stops_at_the_target(mnist_small, monkeypatch):
 
 
 def test_recipe_run_records_each_epochs_test_accuracy():
-    run = accuracy.cnnlab_recipe_run("default", epochs=2, subset=256, test_subset=128, batch_size=64)
-    assert len(run.accuracies) == 2
+    run = accuracy.cnnlab_recipe_run(
+        "default", epochs=2, subset=256, test_subset=128, batch_size=64, test_every=1
+    )
+    assert len(run.accuracies) == 2 == len(run.train_seconds)
     assert all(0.0 <= a <= 1.0 for a in run.accuracies)
-    assert run.label == "cnnlab: --recipe default --epochs 2 --subset 256 --test-subset 128 --batch-size 64"
+    assert run.label == (
+        "cnnlab: --recipe default --epochs 2 --subset 256 --test-subset 128 --batch-size 64 --test-every 1"
+    )
+
+
+def test_recipe_run_tested_only_at_the_end_records_one_accuracy():
+    every = accuracy.cnnlab_recipe_run("default", epochs=2, subset=256, test_subset=128, test_every=1)
+    last = accuracy.cnnlab_recipe_run("default", epochs=2, subset=256, test_subset=128, test_every=0)
+    assert len(last.accuracies) == 1 == len(last.train_seconds)
+    assert last.final_accuracy == every.final_accuracy  # evaluating more often changes nothing

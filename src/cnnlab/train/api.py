@@ -28,6 +28,7 @@ from cnnlab.train.run_data import RunData, prepare_data
 from cnnlab.train.seeding import INIT, seed_global_rng
 from cnnlab.train.tensorboard import require_tensorboard
 from cnnlab.train.trainer import Trainer
+from cnnlab.train.tta import with_tta
 
 ModelSpec = str | nn.Module | Callable[[], nn.Module] | None
 DatasetSpec = str | os.PathLike[str] | ImageDataset | None
@@ -143,9 +144,10 @@ def _start(
             model, entry = _registry_model(config, data)
         else:
             model, entry = _user_module(user_model, config), _user_entry(user_model)
+        with_tta(model, config.tta)  # test-time augmentation needs a classifier: refuse before writing
         run_dir = _new_run_dir(config)
         trainer = Trainer(config, hardware, model, entry, data, run_dir, reporter)
-        trainer.write_start_files(describe_environment(config, hardware, data))
+        trainer.write_start_files(describe_environment(config, trainer.hardware, data))
         result = trainer.fit()
     return Run(run_dir.root, config.to_dict(), _history(trainer), result, trainer.model)
 

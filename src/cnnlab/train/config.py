@@ -21,6 +21,9 @@ from typing import Any
 from cnnlab.errors import ConfigError, UnknownNameError
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
+# Test-time augmentation of evaluations (cnnlab.train.tta): the image alone, with its mirror image,
+# or those two each also shifted by one pixel both ways.
+TTA_MODES = ("none", "flip", "flip-shift")
 
 
 def setting(default: Any = None, help: str = "", *, cli: bool = True, factory: Any = None) -> Any:
@@ -77,6 +80,12 @@ class TrainConfig:
     step_size: int = setting(1, "Step schedule: epochs between decays.")
     step_gamma: float = setting(0.1, "Step schedule: factor applied at each decay.")
 
+    # Evaluation
+    ema: float = setting(
+        0.0, "Evaluate a moving average of the weights with this decay per step, e.g. 0.99 (0: off)."
+    )
+    tta: str = setting("none", "Test-time augmentation of evaluations: none, flip or flip-shift.")
+
     # Stability and stopping
     clip_grad_norm: float | None = setting(None, "Clip the gradients' global L2 norm to this value.")
     early_stop: int = setting(0, "Stop after this many epochs without val-loss improvement (0: off).")
@@ -84,8 +93,14 @@ class TrainConfig:
     # Reproducibility and hardware
     seed: int = setting(0, "Seed of initialisation, data order, augmentation and dropout.")
     device: str = setting("auto", "auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps.")
-    amp: bool | None = setting(None, "Mixed precision (default: on for CUDA).")
-    channels_last: bool | None = setting(None, "channels_last memory format (default: on for CUDA).")
+    amp: bool | None = setting(
+        None,
+        "Mixed precision: bfloat16 on CPUs with AVX-512 and recent GPUs, else float16 on GPUs and "
+        "float32 on other CPUs (default: on for CUDA).",
+    )
+    channels_last: bool | None = setting(
+        None, "channels_last memory format (default: on for networks with convolutions)."
+    )
     deterministic: bool | None = setting(
         None, "Deterministic algorithms (default: on for CPU; on GPU it costs speed)."
     )
@@ -239,6 +254,7 @@ def _fractions(config: TrainConfig) -> str | None:
             ("val_split", config.val_split, 0 <= config.val_split < 1, "[0, 1)"),
             ("momentum", config.momentum, 0 <= config.momentum < 1, "[0, 1)"),
             ("label_smoothing", config.label_smoothing, 0 <= config.label_smoothing < 1, "[0, 1)"),
+            ("ema", config.ema, 0 <= config.ema < 1, "[0, 1)"),
             ("step_gamma", config.step_gamma, 0 < config.step_gamma <= 1, "(0, 1]"),
             ("betas", config.betas, all(0 <= b < 1 for b in config.betas), "[0, 1) each"),
         )
@@ -271,6 +287,8 @@ def _combinations(config: TrainConfig) -> str | None:
         return "nesterov needs --optimizer sgd with a momentum > 0."
     if config.label_smoothing and config.loss != "cross-entropy":
         return f"label_smoothing applies to the cross-entropy loss, not '{config.loss}'."
+    if config.tta not in TTA_MODES:
+        return f"tta must be one of {', '.join(TTA_MODES)} (got '{config.tta}')."
     if config.schedule == "warmup" and not config.warmup_epochs:
         return "the warmup schedule needs --warmup-epochs > 0."
     if config.epochs >= 1 and config.warmup_epochs >= config.epochs:

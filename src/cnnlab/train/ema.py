@@ -40,6 +40,7 @@ class WeightAverage:
             raise ConfigError(f"The EMA must be updated every >= 1 steps, got {every}.")
         self.decay, self.every = decay, every
         self.updates = 0
+        self.model = model
         state = model.state_dict()  # detached tensors sharing the model's storage
         self.names = [name for name, value in state.items() if value.is_floating_point()]
         self.live = [state[name] for name in self.names]
@@ -70,6 +71,12 @@ class WeightAverage:
     def copy_to_model(self) -> None:
         """Load the averaged weights into the model for good (at the end of training)."""
         self._load(self.average)
+
+    def averaged_state_dict(self) -> dict[str, torch.Tensor]:
+        """The model's state dict with the averaged values in place of the live ones."""
+        state = self.model.state_dict()
+        state.update(zip(self.names, self.average, strict=True))
+        return state
 
     def _load(self, tensors: list[torch.Tensor]) -> None:
         with torch.no_grad():

@@ -7,14 +7,39 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable
+import math
+from collections.abc import Iterable, Sequence
 
 import torch
 from torch import nn
 
+from cnnlab.data import BatchLoader, ImageDataset
 from cnnlab.train.hardware import Hardware, autocast
 from cnnlab.train.metrics import LossFn, MetricSums, batch_output
 from cnnlab.train.seeding import EVAL, seed_global_rng
+
+# Evaluation keeps no activations for a backward pass, so it affords larger batches than training,
+# but on a CPU batches beyond a few hundred 32x32 images get slower again (the activations outgrow
+# the caches; measured in benchmarks/README.md). About a million input values a batch: 341 CIFAR
+# images, 1,337 MNIST digits; never fewer than the training batch.
+EVAL_VALUES_PER_BATCH = 2**20
+
+
+def eval_batch_size(input_shape: Sequence[int], train_batch_size: int = 1) -> int:
+    """The batch size for evaluating images of ``input_shape`` (C, H, W)."""
+    return max(train_batch_size, EVAL_VALUES_PER_BATCH // max(1, math.prod(input_shape)))
+
+
+def eval_loader(
+    dataset: ImageDataset,
+    *,
+    scale: str = "standardized",
+    device: str | torch.device = "cpu",
+    batch_size: int | None = None,
+) -> BatchLoader:
+    """The in-order, unaugmented loader the trainer evaluates ``dataset`` with."""
+    size = batch_size or eval_batch_size(dataset.input_shape)
+    return BatchLoader(dataset, size, shuffle=False, scale=scale, device=device)
 
 
 def evaluate(

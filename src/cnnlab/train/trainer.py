@@ -10,6 +10,7 @@ own randomness is re-seeded from (seed, epoch, batch) before each step.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import socket
@@ -27,8 +28,9 @@ from cnnlab.runs.curves import plot_curves
 from cnnlab.runs.index import RunIndex
 from cnnlab.runs.rundir import MetricsLog, RunDir
 from cnnlab.train.config import TrainConfig
-from cnnlab.train.evaluation import evaluate
-from cnnlab.train.hardware import Hardware, autocast
+from cnnlab.train.ema import WeightAverage
+from cnnlab.train.evaluation import eval_batch_size, evaluate
+from cnnlab.train.hardware import Hardware, autocast, fit_to_model
 from cnnlab.train.interrupts import StopSignal, TrainingInterrupted
 from cnnlab.train.losses import build_loss
 from cnnlab.train.metrics import BatchOutput, MetricSums, StepWindow, batch_output, uses_objective
@@ -38,6 +40,7 @@ from cnnlab.train.run_data import RunData
 from cnnlab.train.schedules import build_schedule
 from cnnlab.train.seeding import EVAL, STEP, derived_seed, restore_rng_state, rng_state, seed_global_rng
 from cnnlab.train.tensorboard import TensorBoardLog
+from cnnlab.train.tta import with_tta
 
 # Evaluation needs no gradients, so it can afford larger batches (fewer, faster kernel calls).
 EVAL_BATCH_FACTOR = 2
@@ -84,12 +87,16 @@ class Trainer:
         run_dir: RunDir,
         reporter: Reporter,
     ):
+        hardware = fit_to_model(hardware, config, model)
         self.config, self.hardware, self.data = config, hardware, data
         self.run_dir, self.reporter = run_dir, reporter
         self.device = hardware.device
         self.model = model.to(self.device)
         if hardware.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
+        # The model as evaluated: test-time augmentation around it, the weight average inside it.
+        self.eval_model = with_tta(self.model, config.tta)
+        self.ema = WeightAverage(self.model, config.ema) if config.ema else None
         self.model_entry = model_entry
         self.objective = uses_objective(model)
         self.scale = getattr(model, "input_scale", "standardized")
@@ -118,7 +125,9 @@ class Trainer:
         config = self.config
         return BatchLoader(
             dataset,
-            config.batch_size if train else config.batch_size * EVAL_BATCH_FACTOR,
+            config.batch_size
+            if train
+            else eval_batch_size(dataset.input_shape, config.batch_size * EVAL_BATCH_FACTOR),
             shuffle=train,
             seed=config.seed,
             augment=Augment(crop_padding=config.crop_padding, flip=config.flip) if train else None,
@@ -139,6 +148,9 @@ class Trainer:
         if self.scaler is not None and state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
         restore_rng_state(state["rng"])
+        if self.ema is not None:
+            self.model.load_state_dict(state["live_model_state"])
+            self.ema.load_state_dict(state["ema"])
         self.sums.load_state_dict(state["sums"])
         self.window.load_state_dict(state["window"])
         self.history = [dict(record) for record in state["history"]]
@@ -164,6 +176,8 @@ class Trainer:
             self.reporter.run_started(self._start_info(resumed))
             with self.stop:
                 self._run_epochs()
+            if self.ema is not None:
+                self.ema.copy_to_model()  # run.model is then the model the final metrics describe
         except _NonFiniteLoss as fault:
             message = self._divergence_message(fault)
             self._close("failed", message)
@@ -228,6 +242,8 @@ class Trainer:
         else:
             self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
+        if self.ema is not None:
+            self.ema.update(step)
         correct = self.sums.add(output, labels)
         self.window.add(output.loss, step, labels.shape[0], correct)
         return output
@@ -283,13 +299,18 @@ class Trainer:
         return stop_early
 
     def _evaluate(self, loader: BatchLoader, epoch: int) -> dict[str, float]:
-        return evaluate(
-            self.model,
-            loader,
-            loss=self.loss_fn,
-            hardware=self.hardware,
-            seed=derived_seed(self.config.seed, EVAL, epoch),
-        )
+        with self._evaluated_weights():
+            return evaluate(
+                self.eval_model,
+                loader,
+                loss=self.loss_fn,
+                hardware=self.hardware,
+                seed=derived_seed(self.config.seed, EVAL, epoch),
+            )
+
+    def _evaluated_weights(self) -> contextlib.AbstractContextManager:
+        """The weights evaluations and checkpoints report: the average when there is one."""
+        return self.ema.applied() if self.ema is not None else contextlib.nullcontext()
 
     def _update_best(self, record: dict[str, Any]) -> tuple[bool, bool]:
         best, value = self.best, record[self.best.monitor]
@@ -342,9 +363,12 @@ class Trainer:
         self.last_checkpoint_step = self.position.step
 
     def _payload(self, training: bool) -> dict[str, Any]:
+        # model_state holds the weights the metrics were measured with (the average, if any), so a
+        # reader of any checkpoint gets the model its numbers describe; a resume also needs the
+        # live weights and the average's state.
         payload = {
             "model": self.model_entry,
-            "model_state": self.model.state_dict(),
+            "model_state": self.model.state_dict() if self.ema is None else self.ema.averaged_state_dict(),
             "data": self._data_entry(),
             "task": "objective" if self.objective else "classify",
             "config": self.config.to_dict(),
@@ -370,6 +394,9 @@ class Trainer:
                     "dataset": "object" if self.data.from_object else "name",
                 },
             }
+            if self.ema is not None:
+                payload["training"]["ema"] = self.ema.state_dict()
+                payload["training"]["live_model_state"] = self.model.state_dict()
         return payload
 
     def _data_entry(self) -> dict[str, Any]:

@@ -16,8 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from cnnlab.errors import ConfigError
-
-TTA_MODES = ("none", "flip", "flip-shift")
+from cnnlab.train.config import TTA_MODES
 
 
 def check_tta(mode: str) -> str:

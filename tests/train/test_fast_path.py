@@ -1,0 +1,102 @@
+"""The fast path keeps correctness: channels_last chosen by the network, large evaluation batches,
+the weight average (EMA) and test-time augmentation (TTA), all bit-reproducible and resumable."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from pathlib import Path
+
+import pytest
+import torch
+
+import cnnlab
+from cnnlab.data import load_dataset
+from cnnlab.errors import ConfigError
+from cnnlab.runs import load_checkpoint
+from cnnlab.runs.rundir import RunDir
+from cnnlab.train import Reporter, TrainingInterrupted, evaluate, resume
+from cnnlab.train.evaluation import eval_batch_size, eval_loader
+from cnnlab.train.tta import with_tta
+
+
+def _channels_last_of(run) -> bool:
+    return json.loads((Path(run.dir) / "environment.json").read_text())["device"]["channels_last"]
+
+
+def test_channels_last_is_on_for_convolutional_networks_only(tiny):
+    assert _channels_last_of(cnnlab.train(**tiny, name="conv")) is True
+    assert _channels_last_of(cnnlab.train(**{**tiny, "model": "fc2layer"}, name="mlp")) is False
+    forced = cnnlab.train(**{**tiny, "channels_last": False}, name="forced")
+    assert _channels_last_of(forced) is False
+
+
+def test_evaluation_batches_grow_with_small_images():
+    assert eval_batch_size((3, 32, 32)) == 341
+    assert eval_batch_size((1, 28, 28)) == 1337
+    assert eval_batch_size((3, 32, 32), train_batch_size=512) == 512
+    assert eval_batch_size((3, 224, 224), train_batch_size=32) == 32
+    test = load_dataset("mnist", "test", progress=False).subset(3000)
+    loader = eval_loader(test)
+    assert loader.batch_size == 1337 and len(loader) == 3 and not loader.shuffle
+
+
+class _CtrlCAtStep(Reporter):
+    def __init__(self, step: int):
+        self.at, self.steps = step, 0
+
+    def step(self, images, stats):
+        self.steps += 1
+        if self.steps == self.at:
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+@pytest.fixture
+def averaged(tiny):
+    return {**tiny, "ema": 0.9, "tta": "flip-shift"}
+
+
+def test_weight_average_and_tta_repeat_to_the_bit(averaged, same_weights, learning_records):
+    first = cnnlab.train(**averaged, name="a")
+    second = cnnlab.train(**averaged, name="b")
+    assert same_weights(first.model, second.model)
+    assert learning_records(first.history) == learning_records(second.history)
+    last_iterate = cnnlab.train(**averaged | {"ema": 0.0, "tta": "none"}, name="plain")
+    assert not same_weights(first.model, last_iterate.model)  # the run ends with the average
+
+
+def test_resume_with_a_weight_average_matches_uninterrupted(averaged, same_weights, learning_records):
+    reference = cnnlab.train(**averaged, name="reference")
+    with pytest.raises(TrainingInterrupted):
+        cnnlab.train(**{**averaged, "progress": _CtrlCAtStep(5)}, name="cut")
+    cut = Path(averaged["runs_dir"]) / "cut"
+    training = load_checkpoint(cut / "checkpoints" / "last.pt")["training"]
+    assert training["ema"]["updates"] == 5 and "live_model_state" in training
+    resumed = resume(cut, progress=False)
+    assert same_weights(resumed.model, reference.model)
+    assert learning_records(RunDir(cut).read_metrics()) == learning_records(
+        RunDir(reference.dir).read_metrics()
+    )
+
+
+def test_reported_accuracy_is_that_of_the_averaged_model_with_tta(averaged):
+    run = cnnlab.train(**averaged, name="checked")
+    test = load_dataset("mnist", "test", progress=False).subset(averaged["test_subset"])
+    again = evaluate(with_tta(run.model, "flip-shift"), eval_loader(test))
+    assert again["accuracy"] == run.final["test_accuracy"]
+    best = load_checkpoint(Path(run.dir) / "checkpoints" / "best.pt")  # the last epoch was the best
+    assert all(torch.equal(best["model_state"][k], v) for k, v in run.model.state_dict().items())
+
+
+def test_tta_of_a_non_classifier_is_refused_before_anything_is_written(tiny):
+    runs = Path(tiny["runs_dir"])
+    with pytest.raises(ConfigError, match="classifiers"):
+        cnnlab.train(**{**tiny, "model": "ae", "tta": "flip"}, name="ae-tta")
+    assert not (runs / "ae-tta").exists()
+
+
+@pytest.mark.parametrize(("setting", "value"), [("ema", 1.0), ("ema", -0.1), ("tta", "rotate")])
+def test_bad_evaluation_settings_are_config_errors(tiny, setting, value):
+    with pytest.raises(ConfigError, match=setting):
+        cnnlab.train(**{**tiny, setting: value})
