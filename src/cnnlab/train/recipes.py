@@ -67,8 +67,8 @@ add_recipe(
 
 # The fast recipes train cnnlab's small residual network (cnnlab.models.speedrun) in bfloat16 on
 # CPUs that have bfloat16 kernels (float32 elsewhere), with channels_last, SGD with Nesterov
-# momentum under a one-cycle schedule, and label smoothing. Their numbers are in
-# benchmarks/README.md, measured by `python -m benchmarks.run --full`.
+# momentum under a one-cycle schedule, and label smoothing. Their numbers are measured by
+# `python -m benchmarks.run --full` (not recorded yet).
 _SPEEDRUN_SGD = {
     "model": "speedrun",
     "optimizer": "sgd",
@@ -92,7 +92,7 @@ add_recipe(
             "lr": 0.2,
             "label_smoothing": 0.1,
         },
-        measured="(to be measured)",
+        measured="not measured yet: `python -m benchmarks.run --full --only recipes` measures it",
     )
 )
 
@@ -114,7 +114,7 @@ add_recipe(
             "ema": 0.98,
             "tta": "flip",
         },
-        measured="(to be measured)",
+        measured="not measured yet: `python -m benchmarks.run --full --only recipes` measures it",
     )
 )
 
@@ -136,6 +136,6 @@ add_recipe(
             "tta": "flip-shift",
             "test_every": 0,
         },
-        measured="(to be measured)",
+        measured="not measured yet: `python -m benchmarks.run --full --only recipes` measures it",
     )
 )
