@@ -28,7 +28,7 @@ def test_widths_and_residual_options_build_an_mnist_net():
     model = create("speedrun", in_channels=1, input_size=28, widths="8,16,32", residual=[False, False, True])
     assert model(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
     assert [g[0].out_channels for g in model.groups] == [8, 16, 32]
-    assert [len(g) for g in model.groups] == [4, 4, 5]  # conv, pool, BN, ReLU (+ residual)
+    assert [len(g) for g in model.groups] == [4, 4, 5]  # conv, pool, BN, GELU (+ residual)
 
 
 def test_logits_are_the_head_scaled_down():

@@ -100,3 +100,20 @@ def test_tta_of_a_non_classifier_is_refused_before_anything_is_written(tiny):
 def test_bad_evaluation_settings_are_config_errors(tiny, setting, value):
     with pytest.raises(ConfigError, match=setting):
         cnnlab.train(**{**tiny, setting: value})
+
+
+@pytest.mark.parametrize("recipe", ["mnist-fast", "cifar10-quick", "cifar10-fast"])
+def test_fast_recipes_train_the_speedrun_net_in_mixed_precision(recipe, tiny):
+    from cnnlab.train import get_recipe
+
+    settings = get_recipe(recipe).settings
+    assert settings["model"] == "speedrun" and settings["amp"] is True
+    assert settings["optimizer"] == "sgd" and settings["nesterov"] is True
+    # The whole recipe on a few MNIST images: every option it sets works together.
+    run = cnnlab.train(
+        recipe=recipe, dataset="mnist", subset=256, test_subset=128, epochs=1, runs_dir=tiny["runs_dir"],
+        progress=False, curves=False, name=recipe,
+    )  # fmt: skip
+    assert run.status == "finished" and 0.0 <= run.final["test_accuracy"] <= 1.0
+    environment = json.loads((Path(run.dir) / "environment.json").read_text())["device"]
+    assert environment["channels_last"] is True

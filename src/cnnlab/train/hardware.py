@@ -141,6 +141,7 @@ def hardware_context(hardware: Hardware) -> Iterator[None]:
     saved_threads = torch.get_num_threads()
     saved_deterministic = torch.are_deterministic_algorithms_enabled()
     saved_cudnn = (torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
+    saved_fill = torch.utils.deterministic.fill_uninitialized_memory
     if hardware.device.type == "cpu":
         torch.set_num_threads(hardware.threads)
     if hardware.device.type == "cuda":
@@ -149,6 +150,10 @@ def hardware_context(hardware: Hardware) -> Iterator[None]:
         torch.backends.cudnn.deterministic = hardware.deterministic
         torch.backends.cudnn.benchmark = not hardware.deterministic
     torch.use_deterministic_algorithms(hardware.deterministic, warn_only=False)
+    # Deterministic mode also fills every new tensor with NaN (a debugging aid that catches reads
+    # of uninitialised memory; it changes no result). With two threads those hundreds of fills a
+    # step cost ~10% of a small network's step (the profile in benchmarks/README.md): skip them.
+    torch.utils.deterministic.fill_uninitialized_memory = False
     # The trainer seeds the global RNG before every step (for dropout and sampling models); fork
     # it so the caller's random state is the same after training as before.
     fork_devices = [hardware.device.index or 0] if hardware.device.type == "cuda" else []
@@ -159,6 +164,7 @@ def hardware_context(hardware: Hardware) -> Iterator[None]:
         torch.set_num_threads(saved_threads)
         torch.use_deterministic_algorithms(saved_deterministic)
         torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = saved_cudnn
+        torch.utils.deterministic.fill_uninitialized_memory = saved_fill
 
 
 def autocast(hardware: Hardware | None) -> contextlib.AbstractContextManager:
