@@ -9,6 +9,7 @@ optional operator table comes from ``torch.profiler`` over the same cnnlab steps
 
 from __future__ import annotations
 
+import functools
 import statistics
 import time
 from collections.abc import Callable, Iterator
@@ -43,7 +44,7 @@ class Breakdown:
         parts = "  ".join(
             f"{phase} {ms:6.1f} ms ({ms / self.total_ms:4.0%})" for phase, ms in self.milliseconds.items()
         )
-        return f"  {self.label:28s} {self.total_ms:7.1f} ms/step {self.images_per_s:8.0f} img/s | {parts}"
+        return f"  {self.label:64s} {self.total_ms:7.1f} ms/step {self.images_per_s:8.0f} img/s | {parts}"
 
 
 class _PhaseTimer:
@@ -94,13 +95,13 @@ def cnnlab_breakdown(
 ) -> Breakdown:
     """cnnlab's step, phase by phase, with the hardware choices and optimizer its trainer makes."""
     from cnnlab.train.config import TrainConfig
-    from cnnlab.train.hardware import autocast, choose_hardware, hardware_context
+    from cnnlab.train.hardware import autocast, choose_hardware, fit_to_model, hardware_context
     from cnnlab.train.metrics import MetricSums, batch_output
     from cnnlab.train.optimizers import build_optimizer
     from cnnlab.train.seeding import STEP, seed_global_rng
 
     config = TrainConfig(batch_size=batch_size, optimizer="adam", lr=1e-3, **settings)
-    hardware = choose_hardware(config)
+    hardware = fit_to_model(choose_hardware(config), config, model)
     if hardware.channels_last:
         model = model.to(memory_format=torch.channels_last)
     optimizer = build_optimizer(model.parameters(), config, hardware.device)
@@ -155,10 +156,18 @@ def operator_table(
     return profiler.key_averages().table(sort_by="self_cpu_time_total", row_limit=rows)
 
 
-def compare(model_name: str, dataset: ImageDataset, batch_size: int, steps: int) -> list[Breakdown]:
-    """Plain and cnnlab breakdowns of ``model_name`` (same initial weights)."""
+# What each of the trainer's CPU choices buys: its defaults, then each one switched.
+CNNLAB_VARIANTS: tuple[dict, ...] = ({}, {"channels_last": False}, {"amp": True})
+
+
+def compare(
+    model_name: str, dataset: ImageDataset, batch_size: int, steps: int, variants=CNNLAB_VARIANTS
+) -> list[Breakdown]:
+    """The plain breakdown of ``model_name``, then cnnlab's with each of ``variants`` (settings
+    that override the trainer's defaults); the same initial weights for all."""
+    measures = [plain_breakdown] + [functools.partial(cnnlab_breakdown, **settings) for settings in variants]
     results = []
-    for measure in (plain_breakdown, cnnlab_breakdown):
+    for measure in measures:
         torch.manual_seed(0)
         model = create(model_name, num_classes=dataset.num_classes, in_channels=dataset.in_channels,
                        input_size=dataset.image_size)  # fmt: skip

@@ -35,3 +35,24 @@ def test_peak_part_writes_its_result(monkeypatch, capsys):
     run.part_peak("quick", results)
     assert results == {"matmul_gflops": 123.4}
     assert "123.4 GFLOP/s" in capsys.readouterr().out
+
+
+def _run(accuracies, seconds):
+    from benchmarks.accuracy import AccuracyRun
+
+    return AccuracyRun("x", accuracies=accuracies, train_seconds=seconds)
+
+
+def test_time_to_target_ratio_when_both_reach_it():
+    verdict = run.time_to_target_verdict(_run([0.5, 0.65], [10.0, 20.0]), _run([0.66], [4.0]), 0.64)
+    assert verdict == "time to 64%: x5.0 shorter with cnnlab"
+
+
+def test_time_to_target_is_a_lower_bound_when_the_plain_run_never_gets_there():
+    verdict = run.time_to_target_verdict(_run([0.5, 0.62], [10.0, 30.0]), _run([0.66], [5.0]), 0.64)
+    assert verdict.startswith("time to 64%: at least x6.0 shorter")
+    assert "62.00% after 30.0 s" in verdict
+
+
+def test_no_ratio_when_cnnlab_misses_the_target():
+    assert "did not reach" in run.time_to_target_verdict(_run([0.7], [1.0]), _run([0.6], [1.0]), 0.64)
