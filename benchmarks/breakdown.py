@@ -90,69 +90,79 @@ def plain_breakdown(
     return Breakdown("plain loop", batch_size, timer.medians(warmup))
 
 
+class CnnlabStep:
+    """cnnlab's training step with the hardware choices, optimizer and bookkeeping its trainer makes
+    (settings override the trainer's defaults, as ``cnnlab.train`` keywords do)."""
+
+    def __init__(self, model: nn.Module, dataset: ImageDataset, batch_size: int, **settings):
+        from cnnlab.train.config import TrainConfig
+        from cnnlab.train.hardware import choose_hardware, fit_to_model
+        from cnnlab.train.metrics import MetricSums
+        from cnnlab.train.optimizers import build_optimizer
+
+        config = TrainConfig(**{"optimizer": "adam", "lr": 1e-3, **settings, "batch_size": batch_size})
+        self.hardware = fit_to_model(choose_hardware(config), config, model)
+        if self.hardware.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        self.model = model.train()
+        self.optimizer = build_optimizer(model.parameters(), config, self.hardware.device)
+        loader = BatchLoader(dataset, batch_size, seed=0, scale=getattr(model, "input_scale", "standardized"))
+        self.batches = _cycle(lambda: loader.epoch(0))
+        self.sums = MetricSums(self.hardware.device)
+
+    def __call__(self, step: int, mark: Callable[[str], None] = lambda phase: None) -> None:
+        """Step number ``step``; ``mark(phase)`` is called as each phase ends."""
+        from cnnlab.train.hardware import autocast
+        from cnnlab.train.metrics import batch_output
+        from cnnlab.train.seeding import STEP, seed_global_rng
+
+        x, y = next(self.batches)
+        if self.hardware.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        mark("data")
+        with autocast(self.hardware):
+            output = batch_output(
+                self.model, x, y, lambda logits, labels: F.cross_entropy(logits.float(), labels)
+            )
+        mark("forward")
+        output.loss.backward()
+        mark("backward")
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        mark("optimizer")
+        seed_global_rng(0, STEP, 0, step)
+        self.sums.add(output, y)
+        mark("bookkeeping")
+
+
 def cnnlab_breakdown(
     model: nn.Module, dataset: ImageDataset, batch_size: int, steps: int, warmup: int = 2, **settings
 ) -> Breakdown:
-    """cnnlab's step, phase by phase, with the hardware choices and optimizer its trainer makes."""
-    from cnnlab.train.config import TrainConfig
-    from cnnlab.train.hardware import autocast, choose_hardware, fit_to_model, hardware_context
-    from cnnlab.train.metrics import MetricSums, batch_output
-    from cnnlab.train.optimizers import build_optimizer
-    from cnnlab.train.seeding import STEP, seed_global_rng
+    """cnnlab's step (:class:`CnnlabStep`), phase by phase."""
+    from cnnlab.train.hardware import hardware_context
 
-    config = TrainConfig(batch_size=batch_size, optimizer="adam", lr=1e-3, **settings)
-    hardware = fit_to_model(choose_hardware(config), config, model)
-    if hardware.channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    optimizer = build_optimizer(model.parameters(), config, hardware.device)
-    loader = BatchLoader(dataset, batch_size, seed=0, scale=getattr(model, "input_scale", "standardized"))
-    batches = _cycle(lambda: loader.epoch(0))
-    sums, timer = MetricSums(hardware.device), _PhaseTimer()
-    model.train()
-    with hardware_context(hardware):
+    cnnlab_step, timer = CnnlabStep(model, dataset, batch_size, **settings), _PhaseTimer()
+    with hardware_context(cnnlab_step.hardware):
         for step in range(warmup + steps):
             timer.start()
-            x, y = next(batches)
-            if hardware.channels_last:
-                x = x.contiguous(memory_format=torch.channels_last)
-            timer.mark("data")
-            with autocast(hardware):
-                output = batch_output(
-                    model, x, y, lambda logits, labels: F.cross_entropy(logits.float(), labels)
-                )
-            timer.mark("forward")
-            output.loss.backward()
-            timer.mark("backward")
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
-            timer.mark("optimizer")
-            seed_global_rng(0, STEP, 0, step)
-            sums.add(output, y)
-            timer.mark("bookkeeping")
-    return Breakdown(f"cnnlab ({hardware.describe()})", batch_size, timer.medians(warmup))
+            cnnlab_step(step, timer.mark)
+    return Breakdown(f"cnnlab ({cnnlab_step.hardware.describe()})", batch_size, timer.medians(warmup))
 
 
 def operator_table(
-    model: nn.Module, dataset: ImageDataset, batch_size: int, steps: int = 3, rows: int = 12
+    model: nn.Module, dataset: ImageDataset, batch_size: int, steps: int = 3, rows: int = 15, **settings
 ) -> str:
-    """``torch.profiler``'s top operators (self CPU time) over ``steps`` plain training steps of
-    ``model`` fed by cnnlab's BatchLoader."""
+    """``torch.profiler``'s top operators by self CPU time over ``steps`` of cnnlab's steps."""
     from torch.profiler import ProfilerActivity, profile
 
-    optimizer = torch.optim.Adam(model.parameters(), 1e-3, foreach=True)
-    loader = BatchLoader(dataset, batch_size, seed=0)
-    batches = _cycle(lambda: loader.epoch(0))
+    from cnnlab.train.hardware import hardware_context
 
-    def step() -> None:
-        x, y = next(batches)
-        plain.plain_loss(model, x, y).backward()
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-
-    step()
-    with profile(activities=[ProfilerActivity.CPU]) as profiler:
-        for _ in range(steps):
-            step()
+    cnnlab_step = CnnlabStep(model, dataset, batch_size, **settings)
+    with hardware_context(cnnlab_step.hardware):
+        cnnlab_step(0)  # warm-up: oneDNN builds its kernels on the first call
+        with profile(activities=[ProfilerActivity.CPU]) as profiler:
+            for step in range(1, steps + 1):
+                cnnlab_step(step)
     return profiler.key_averages().table(sort_by="self_cpu_time_total", row_limit=rows)
 
 

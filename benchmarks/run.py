@@ -4,10 +4,12 @@
     python -m benchmarks.run --full           # everything, ~45 minutes on 2 cores
     python -m benchmarks.run --full --only throughput,evaluation
 
-Parts: ``peak`` (matmul GFLOP/s), ``breakdown`` (where a step's time goes), ``throughput`` (goal 2),
+Parts: ``peak`` (matmul GFLOP/s), ``breakdown`` (where a step's time goes, and what each of the
+trainer's CPU choices changes), ``profile`` (torch.profiler's operator table), ``throughput`` (goal 2),
 ``evaluation`` (goal 5), ``time-to-64`` (goal 1), ``recipes`` (goals 3 and 4: ``mnist-fast`` and
-``cifar10-fast`` end to end). ``--quick`` runs the first four on a few models; ``time-to-64`` and
-``recipes`` train for minutes and run only with ``--full`` (or when named in ``--only``).
+``cifar10-fast`` end to end). ``--quick`` runs peak, breakdown, throughput and evaluation on a few
+models; ``profile``, ``time-to-64`` and ``recipes`` run only with ``--full`` (or when named in
+``--only``).
 Results also go to a JSON file (``--out``). CIFAR-10 must be reachable (``CNNLAB_DATA``); note
 that the copy in ``shared/data`` was rebuilt from JPEG, so its accuracies run a little below the
 official data's.
@@ -26,9 +28,10 @@ import torch
 from benchmarks import accuracy, breakdown, evaluation, throughput
 from benchmarks.measure import machine, matmul_gflops, synthetic_dataset
 from cnnlab.atomic import atomic_write_json
+from cnnlab.models import create
 
-PARTS = ("peak", "breakdown", "throughput", "evaluation", "time-to-64", "recipes")
-QUICK_PARTS = PARTS[:4]
+PARTS = ("peak", "breakdown", "profile", "throughput", "evaluation", "time-to-64", "recipes")
+QUICK_PARTS = ("peak", "breakdown", "throughput", "evaluation")
 CONV_HEAVY = ("vgg", "resnet")  # families whose achieved GFLOP/s is compared with the matmul peak
 # The networks whose steps are taken apart: (name, input shape, batch size, timed steps).
 BREAKDOWN_MODELS = {
@@ -63,6 +66,20 @@ def part_breakdown(mode: str, results: dict[str, Any]) -> None:
             print(row.line())
             rows.append({"model": name, "label": row.label, "ms": row.milliseconds})
     results["breakdown"] = rows
+
+
+# The networks whose operators are profiled: (name, batch size, settings as the recipe trains it).
+PROFILED = (("tutorial-cnn", 64, {}), ("speedrun", 256, {"amp": True}))
+
+
+def part_profile(mode: str, results: dict[str, Any]) -> None:
+    print("torch.profiler: operators by self CPU time over 3 of cnnlab's training steps")
+    for name, batch, settings in PROFILED:
+        dataset = synthetic_dataset((3, 32, 32), batch * 4)
+        torch.manual_seed(0)
+        model = create(name, num_classes=10, in_channels=3, input_size=32)
+        print(f" {name}, batch {batch} {settings or ''}")
+        print(breakdown.operator_table(model, dataset, batch, **settings))
 
 
 def part_throughput(mode: str, results: dict[str, Any]) -> None:
@@ -146,6 +163,7 @@ def part_recipes(mode: str, results: dict[str, Any]) -> None:
 RUNNERS: dict[str, Callable[[str, dict[str, Any]], None]] = {
     "peak": part_peak,
     "breakdown": part_breakdown,
+    "profile": part_profile,
     "throughput": part_throughput,
     "evaluation": part_evaluation,
     "time-to-64": part_time_to_64,

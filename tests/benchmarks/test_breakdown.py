@@ -17,3 +17,9 @@ def test_compare_times_every_phase_of_plain_and_each_cnnlab_variant():
     for row in rows:
         assert set(row.milliseconds) == set(breakdown.PHASES)
         assert row.total_ms > 0 and row.images_per_s > 0
+
+
+def test_operator_table_profiles_the_trainers_step():
+    dataset = synthetic_dataset((3, 32, 32), 32)
+    table = breakdown.operator_table(breakdown.create("tutorial-cnn", 10, 3, 32), dataset, 8, steps=1, rows=5)
+    assert "Self CPU" in table and "aten::" in table
