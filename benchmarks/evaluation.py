@@ -11,8 +11,10 @@ both CIFAR-10 splits once the decoded cache exists (the first load builds it and
 from __future__ import annotations
 
 import copy
+import functools
 import time
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import torch
 
@@ -50,14 +52,15 @@ class LoadResult:
         return asdict(self)
 
 
-def cnnlab_evaluate(model: torch.nn.Module, test: ImageDataset) -> float:
+def cnnlab_evaluate(model: torch.nn.Module, test: ImageDataset, **settings: Any) -> float:
     """Test accuracy the way the trainer evaluates: its hardware choices for this network (memory
-    format, threads), its loader (:func:`cnnlab.train.evaluation.eval_loader`), ``evaluate``."""
+    format, threads; ``settings`` such as ``amp=True`` as a recipe sets them), its loader
+    (:func:`cnnlab.train.evaluation.eval_loader`), ``evaluate``."""
     from cnnlab.train.config import TrainConfig
     from cnnlab.train.evaluation import eval_loader, evaluate
     from cnnlab.train.hardware import choose_hardware, fit_to_model, hardware_context
 
-    config = TrainConfig(device="cpu")
+    config = TrainConfig(**{"device": "cpu", **settings})
     hardware = fit_to_model(choose_hardware(config), config, model)
     if hardware.channels_last:
         model = copy.deepcopy(model).to(memory_format=torch.channels_last)
@@ -71,9 +74,10 @@ def plain_evaluate(model: torch.nn.Module, test: ImageDataset) -> float:
 
 
 def measure_evaluation(
-    test: ImageDataset, model_name: str = "tutorial-cnn", rounds: int = 3
+    test: ImageDataset, model_name: str = "tutorial-cnn", rounds: int = 3, **settings: Any
 ) -> EvaluationResult:
-    """Alternate both sides ``rounds`` times; keep each side's fastest pass."""
+    """Alternate both sides ``rounds`` times; keep each side's fastest pass. ``settings`` go to
+    the cnnlab side (e.g. ``amp=True``: bfloat16, as the fast recipes evaluate)."""
     torch.manual_seed(0)
     model = create(
         model_name, num_classes=test.num_classes, in_channels=test.in_channels, input_size=test.image_size
@@ -82,10 +86,10 @@ def measure_evaluation(
     for _ in range(rounds):
         plain_accuracy, seconds = _timed(plain_evaluate, model, test)
         plain_times.append(seconds)
-        cnnlab_accuracy, seconds = _timed(cnnlab_evaluate, model, test)
+        cnnlab_accuracy, seconds = _timed(functools.partial(cnnlab_evaluate, **settings), model, test)
         cnnlab_times.append(seconds)
     return EvaluationResult(
-        model=model_name,
+        model=model_name + "".join(f" {key}={value}" for key, value in settings.items()),
         images=len(test),
         plain_seconds=min(plain_times),
         cnnlab_seconds=min(cnnlab_times),

@@ -176,4 +176,8 @@ def test_autoencoders(quick_run):
                 )
     assert "test_kl" in cells["VAE 784-400-20"]["per_seed"]
     assert len(finished.results["results"]["rbm_free_energy_gap"]) == len(finished.results["seeds"])
-    assert [c["course"] for c in finished.results["course"]] == [0.1378, 98.28]
+    assert [c["course"] for c in finished.results["course"]] == [0.1378, 98.28, 98.28]
+    assert (
+        "A conv VAE" in finished.report
+        and "test_kl" in cells["VAE conv 64-128, 32-d code, one-cycle, 20 epochs"]["per_seed"]
+    )

@@ -19,9 +19,10 @@ from cnnlab.train.metrics import LossFn, MetricSums, batch_output
 from cnnlab.train.seeding import EVAL, seed_global_rng
 
 # Evaluation keeps no activations for a backward pass, so it affords larger batches than training,
-# but on a CPU batches beyond a few hundred 32x32 images get slower again (the activations outgrow
-# the caches; measured in benchmarks/README.md). About a million input values a batch: 341 CIFAR
-# images, 1,337 MNIST digits; never fewer than the training batch.
+# but on a CPU much larger batches get slower again: their activations outgrow the caches. About
+# a million input values a batch: 341 CIFAR images, 1,337 MNIST digits; never fewer than the
+# training batch. (`python -m benchmarks.run --only evaluation` times the result against the plain
+# loop's batches of 64.)
 EVAL_VALUES_PER_BATCH = 2**20
 
 

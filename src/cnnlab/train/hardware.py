@@ -74,9 +74,10 @@ def fit_to_model(hardware: Hardware, config: TrainConfig, model: torch.nn.Module
     channels_last is on exactly for networks with 2-d convolutions.
 
     channels_last (NHWC) is the layout oneDNN's and cuDNN's convolutions work in, so PyTorch skips
-    converting every activation to and from it. Measured on a 2-core AVX-512 CPU (see
-    benchmarks/README.md): 1.0x to 1.5x the training speed of the default layout for the zoo's
-    convolutional networks, but 0.65x for an MLP, whose flatten then has to copy.
+    converting every activation to and from it. Measured on a 2-core AVX-512 CPU (the step
+    breakdown in benchmarks/README.md): a training step 1.13x (ResNet-18), 1.16x (tutorial CNN) and
+    1.30x (speedrun net) faster than in the default layout. A network without convolutions keeps
+    the default: it has nothing to gain, and its flatten would have to copy.
     """
     if config.channels_last is not None:
         return hardware
@@ -151,8 +152,8 @@ def hardware_context(hardware: Hardware) -> Iterator[None]:
         torch.backends.cudnn.benchmark = not hardware.deterministic
     torch.use_deterministic_algorithms(hardware.deterministic, warn_only=False)
     # Deterministic mode also fills every new tensor with NaN (a debugging aid that catches reads
-    # of uninitialised memory; it changes no result). With two threads those hundreds of fills a
-    # step cost ~10% of a small network's step (the profile in benchmarks/README.md): skip them.
+    # of uninitialised memory; it changes no result). A step allocates hundreds of tensors, and
+    # filling each one is memory traffic a small network's step does not need: skip them.
     torch.utils.deterministic.fill_uninitialized_memory = False
     # The trainer seeds the global RNG before every step (for dropout and sampling models); fork
     # it so the caller's random state is the same after training as before.
