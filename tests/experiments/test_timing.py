@@ -48,9 +48,32 @@ def test_a_recorded_training_speed_replaces_the_probe(monkeypatch):
 
 
 def test_the_probe_measures_a_positive_speed_and_caches_it(monkeypatch):
+    monkeypatch.setattr(timing, "_load_average", lambda: 0.0)  # a quiet machine
     spec = CellSpec("x", "fc2layer", "mnist", {"batch_size": 16})
     (item,) = plan_work(Plan([spec]), seeds=1)
     speed = measure_throughput(item, "cpu", 1)
     assert speed > 0
     monkeypatch.setattr(timing, "_time_steps", lambda *args: pytest.fail("probed twice"))
     assert measure_throughput(item, "cpu", 1) == pytest.approx(speed, rel=1e-3)
+
+
+def test_a_probe_taken_on_an_oversubscribed_machine_is_taken_again(monkeypatch):
+    spec = CellSpec("x", "fc2layer", "mnist", {"batch_size": 32})
+    (item,) = plan_work(Plan([spec]), seeds=1)
+    monkeypatch.setattr(timing, "_load_average", lambda: 50.0)  # far more work than cores
+    monkeypatch.setattr(timing, "_time_steps", lambda *args: 45.0)
+    assert measure_throughput(item, "cpu", 1) == 45.0
+    monkeypatch.setattr(timing, "_load_average", lambda: 0.0)
+    monkeypatch.setattr(timing, "_time_steps", lambda *args: 9000.0)
+    assert measure_throughput(item, "cpu", 1) == 9000.0  # the busy probe was not trusted
+    monkeypatch.setattr(timing, "_time_steps", lambda *args: pytest.fail("a quiet probe is kept"))
+    assert measure_throughput(item, "cpu", 1) == 9000.0
+
+
+def test_a_training_runs_speed_is_kept_whatever_the_load(monkeypatch):
+    spec = CellSpec("x", "fc2layer", "mnist", {"batch_size": 48})
+    (item,) = plan_work(Plan([spec]), seeds=1)
+    monkeypatch.setattr(timing, "_load_average", lambda: 50.0)
+    record_throughput(spec, 777.0, "cpu", 1)
+    monkeypatch.setattr(timing, "_time_steps", lambda *args: pytest.fail("must not probe"))
+    assert measure_throughput(item, "cpu", 1) == pytest.approx(777.0)

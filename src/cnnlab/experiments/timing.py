@@ -11,13 +11,16 @@ inputs, plus the trainer's own cost per step. The estimate is then
 
 A probe is a rough guide; once a run has calibrated the cache, the estimate is good to a factor
 of about 1.5 on a quiet machine. Other work on a shared machine slows everything (the report and
-``cnnlab experiment list`` state the load average).
+``cnnlab experiment list`` state the load average). A probe taken while the machine was busier than
+it has cores says more about the other work than about the model (such probes were off by 20-50x
+here), so it is used once and probed again next time.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -33,6 +36,7 @@ from cnnlab.data import get_spec
 from cnnlab.data.paths import user_cache_dir
 from cnnlab.experiments.registry import CellSpec, Experiment, ExtraWork, Plan, model_label
 from cnnlab.train import TrainConfig, choose_hardware
+from cnnlab.train.hardware import available_cores
 
 # Evaluation is a forward pass only, in double-size batches: about a third of a training step's cost.
 EVAL_SPEEDUP = 3.0
@@ -168,7 +172,7 @@ def measure_throughput(item: WorkItem, device: str = "auto", threads: int | None
     """Training images a second of ``item``'s model here: cached, else probed in a few seconds."""
     key = _speed_key(item, device, threads)
     cache = _read_cache()
-    if key in cache:
+    if key in cache and _trusted(cache[key]):
         return float(cache[key]["images_per_s"])
     hardware = choose_hardware(TrainConfig(device=device, threads=threads))
     speed = _time_steps(item, hardware.device, hardware.threads)
@@ -192,8 +196,30 @@ def _speed_key(item: WorkItem, device: str, threads: int | None) -> str:
 
 
 def _write_speed(cache: dict[str, Any], key: str, speed: float, how: str) -> None:
-    cache[key] = {"images_per_s": round(speed, 2), "how": how, "measured": time.strftime("%Y-%m-%d %H:%M:%S")}
+    cache[key] = {
+        "images_per_s": round(speed, 2),
+        "how": how,
+        "measured": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "load": _load_average(),
+        "cores": available_cores(),
+    }
     atomic_write_json(_cache_path(), cache)
+
+
+def _trusted(entry: dict[str, Any]) -> bool:
+    """A training run's speed always; a probe only if the machine was not oversubscribed then."""
+    if entry.get("how") == "training run":
+        return True
+    load, cores = entry.get("load"), entry.get("cores")
+    return isinstance(load, (int, float)) and isinstance(cores, int) and load < cores
+
+
+def _load_average() -> float:
+    """The 1-minute load average (0 where the system does not report one)."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):
+        return 0.0
 
 
 def _time_steps(item: WorkItem, device: torch.device, threads: int) -> float:
@@ -206,9 +232,13 @@ def _time_steps(item: WorkItem, device: torch.device, threads: int) -> float:
             optimizer = torch.optim.SGD(model.parameters(), lr=1e-6)
             # The first step also pays for allocations and kernel selection: it decides nothing.
             _timed_step(model, optimizer, item, SMALL_PROBE_BATCH, device)
-            first = _timed_step(model, optimizer, item, SMALL_PROBE_BATCH, device)
+            # The median of three: one step slowed by other work must not send a small model
+            # down the slow path, where its speed would be all per-step overhead.
+            small = statistics.median(
+                _timed_step(model, optimizer, item, SMALL_PROBE_BATCH, device) for _ in range(3)
+            )
             batch = SMALL_PROBE_BATCH
-            if first < FAST_STEP_S and item.batch_size > SMALL_PROBE_BATCH:
+            if small < FAST_STEP_S and item.batch_size > SMALL_PROBE_BATCH:
                 batch = min(item.batch_size, MAX_PROBE_BATCH)
                 _timed_step(model, optimizer, item, batch, device)
             times: list[float] = []
