@@ -1,15 +1,15 @@
 """Run the benchmarks and print cnnlab's speed next to the plain-PyTorch loop, as ratios.
 
     python -m benchmarks.run --quick          # ~3 minutes: peak, a few models, evaluation, load
-    python -m benchmarks.run --full           # everything, ~45 minutes on 2 cores
+    python -m benchmarks.run --full           # everything, ~60 minutes on 2 cores
     python -m benchmarks.run --full --only throughput,evaluation
 
 Parts: ``peak`` (matmul GFLOP/s), ``breakdown`` (where a step's time goes, and what each of the
-trainer's CPU choices changes), ``profile`` (torch.profiler's operator table), ``throughput`` (goal 2),
-``evaluation`` (goal 5), ``time-to-64`` (goal 1), ``recipes`` (goals 3 and 4: ``mnist-fast`` and
-``cifar10-fast`` end to end). ``--quick`` runs peak, breakdown, throughput and evaluation on a few
-models; ``profile``, ``time-to-64`` and ``recipes`` run only with ``--full`` (or when named in
-``--only``).
+trainer's CPU choices changes), ``profile`` (torch.profiler's operator table), ``compile`` (eager
+vs ``torch.compile``), ``throughput`` (goal 2), ``evaluation`` (goal 5), ``time-to-64`` (goal 1),
+``recipes`` (goals 3 and 4: ``mnist-fast`` and ``cifar10-fast`` end to end). ``--quick`` runs peak,
+breakdown, throughput and evaluation on a few models; the other parts run only with ``--full`` (or
+when named in ``--only``).
 Results also go to a JSON file (``--out``). CIFAR-10 must be reachable (``CNNLAB_DATA``); note
 that the copy in ``shared/data`` was rebuilt from JPEG, so its accuracies run a little below the
 official data's.
@@ -25,12 +25,12 @@ from typing import Any
 
 import torch
 
-from benchmarks import accuracy, breakdown, evaluation, throughput
+from benchmarks import accuracy, breakdown, compiled, evaluation, throughput
 from benchmarks.measure import machine, matmul_gflops, synthetic_dataset
 from cnnlab.atomic import atomic_write_json
 from cnnlab.models import create
 
-PARTS = ("peak", "breakdown", "profile", "throughput", "evaluation", "time-to-64", "recipes")
+PARTS = ("peak", "breakdown", "profile", "compile", "throughput", "evaluation", "time-to-64", "recipes")
 QUICK_PARTS = ("peak", "breakdown", "throughput", "evaluation")
 CONV_HEAVY = ("vgg", "resnet")  # families whose achieved GFLOP/s is compared with the matmul peak
 # The networks whose steps are taken apart: (name, input shape, batch size, timed steps).
@@ -84,6 +84,16 @@ def part_profile(mode: str, results: dict[str, Any]) -> None:
         model = create(name, num_classes=10, in_channels=3, input_size=32)
         print(f" {name}, batch {batch} {settings or ''}")
         print(breakdown.operator_table(model, dataset, batch, **settings))
+
+
+def part_compile(mode: str, results: dict[str, Any]) -> None:
+    print("torch.compile: cnnlab's training step, eager and compiled (fastest of 5 steps after the first)")
+    rows = []
+    for name, batch, settings in PROFILED:
+        result = compiled.measure_compile(name, batch, **settings)
+        print(result.line())
+        rows.append(result.to_dict())
+    results["compile"] = rows
 
 
 def part_throughput(mode: str, results: dict[str, Any]) -> None:
@@ -168,6 +178,7 @@ RUNNERS: dict[str, Callable[[str, dict[str, Any]], None]] = {
     "peak": part_peak,
     "breakdown": part_breakdown,
     "profile": part_profile,
+    "compile": part_compile,
     "throughput": part_throughput,
     "evaluation": part_evaluation,
     "time-to-64": part_time_to_64,

@@ -56,3 +56,16 @@ def test_time_to_target_is_a_lower_bound_when_the_plain_run_never_gets_there():
 
 def test_no_ratio_when_cnnlab_misses_the_target():
     assert "did not reach" in run.time_to_target_verdict(_run([0.7], [1.0]), _run([0.6], [1.0]), 0.64)
+
+
+def test_compile_part_reports_a_failure_instead_of_a_time(monkeypatch):
+    from benchmarks import compiled
+
+    def broken_compile(model):
+        raise RuntimeError("no C++ compiler found\nmore detail")
+
+    monkeypatch.setattr(compiled.torch, "compile", broken_compile)
+    result = compiled.measure_compile("tutorial-cnn", 4, steps=1)
+    assert result.compiled_ms is None and result.ratio is None
+    assert result.error == "no C++ compiler found" and result.eager_ms > 0
+    assert "compiled: failed (no C++ compiler found)" in result.line()
