@@ -33,6 +33,6 @@ def test_a_cnnlab_error_prints_its_message_only_and_debug_adds_the_traceback(cap
 def test_every_area_has_its_commands(capsys):
     assert main(["--help"]) == 0
     out = capsys.readouterr().out
-    for command in ("data", "models", "explain", "train", "runs", "eval", "predict", "visualize", "export",
-                    "generate", "lowrank", "experiment"):  # fmt: skip
+    for command in ("data", "models", "explain", "train", "recipes", "runs", "eval", "predict", "visualize",
+                    "export", "generate", "lowrank", "experiment"):  # fmt: skip
         assert command in out, command

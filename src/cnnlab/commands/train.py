@@ -45,9 +45,31 @@ runs_app = typer.Typer(
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``train`` and the ``runs`` group to the root app."""
+    """Add ``train``, ``recipes`` and the ``runs`` group to the root app."""
     app.command("train", help=_TRAIN_HELP)(_train_command())
+    app.command("recipes")(recipes_command)
     app.add_typer(runs_app, name="runs")
+
+
+def recipes_command(
+    as_json: bool = typer.Option(False, "--json", help="Print the recipes as JSON."),
+) -> None:
+    """List the named presets of `cnnlab train --recipe NAME`: what each sets and what it measured."""
+    from cnnlab.train.recipes import list_recipes
+
+    rows = [
+        {
+            "name": recipe.name,
+            "summary": recipe.summary,
+            "settings": " ".join(f"{key}={value}" for key, value in recipe.settings.items()) or "(defaults)",
+            "measured": recipe.measured,
+        }
+        for recipe in list_recipes()
+    ]
+    if as_json:
+        print_json(rows)
+        return
+    print_table(rows, title="cnnlab train --recipe NAME (flags given with it still override it)")
 
 
 _TRAIN_HELP = """Train a model: `cnnlab train` alone trains LeNet-5 on MNIST (offline, about a minute).

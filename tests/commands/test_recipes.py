@@ -1,0 +1,24 @@
+"""``cnnlab recipes``: the presets of ``cnnlab train --recipe``, with what each measured."""
+
+from __future__ import annotations
+
+import json
+
+from cnnlab.cli import main
+from cnnlab.train.recipes import list_recipes
+
+
+def test_recipes_json_lists_every_recipe_with_its_settings_and_measurement(capsys):
+    assert main(["recipes", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [row["name"] for row in rows] == [recipe.name for recipe in list_recipes()]
+    fast = next(row for row in rows if row["name"] == "cifar10-fast")
+    assert "model=speedrun" in fast["settings"] and "epochs=12" in fast["settings"]
+    assert "benchmarks.run" in fast["measured"]
+    assert next(row for row in rows if row["name"] == "default")["settings"] == "(defaults)"
+
+
+def test_recipes_table_names_them(capsys):
+    assert main(["recipes"]) == 0
+    out = capsys.readouterr().out
+    assert "mnist-fast" in out and "cifar10-quick" in out
