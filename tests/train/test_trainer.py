@@ -217,3 +217,16 @@ def test_auxiliary_heads_add_their_weighted_loss_in_training_only():
     with torch.no_grad():
         output = batch_output(model, inputs, labels, loss_fn)
     assert torch.allclose(output.loss, loss_fn(output.logits, labels))
+
+
+def test_a_partial_factory_is_named_by_its_function_and_arguments(tiny):
+    import functools
+
+    settings = {k: v for k, v in tiny.items() if k not in ("model", "dataset", "name")}
+    run = cnnlab.train(functools.partial(_tiny_factory, 8), "mnist", **settings)
+    assert run.config["model"] == f"{__name__}._tiny_factory(8)"
+    assert Path(run.dir).name.startswith("_tiny_factory-mnist-")
+
+
+def _tiny_factory(width: int) -> torch.nn.Module:
+    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, width), torch.nn.Linear(width, 10))

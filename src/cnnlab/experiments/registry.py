@@ -11,7 +11,6 @@ the report; :mod:`cnnlab.experiments.runner` does the rest (directory, machine, 
 from __future__ import annotations
 
 import dataclasses
-import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -121,12 +120,9 @@ class Experiment:
 
 def model_label(model: str | Callable[[], nn.Module]) -> str:
     """A registry name as it is; a factory as ``name(arg=value, ...)`` (a partial shows its arguments)."""
-    if isinstance(model, str):
-        return model
-    if isinstance(model, functools.partial):
-        arguments = [repr(a) for a in model.args] + [f"{k}={v!r}" for k, v in model.keywords.items()]
-        return f"{model_label(model.func)}({', '.join(arguments)})"
-    return getattr(model, "__qualname__", None) or type(model).__name__
+    from cnnlab.models.registry import factory_label
+
+    return model if isinstance(model, str) else factory_label(model)
 
 
 _EXPERIMENTS: dict[str, Experiment] = {}

@@ -10,6 +10,7 @@ hand-kept list. A builder has the signature::
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -213,3 +214,14 @@ def _smallest_fitting(fits: Callable[[int], bool], low: int, high: int) -> int |
 
 def _shape_text(shape: Sequence[int]) -> str:
     return "x".join(str(s) for s in shape)
+
+
+def factory_label(factory: Callable, *, qualified: bool = False) -> str:
+    """A model factory's (or class's) name for people: ``small_alexnet(0.25)`` for a
+    ``functools.partial``, prefixed with its module when ``qualified``."""
+    if isinstance(factory, functools.partial):
+        arguments = [repr(a) for a in factory.args] + [f"{k}={v!r}" for k, v in factory.keywords.items()]
+        return f"{factory_label(factory.func, qualified=qualified)}({', '.join(arguments)})"
+    name = getattr(factory, "__qualname__", None) or type(factory).__name__
+    module = getattr(factory, "__module__", None)
+    return f"{module}.{name}" if qualified and module else name

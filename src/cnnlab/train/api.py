@@ -183,8 +183,9 @@ def _user_entry(model: nn.Module | Callable[[], nn.Module]) -> dict[str, Any]:
 
 
 def _model_label(model: nn.Module | Callable[[], nn.Module]) -> str:
-    target = type(model) if isinstance(model, nn.Module) else model
-    return f"{target.__module__}.{getattr(target, '__qualname__', repr(target))}"
+    from cnnlab.models.registry import factory_label
+
+    return factory_label(type(model) if isinstance(model, nn.Module) else model, qualified=True)
 
 
 def _new_run_dir(config: TrainConfig) -> RunDir:
@@ -192,7 +193,8 @@ def _new_run_dir(config: TrainConfig) -> RunDir:
     if config.name:
         return RunDir.create(runs_dir, config.name, exist_ok_suffix=False)
     dataset = Path(config.dataset).name or config.dataset
-    model = config.model.rsplit(".", 1)[-1]
+    # "package.module.small_alexnet(0.25)" -> "small_alexnet": the name, without module or arguments.
+    model = config.model.split("(", 1)[0].rsplit(".", 1)[-1]
     stamp = time.strftime("%Y%m%d-%H%M%S")
     return RunDir.create(runs_dir, f"{model}-{dataset}-{stamp}", exist_ok_suffix=True)
 
