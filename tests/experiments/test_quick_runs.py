@@ -124,7 +124,8 @@ def test_optimizers(quick_run, data_dir):
         assert rates[label] == pytest.approx(expected)
         assert cell["settings"]["lr"] == pytest.approx(rates[label])
         assert len(test["lrs"]) == len(test["smoothed"]) <= 20
-        assert f"| {label} | {test['suggestion']:.3g} |" in finished.report
+        default = "" if test["descended"] else " (usual default)"
+        assert f"| {label} | {rates[label]:.3g}{default} | {test['suggestion']:.3g} |" in finished.report
 
 
 def test_losses(quick_run, data_dir):

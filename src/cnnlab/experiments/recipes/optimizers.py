@@ -77,11 +77,20 @@ def run(ctx: Context) -> None:
         "fewer (it stops when the smoothed loss exceeds 4 times its minimum) with the rate growing "
         f"exponentially; the pick is the rate at the lowest smoothed loss divided by 10 ({RULE})."
     )
+    rates = {spec.label: picked_rate(spec, tests[spec.label]) for spec in ctx.plan.cells}
     ctx.report.table(
-        ["optimizer", "picked rate", "rate at the lowest loss", "steepest descent at", "loss fell"],
+        [
+            "optimizer",
+            "rate trained with",
+            "pick",
+            "rate at the lowest loss",
+            "steepest descent at",
+            "loss fell",
+        ],
         [
             [
                 label,
+                f"{rates[label]:.3g}" + ("" if t.descended else " (usual default)"),
                 f"{t.suggestion:.3g}",
                 f"{t.minimum:.3g}",
                 f"{t.steepest:.3g}",
@@ -92,7 +101,6 @@ def run(ctx: Context) -> None:
     )
     ctx.figure("range_tests.png", range_tests_figure(tests, f"Range tests: {MODEL} on {DATASET}"),
                "Smoothed training loss against the learning rate; dots mark each pick")  # fmt: skip
-    rates = {spec.label: picked_rate(spec, tests[spec.label]) for spec in ctx.plan.cells}
     fallbacks = [label for label, test in tests.items() if not test.descended]
     if fallbacks:
         ctx.report.text(
