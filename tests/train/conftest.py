@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import signal
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
 
-from cnnlab.train import TIMING_KEYS
+from cnnlab.train import TIMING_KEYS, Reporter
 
 
 @pytest.fixture
@@ -50,3 +52,21 @@ def same_weights():
 def learning_records():
     """learning_records(records): metrics.jsonl records without their wall-clock entries."""
     return _learning_records
+
+
+class CtrlCAtStep(Reporter):
+    """Sends this process a real SIGINT during the given step, as a user's Ctrl-C would."""
+
+    def __init__(self, step: int):
+        self.at, self.steps = step, 0
+
+    def step(self, images, stats):
+        self.steps += 1
+        if self.steps == self.at:
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+@pytest.fixture
+def ctrl_c_at_step():
+    """``ctrl_c_at_step(n)``: a progress reporter that presses Ctrl-C during step ``n``."""
+    return CtrlCAtStep

@@ -4,8 +4,6 @@ the weight average (EMA) and test-time augmentation (TTA), all bit-reproducible 
 from __future__ import annotations
 
 import json
-import os
-import signal
 from pathlib import Path
 
 import pytest
@@ -16,7 +14,7 @@ from cnnlab.data import load_dataset
 from cnnlab.errors import ConfigError
 from cnnlab.runs import load_checkpoint
 from cnnlab.runs.rundir import RunDir
-from cnnlab.train import Reporter, TrainingInterrupted, evaluate, resume
+from cnnlab.train import TrainingInterrupted, evaluate, resume
 from cnnlab.train.evaluation import eval_batch_size, eval_loader
 from cnnlab.train.tta import with_tta
 
@@ -42,16 +40,6 @@ def test_evaluation_batches_grow_with_small_images():
     assert loader.batch_size == 1337 and len(loader) == 3 and not loader.shuffle
 
 
-class _CtrlCAtStep(Reporter):
-    def __init__(self, step: int):
-        self.at, self.steps = step, 0
-
-    def step(self, images, stats):
-        self.steps += 1
-        if self.steps == self.at:
-            os.kill(os.getpid(), signal.SIGINT)
-
-
 @pytest.fixture
 def averaged(tiny):
     return {**tiny, "ema": 0.9, "tta": "flip-shift"}
@@ -66,10 +54,12 @@ def test_weight_average_and_tta_repeat_to_the_bit(averaged, same_weights, learni
     assert not same_weights(first.model, last_iterate.model)  # the run ends with the average
 
 
-def test_resume_with_a_weight_average_matches_uninterrupted(averaged, same_weights, learning_records):
+def test_resume_with_a_weight_average_matches_uninterrupted(
+    averaged, same_weights, learning_records, ctrl_c_at_step
+):
     reference = cnnlab.train(**averaged, name="reference")
     with pytest.raises(TrainingInterrupted):
-        cnnlab.train(**{**averaged, "progress": _CtrlCAtStep(5)}, name="cut")
+        cnnlab.train(**{**averaged, "progress": ctrl_c_at_step(5)}, name="cut")
     cut = Path(averaged["runs_dir"]) / "cut"
     training = load_checkpoint(cut / "checkpoints" / "last.pt")["training"]
     assert training["ema"]["updates"] == 5 and "live_model_state" in training

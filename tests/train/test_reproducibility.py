@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -15,7 +13,7 @@ import pytest
 import cnnlab
 from cnnlab.runs import load_checkpoint
 from cnnlab.runs.rundir import RunDir
-from cnnlab.train import Reporter, TrainingInterrupted, resume
+from cnnlab.train import TrainingInterrupted, resume
 
 
 def test_same_seed_gives_identical_weights_and_metrics(tiny, same_weights, learning_records):
@@ -30,22 +28,12 @@ def test_same_seed_gives_identical_weights_and_metrics(tiny, same_weights, learn
     assert not same_weights(first.model, other_seed.model)
 
 
-class _CtrlCAtStep(Reporter):
-    """Sends this process a real SIGINT during the given step, as a user's Ctrl-C would."""
-
-    def __init__(self, step: int):
-        self.at, self.steps = step, 0
-
-    def step(self, images, stats):
-        self.steps += 1
-        if self.steps == self.at:
-            os.kill(os.getpid(), signal.SIGINT)
-
-
-def test_ctrl_c_saves_a_checkpoint_and_resume_matches_uninterrupted(tiny, same_weights, learning_records):
+def test_ctrl_c_saves_a_checkpoint_and_resume_matches_uninterrupted(
+    tiny, same_weights, learning_records, ctrl_c_at_step
+):
     reference = cnnlab.train(**tiny, name="reference")
     with pytest.raises(TrainingInterrupted) as stopped:
-        cnnlab.train(**{**tiny, "progress": _CtrlCAtStep(5)}, name="interrupted")
+        cnnlab.train(**{**tiny, "progress": ctrl_c_at_step(5)}, name="interrupted")
     run_dir = Path(tiny["runs_dir"]) / "interrupted"
     assert f"cnnlab train --resume {run_dir}" in str(stopped.value)
     assert stopped.value.exit_code == 130
@@ -111,7 +99,7 @@ def _wait_for_step(metrics: Path, step: int, child: subprocess.Popen, timeout: f
     pytest.fail("the training process never reached the step")
 
 
-def test_mixed_precision_with_loss_scaling_resumes_exactly(tiny, same_weights, monkeypatch):
+def test_mixed_precision_with_loss_scaling_resumes_exactly(tiny, same_weights, monkeypatch, ctrl_c_at_step):
     """The CUDA code path (autocast, float16 GradScaler, channels_last, clipping), run on the CPU."""
     import torch
 
@@ -121,7 +109,7 @@ def test_mixed_precision_with_loss_scaling_resumes_exactly(tiny, same_weights, m
     settings = {**tiny, "amp": True, "channels_last": True, "clip_grad_norm": 1.0}
     reference = cnnlab.train(**settings, name="amp-reference")
     with pytest.raises(TrainingInterrupted):
-        cnnlab.train(**{**settings, "progress": _CtrlCAtStep(6)}, name="amp-cut")
+        cnnlab.train(**{**settings, "progress": ctrl_c_at_step(6)}, name="amp-cut")
     cut = Path(tiny["runs_dir"]) / "amp-cut"
     assert load_checkpoint(cut / "checkpoints" / "last.pt")["training"]["scaler"]["scale"] > 1
     resumed = resume(cut, progress=False)
