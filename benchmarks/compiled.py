@@ -9,14 +9,13 @@ compiler is missing or fails, the result says so instead of a time.
 
 from __future__ import annotations
 
-import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
 
 from benchmarks.breakdown import CnnlabStep
-from benchmarks.measure import synthetic_dataset
+from benchmarks.measure import seconds_of, synthetic_dataset
 from cnnlab.models import create
 
 
@@ -71,12 +70,6 @@ def _time_steps(name, dataset, batch_size, steps, settings, *, compiled: bool) -
     if compiled:
         step.model = torch.compile(step.model)
     with hardware_context(step.hardware):
-        first = _seconds(step, 0)
-        fastest = min(_seconds(step, index) for index in range(1, steps + 1))
+        first = seconds_of(lambda: step(0))
+        fastest = min(seconds_of(lambda index=index: step(index)) for index in range(1, steps + 1))
     return first, fastest
-
-
-def _seconds(step: CnnlabStep, index: int) -> float:
-    started = time.perf_counter()
-    step(index)
-    return time.perf_counter() - started

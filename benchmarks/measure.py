@@ -71,11 +71,12 @@ def matmul_gflops(size: int = 4096, repeats: int = 5, dtype: torch.dtype = torch
     a = torch.randn(size, size, generator=generator).to(dtype)
     b = torch.randn(size, size, generator=generator).to(dtype)
     a @ b  # first call: thread pool start-up and page faults
-    best = min(_seconds(lambda: a @ b) for _ in range(repeats))
+    best = min(seconds_of(lambda: a @ b) for _ in range(repeats))
     return 2 * size**3 / best / 1e9
 
 
-def _seconds(work: Callable[[], Any]) -> float:
+def seconds_of(work: Callable[[], Any]) -> float:
+    """Wall-clock seconds of one call of ``work``."""
     start = time.perf_counter()
     work()
     return time.perf_counter() - start
