@@ -26,7 +26,7 @@ def describe_machine(device: str = "auto", threads: int | None = None) -> dict[s
         if hardware.device.type == "cuda"
         else None,
         "threads": hardware.threads,
-        "load_average": _load_average(),
+        "load_average": load_average(),
         "host": socket.gethostname(),
         "platform": platform.platform(),
         "python": platform.python_version(),
@@ -56,8 +56,9 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def _load_average() -> float | None:
-    # Other processes on the machine slow every measured time; the report says how busy it was.
+def load_average() -> float | None:
+    """The 1-minute load average, None where the system does not report one. Other processes on
+    the machine slow every measured time; reports and estimates say how busy it was."""
     try:
         return round(os.getloadavg()[0], 2)
     except (AttributeError, OSError):

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import statistics
 import time
 from collections.abc import Callable
@@ -34,6 +33,7 @@ from torch import nn
 from cnnlab.atomic import atomic_write_json
 from cnnlab.data import get_spec
 from cnnlab.data.paths import user_cache_dir
+from cnnlab.experiments.machine import load_average
 from cnnlab.experiments.registry import CellSpec, Experiment, ExtraWork, Plan, model_label
 from cnnlab.train import TrainConfig, choose_hardware
 from cnnlab.train.hardware import available_cores
@@ -216,10 +216,7 @@ def _trusted(entry: dict[str, Any]) -> bool:
 
 def _load_average() -> float:
     """The 1-minute load average (0 where the system does not report one)."""
-    try:
-        return round(os.getloadavg()[0], 2)
-    except (AttributeError, OSError):
-        return 0.0
+    return load_average() or 0.0
 
 
 def _time_steps(item: WorkItem, device: torch.device, threads: int) -> float:
