@@ -29,7 +29,7 @@ from cnnlab.runs.index import RunIndex
 from cnnlab.runs.rundir import MetricsLog, RunDir
 from cnnlab.train.config import TrainConfig
 from cnnlab.train.ema import WeightAverage
-from cnnlab.train.evaluation import eval_batch_size, evaluate
+from cnnlab.train.evaluation import eval_batch_size, eval_loader, evaluate
 from cnnlab.train.hardware import Hardware, autocast, fit_to_model
 from cnnlab.train.interrupts import StopSignal, TrainingInterrupted
 from cnnlab.train.losses import build_loss
@@ -103,9 +103,9 @@ class Trainer:
         self.loss_fn = build_loss(config)
         self.optimizer = build_optimizer(self.model.parameters(), config, self.device)
         self.scaler = torch.amp.GradScaler(self.device.type) if hardware.needs_grad_scaler else None
-        self.train_loader = self._loader(data.train, train=True)
-        self.val_loader = self._loader(data.val) if data.val is not None else None
-        self.test_loader = self._loader(data.test) if data.test is not None else None
+        self.train_loader = self._train_loader(data.train)
+        self.val_loader = self._eval_loader(data.val) if data.val is not None else None
+        self.test_loader = self._eval_loader(data.test) if data.test is not None else None
         self.schedule = build_schedule(config, len(self.train_loader))
         self.position = Position()
         self.sums = MetricSums(self.device)
@@ -121,19 +121,21 @@ class Trainer:
         self.tensorboard: TensorBoardLog | None = None
 
     # -- set-up --------------------------------------------------------------------------------
-    def _loader(self, dataset, train: bool = False) -> BatchLoader:
+    def _train_loader(self, dataset) -> BatchLoader:
         config = self.config
         return BatchLoader(
             dataset,
-            config.batch_size
-            if train
-            else eval_batch_size(dataset.input_shape, config.batch_size * EVAL_BATCH_FACTOR),
-            shuffle=train,
+            config.batch_size,
+            shuffle=True,
             seed=config.seed,
-            augment=Augment(crop_padding=config.crop_padding, flip=config.flip) if train else None,
+            augment=Augment(crop_padding=config.crop_padding, flip=config.flip),
             scale=self.scale,
             device=self.device,
         )
+
+    def _eval_loader(self, dataset) -> BatchLoader:
+        size = eval_batch_size(dataset.input_shape, self.config.batch_size * EVAL_BATCH_FACTOR)
+        return eval_loader(dataset, scale=self.scale, device=self.device, batch_size=size)
 
     def write_start_files(self, environment: dict[str, Any]) -> None:
         """config.json and environment.json of a new run."""
