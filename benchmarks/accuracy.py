@@ -8,11 +8,15 @@ to notice the target) is reported separately as wall time. Both sides evaluate a
   epochs, in the notebook loop of :mod:`benchmarks.plain`; it stops at the first epoch at or above
   the target.
 - cnnlab side: ``cnnlab.train(recipe=...)``, exactly what ``cnnlab train --recipe NAME`` runs.
+- The sweep behind ``cifar10-quick``: the recipe and variants of it (each a few settings changed),
+  every one trained with several seeds, so a choice is not made on one seed's luck.
 """
 
 from __future__ import annotations
 
+import statistics
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -22,6 +26,7 @@ from benchmarks import plain
 from benchmarks.measure import StepClock, cnnlab_train
 from cnnlab.data import ImageDataset, load_dataset
 from cnnlab.models import create
+from cnnlab.train.recipes import get_recipe
 
 COURSE_TARGET = 0.64  # the course recipe's CIFAR-10 test accuracy after 10 epochs
 COURSE_EPOCHS, COURSE_BATCH, COURSE_LR = 10, 64, 1e-3
@@ -86,8 +91,7 @@ def cnnlab_recipe_run(recipe: str, **settings: Any) -> AccuracyRun:
     clock = StepClock()
     started = time.perf_counter()
     cnnlab_train(None, None, clock, recipe=recipe, **settings)
-    flags = "".join(f" --{name.replace('_', '-')} {value}" for name, value in settings.items())
-    run = AccuracyRun(f"cnnlab: --recipe {recipe}{flags}")
+    run = AccuracyRun(f"cnnlab: --recipe {recipe}{cli_flags(settings)}")
     trained = 0.0
     for record in clock.epochs:
         trained += record["time_s"]
@@ -96,6 +100,101 @@ def cnnlab_recipe_run(recipe: str, **settings: Any) -> AccuracyRun:
             run.train_seconds.append(trained)
     run.wall_seconds = time.perf_counter() - started
     return run
+
+
+def cli_flags(settings: dict[str, Any]) -> str:
+    """``settings`` as ``cnnlab train`` flags: `` --lr 0.3 --model-arg widths=16,32,64``."""
+    flags = []
+    for name, value in settings.items():
+        if name == "model_args":
+            flags += [f"--model-arg {key}={_flag_value(arg)}" for key, arg in value.items()]
+        elif value is True or value is False:
+            flags.append(f"--{'' if value else 'no-'}{name.replace('_', '-')}")
+        else:
+            flags.append(f"--{name.replace('_', '-')} {_flag_value(value)}")
+    return "".join(f" {flag}" for flag in flags)
+
+
+def _flag_value(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return ",".join(str(item).lower() if isinstance(item, bool) else str(item) for item in value)
+    return str(value)
+
+
+# What cifar10-quick was chosen from: (what changes, the settings that change it). The settings
+# override the recipe's, so each row can be re-run as ``cnnlab train --recipe cifar10-quick FLAGS``.
+QUICK_MODEL: dict[str, Any] = get_recipe("cifar10-quick").settings["model_args"]
+QUICK_SWEEP: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("the recipe", {}),
+    ("3x3 stem at full resolution", {"model_args": {**QUICK_MODEL, "stem": "conv"}}),
+    ("with crop and flip augmentation", {"crop_padding": 2, "flip": True}),
+    ("flip TTA only", {"tta": "flip"}),
+    ("no TTA", {"tta": "none"}),
+    ("no weight average", {"ema": 0.0}),
+    ("lr 0.3", {"lr": 0.3}),
+    ("lr 0.5", {"lr": 0.5}),
+    (
+        "a residual pair in the first group too",
+        {"model_args": {**QUICK_MODEL, "residual": [True, False, True]}},
+    ),
+    ("widths 16-32-64 (narrower middle)", {"model_args": {**QUICK_MODEL, "widths": [16, 32, 64]}}),
+    ("widths 16-96-96 (wider)", {"model_args": {**QUICK_MODEL, "widths": [16, 96, 96]}}),
+    (
+        "the earlier recipe (16-32-64, 3x3 stem, lr 0.3, crop and flip, flip TTA)",
+        {
+            "model_args": {"widths": [16, 32, 64], "residual": [True, False, True], "stem": "conv"},
+            "lr": 0.3,
+            "crop_padding": 2,
+            "flip": True,
+            "tta": "flip",
+        },
+    ),
+)
+
+
+@dataclass
+class SweepRow:
+    """One variant of a recipe over several seeds: final test accuracy and training seconds."""
+
+    label: str
+    flags: str
+    seeds: list[int]
+    accuracies: list[float]
+    train_seconds: list[float]
+
+    @property
+    def mean_accuracy(self) -> float:
+        return statistics.fmean(self.accuracies)
+
+    @property
+    def median_seconds(self) -> float:
+        return statistics.median(self.train_seconds)
+
+    def line(self) -> str:
+        each = ", ".join(f"{a:.2%}" for a in self.accuracies)
+        return (
+            f" {self.label:62s} mean {self.mean_accuracy:.2%} (min {min(self.accuracies):.2%}; {each}) "
+            f"training {self.median_seconds:.1f} s (median) | flags:{self.flags or ' (none)'}"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "mean_accuracy": self.mean_accuracy, "median_seconds": self.median_seconds}
+
+
+def sweep(
+    recipe: str, variants: Sequence[tuple[str, dict[str, Any]]], seeds: Sequence[int], **common: Any
+) -> Iterator[SweepRow]:
+    """Train ``recipe`` changed by each variant's settings once per seed (``common`` applies to all);
+    yields each variant's row as soon as its seeds are done."""
+    for label, settings in variants:
+        runs = [cnnlab_recipe_run(recipe, **settings, **common, seed=seed) for seed in seeds]
+        yield SweepRow(
+            label,
+            cli_flags(settings),
+            list(seeds),
+            [run.final_accuracy for run in runs],
+            [run.total_train_seconds for run in runs],
+        )
 
 
 def load_cifar10() -> tuple[ImageDataset, ImageDataset]:

@@ -87,6 +87,30 @@ def test_explain_compares_models_side_by_side(capsys):
     assert code == 0 and "138,357,544" in out and "11,689,512" in out
 
 
+def test_explain_model_args_build_the_model_a_recipe_trains(capsys):
+    argv = ("explain", "speedrun", "--model-arg", "widths=16,32,64", "--model-arg", "stem=patch")
+    code, out, _ = run(capsys, *argv, "--format", "json")
+    assert code == 0
+    report = json.loads(out)
+    assert (report["params"], report["macs"]) == (103_328, 1_376_896)
+    first_conv = next(layer for layer in report["layers"] if layer["name"] == "groups.0.0")
+    assert first_conv["output_shape"] == [16, 16, 16] and first_conv["window"] == "k4 s2 p1"
+    code, out, _ = run(capsys, *argv, "--compare", "tutorial-cnn", "--format", "json")
+    assert code == 0 and [entry["params"] for entry in json.loads(out)] == [103_328, 62_006]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (("speedrun", "--model-arg", "stem=pixel"), "stem must be one of conv, patch"),
+        (("--compare", "vgg11,vgg13", "--model-arg", "batch_norm=true"), "name one"),
+    ],
+)
+def test_explain_bad_model_args_are_errors(capsys, argv, message):
+    code, _, err = run(capsys, "explain", *argv)
+    assert code == 2 and message in err
+
+
 def test_explain_a_users_own_module_from_a_file(capsys, tmp_path):
     source = tmp_path / "mynet.py"
     source.write_text(

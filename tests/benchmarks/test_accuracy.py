@@ -49,3 +49,33 @@ def test_recipe_run_tested_only_at_the_end_records_one_accuracy():
     last = accuracy.cnnlab_recipe_run("default", epochs=2, subset=256, test_subset=128, test_every=0)
     assert len(last.accuracies) == 1 == len(last.train_seconds)
     assert last.final_accuracy == every.final_accuracy  # evaluating more often changes nothing
+
+
+def test_cli_flags_are_what_cnnlab_train_accepts():
+    flags = accuracy.cli_flags(
+        {"lr": 0.3, "flip": True, "amp": False, "model_args": {"widths": [16, 32], "residual": [True, False]}}
+    )
+    assert flags == " --lr 0.3 --flip --no-amp --model-arg widths=16,32 --model-arg residual=true,false"
+    assert accuracy.cli_flags({}) == ""
+
+
+def test_quick_sweep_variants_are_valid_settings_of_the_recipe():
+    from cnnlab.train.config import resolve_config
+
+    labels = [label for label, _ in accuracy.QUICK_SWEEP]
+    assert labels[0] == "the recipe" and len(set(labels)) == len(labels)
+    for _, settings in accuracy.QUICK_SWEEP:
+        resolve_config(recipe="cifar10-quick", overrides=dict(settings))  # raises on a bad setting
+
+
+def test_sweep_trains_each_variant_once_per_seed():
+    variants = [("as is", {}), ("slower", {"lr": 1e-4})]
+    rows = list(accuracy.sweep("default", variants, seeds=[0, 1], epochs=1, subset=256, test_subset=128))
+    assert [row.label for row in rows] == ["as is", "slower"]
+    assert [row.flags for row in rows] == ["", " --lr 0.0001"]
+    for row in rows:
+        assert row.seeds == [0, 1] and len(row.accuracies) == 2 == len(row.train_seconds)
+        assert row.mean_accuracy == sum(row.accuracies) / 2
+        assert "mean" in row.line() and row.to_dict()["median_seconds"] == row.median_seconds
+    again = list(accuracy.sweep("default", variants[:1], seeds=[1], epochs=1, subset=256, test_subset=128))
+    assert again[0].accuracies == rows[0].accuracies[1:]  # a seed repeats exactly

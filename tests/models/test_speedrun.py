@@ -31,6 +31,21 @@ def test_widths_and_residual_options_build_an_mnist_net():
     assert [len(g) for g in model.groups] == [4, 4, 5]  # conv, pool, BN, GELU (+ residual)
 
 
+def test_patch_stem_reads_4x4_patches_with_stride_2_and_has_no_layer_of_its_own():
+    model = create("speedrun", widths="16,32,64", stem="patch")
+    assert isinstance(model.stem, torch.nn.Identity)
+    first = model.groups[0][0]
+    assert (first.in_channels, first.kernel_size, first.stride, first.padding) == (3, (4, 4), (2, 2), (1, 1))
+    activations = model.groups[0][:2](torch.zeros(2, 3, 32, 32))
+    assert activations.shape == (2, 16, 8, 8)  # conv to 16x16, then the group's pool
+    assert model(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
+    # Gone: the 3x3 stem conv-BN (3->8) and the first group's 3x3 conv (8->16); new: a 4x4 conv (3->16).
+    conv_stem = create("speedrun", widths="16,32,64")
+    assert count(conv_stem) - count(model) == (3 * 9 * 8 + 2 * 8) + 8 * 9 * 16 - 3 * 16 * 16
+    odd = create("speedrun", in_channels=1, input_size=28, widths="8,16,32", stem="patch")
+    assert odd(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+
+
 def test_logits_are_the_head_scaled_down():
     torch.manual_seed(0)
     model = create("speedrun", widths=[8, 8, 8]).eval()
@@ -46,6 +61,7 @@ def test_logits_are_the_head_scaled_down():
         ({"widths": "a,b,c"}, "widths"),
         ({"residual": "yes"}, "residual"),
         ({"widths": [8, 16], "residual": [True]}, "one positive width per group"),
+        ({"stem": "pixel"}, "stem must be one of conv, patch"),
     ],
 )
 def test_bad_options_are_config_errors(kwargs, pattern):

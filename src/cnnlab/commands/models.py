@@ -85,6 +85,11 @@ def explain_command(
         help="Number of classes (default: 1000 at the paper's ImageNet size, else 10).",
     ),
     depth: int | None = typer.Option(None, "--depth", min=1, help="Fold modules nested deeper than this."),
+    model_arg: list[str] | None = typer.Option(
+        None,
+        "--model-arg",
+        help="Option of the named model KEY=VALUE (repeatable), as in `cnnlab train`, e.g. stem=patch.",
+    ),
     compare: str | None = typer.Option(
         None,
         "--compare",
@@ -94,12 +99,16 @@ def explain_command(
 ) -> None:
     """Show what every layer does to the tensor: shape, size formula, params, MACs, receptive field."""
     from cnnlab.analysis.summary import Comparison, explain, summarize
+    from cnnlab.commands.train import parse_model_args
 
     _check_format(output_format)
     shape = parse_input_shape(input_shape) if input_shape else None
+    options = parse_model_args(model_arg or [])
+    if options and (model is None or ":" in model):
+        raise UsageError("--model-arg sets options of the named registry model: name one, e.g. speedrun.")
     if compare:
-        names = ([model] if model else []) + [name.strip() for name in compare.split(",") if name.strip()]
-        comparison = Comparison([explain(name, shape, classes) for name in names])
+        others = [explain(name.strip(), shape, classes) for name in compare.split(",") if name.strip()]
+        comparison = Comparison(([explain(model, shape, classes, **options)] if model else []) + others)
         _emit(output_format, comparison.to_dict, comparison.to_markdown, comparison.to_table)
         return
     if model is None:
@@ -109,7 +118,7 @@ def explain_command(
             raise UsageError("Give the input shape of your model with --input CxHxW, e.g. --input 3x32x32.")
         summary = summarize(load_user_model(model), shape, name=model)
     else:
-        summary = explain(model, shape, classes)
+        summary = explain(model, shape, classes, **options)
     _emit(
         output_format,
         lambda: summary.to_dict(depth),
