@@ -19,6 +19,7 @@ from typing import Any
 import torch
 
 from benchmarks import plain
+from benchmarks.measure import forward_flops_per_image
 from cnnlab.data import ImageDataset, load_dataset
 from cnnlab.models import create
 
@@ -33,10 +34,16 @@ class EvaluationResult:
     cnnlab_seconds: float
     plain_accuracy: float
     cnnlab_accuracy: float
+    gflop_per_image: float = 0.0  # one forward pass (convolutions and matrix products)
 
     @property
     def ratio(self) -> float:
         return self.plain_seconds / self.cnnlab_seconds
+
+    def floor_seconds(self, peak_gflops: float) -> float:
+        """The arithmetic alone at ``peak_gflops`` (the matmul peak): no evaluation can be faster
+        unless its kernels beat that peak."""
+        return self.images * self.gflop_per_image / peak_gflops
 
     def to_dict(self) -> dict:
         return {**asdict(self), "ratio": self.ratio}
@@ -95,6 +102,7 @@ def measure_evaluation(
         cnnlab_seconds=min(cnnlab_times),
         plain_accuracy=plain_accuracy,
         cnnlab_accuracy=cnnlab_accuracy,
+        gflop_per_image=forward_flops_per_image(model, tuple(test.images.shape[1:])) / 1e9,
     )
 
 

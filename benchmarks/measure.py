@@ -86,6 +86,15 @@ def training_flops_per_image(model: nn.Module, input_shape: tuple[int, ...]) -> 
     """FLOPs of one training step (forward and backward) per image, counted by PyTorch's
     ``FlopCounterMode`` on the meta device (no memory, no arithmetic). Convolutions and matrix
     products are counted (2 per multiply-add); element-wise ops are not, as usual."""
+    return _flops_per_image(model, input_shape, backward=True)
+
+
+def forward_flops_per_image(model: nn.Module, input_shape: tuple[int, ...]) -> float:
+    """FLOPs of one forward pass (what evaluation costs) per image, counted as above."""
+    return _flops_per_image(model, input_shape, backward=False)
+
+
+def _flops_per_image(model: nn.Module, input_shape: tuple[int, ...], backward: bool) -> float:
     meta_model = _on_meta(model)
     x = torch.zeros((2, *input_shape), device="meta")
     with FlopCounterMode(display=False) as counter:
@@ -93,7 +102,8 @@ def training_flops_per_image(model: nn.Module, input_shape: tuple[int, ...]) -> 
             loss = meta_model.objective(x)["loss"]
         else:
             loss = meta_model(x).sum()
-        loss.backward()
+        if backward:
+            loss.backward()
     return counter.get_total_flops() / 2
 
 

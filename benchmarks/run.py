@@ -120,15 +120,19 @@ def part_evaluation(mode: str, results: dict[str, Any]) -> None:
         f"load cifar10 (train + test): first {load.first_seconds:.2f} s, cached {load.cached_seconds:.2f} s"
     )
     _, test = accuracy.load_cifar10()
+    peak = results.setdefault("matmul_gflops", matmul_gflops())
     rows = []
     for name, settings in EVALUATION_MODELS[mode]:
         result = evaluation.measure_evaluation(test, name, **settings)
         print(
             f"evaluate {result.model} on the {result.images:,} test images: "
             f"plain {result.plain_seconds:.2f} s, cnnlab {result.cnnlab_seconds:.3f} s, x{result.ratio:.1f} "
-            f"(accuracy {result.plain_accuracy:.4f} vs {result.cnnlab_accuracy:.4f})"
+            f"(accuracy {result.plain_accuracy:.4f} vs {result.cnnlab_accuracy:.4f})\n"
+            f"   its arithmetic ({result.gflop_per_image * 1000:.2f} MFLOP per image) at the matmul peak of "
+            f"{peak:.1f} GFLOP/s: {result.floor_seconds(peak):.3f} s; x10 the plain loop would be "
+            f"{result.plain_seconds / 10:.3f} s"
         )
-        rows.append(result.to_dict())
+        rows.append({**result.to_dict(), "floor_seconds": result.floor_seconds(peak)})
     results["load"] = load.to_dict()
     results["evaluation"] = rows
 
