@@ -107,3 +107,23 @@ def test_fast_recipes_train_the_speedrun_net_in_mixed_precision(recipe, tiny):
     assert run.status == "finished" and 0.0 <= run.final["test_accuracy"] <= 1.0
     environment = json.loads((Path(run.dir) / "environment.json").read_text())["device"]
     assert environment["channels_last"] is True
+
+
+def test_quick_recipe_with_its_patch_stem_repeats_to_the_bit_and_resumes(
+    tiny, same_weights, learning_records, ctrl_c_at_step
+):
+    settings = {
+        "recipe": "cifar10-quick", "dataset": "mnist", "subset": 256, "test_subset": 128, "epochs": 2,
+        "batch_size": 32, "checkpoint_every": 3, "runs_dir": tiny["runs_dir"], "progress": False,
+        "curves": False, "threads": 1,
+    }  # fmt: skip
+    first = cnnlab.train(**settings, name="quick-a")
+    assert isinstance(first.model.stem, torch.nn.Identity)  # the recipe's patch stem
+    assert first.model.groups[0][0].stride == (2, 2)
+    second = cnnlab.train(**settings, name="quick-b")
+    assert same_weights(first.model, second.model)
+    with pytest.raises(TrainingInterrupted):
+        cnnlab.train(**{**settings, "progress": ctrl_c_at_step(5)}, name="quick-cut")
+    resumed = resume(Path(tiny["runs_dir"]) / "quick-cut", progress=False)
+    assert same_weights(resumed.model, first.model)
+    assert learning_records(resumed.history) == learning_records(first.history)
