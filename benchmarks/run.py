@@ -1,7 +1,7 @@
 """Run the benchmarks and print cnnlab's speed next to the plain-PyTorch loop, as ratios.
 
     python -m benchmarks.run --quick          # ~3 minutes: peak, a few models, evaluation, load
-    python -m benchmarks.run --full           # everything, ~60 minutes on 2 cores
+    python -m benchmarks.run --full           # everything, ~70 minutes on 2 cores
     python -m benchmarks.run --full --only throughput,evaluation
 
 Parts: ``peak`` (matmul GFLOP/s), ``breakdown`` (where a step's time goes, and what each of the
