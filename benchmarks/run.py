@@ -48,7 +48,7 @@ BREAKDOWN_MODELS = {
     ),
 }
 # Goal 1's cnnlab side: the recipe and the settings that override it.
-TIME_TO_64_RECIPE, TIME_TO_64_SETTINGS = "cifar10-quick", {}
+TIME_TO_64_RECIPE, TIME_TO_64_SETTINGS = accuracy.QUICK_RECIPE, {}
 # Goal 5: the course's network, and the fast recipe's (whose forward pass dominates).
 # (name, settings of the cnnlab side): speedrun also in bfloat16, as the fast recipes evaluate it.
 EVALUATION_MODELS = {
