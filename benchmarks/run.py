@@ -3,6 +3,7 @@
     python -m benchmarks.run --quick          # ~3 minutes: peak, a few models, evaluation, load
     python -m benchmarks.run --full           # everything, ~70 minutes on 2 cores
     python -m benchmarks.run --full --only throughput,evaluation
+    python -m benchmarks.run --full --only throughput --models airbench,speedrun
 
 Parts: ``peak`` (matmul GFLOP/s), ``breakdown`` (where a step's time goes, and what each of the
 trainer's CPU choices changes), ``profile`` (torch.profiler's operator table), ``compile`` (eager
@@ -29,7 +30,7 @@ import torch
 from benchmarks import accuracy, breakdown, compiled, evaluation, throughput
 from benchmarks.measure import machine, matmul_gflops, synthetic_dataset
 from cnnlab.atomic import atomic_write_json
-from cnnlab.models import create
+from cnnlab.models import create, list_models
 
 PARTS = (
     "peak", "breakdown", "profile", "compile", "throughput", "evaluation", "time-to-64", "quick-sweep",
@@ -102,7 +103,7 @@ def part_compile(mode: str, results: dict[str, Any]) -> None:
 
 def part_throughput(mode: str, results: dict[str, Any]) -> None:
     print("training throughput, cnnlab vs the plain loop at equal batch size:")
-    rows = throughput.run(mode)
+    rows = throughput.run(mode, results.get("models"))
     results["throughput"] = [row.to_dict() for row in rows]
     worst = min(rows, key=lambda row: row.ratio)
     print(f" lowest ratio: {worst.model} x{worst.ratio:.2f}")
@@ -220,12 +221,28 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--only", default=None, help=f"comma-separated parts: {', '.join(PARTS)}")
     parser.add_argument(
+        "--models", default=None, help="throughput part: only these zoo models, e.g. airbench,speedrun"
+    )
+    parser.add_argument(
         "--out", type=Path, default=None, help="results JSON (default: benchmarks/results/MODE.json)"
     )
     parser.set_defaults(mode="quick")
     args = parser.parse_args(argv)
     args.parts = _parts(parser, args)
+    args.models = _models(parser, args.models)
     return args
+
+
+def _models(parser: argparse.ArgumentParser, text: str | None) -> list[str] | None:
+    if text is None:
+        return None
+    chosen = [name.strip() for name in text.split(",") if name.strip()]
+    known = [info.name for info in list_models(task="classify")]
+    unknown = [name for name in chosen if name not in known]
+    if unknown or not chosen:
+        named = ", ".join(unknown) or "(none given)"
+        parser.error(f"unknown model(s) {named}; choose from {', '.join(known)}")
+    return chosen
 
 
 def _parts(parser: argparse.ArgumentParser, args: argparse.Namespace) -> list[str]:
@@ -241,6 +258,8 @@ def _parts(parser: argparse.ArgumentParser, args: argparse.Namespace) -> list[st
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     results: dict[str, Any] = {"mode": args.mode, "machine": machine()}
+    if args.models:
+        results["models"] = args.models
     print(f"{results['machine']['cpu']}, {results['machine']['cores']} cores, torch {torch.__version__}, "
           f"load {results['machine']['load_average']}")  # fmt: skip
     for part in args.parts:

@@ -25,6 +25,18 @@ def test_unknown_part_is_a_usage_error(capsys):
     assert "unknown part(s) speed" in capsys.readouterr().err
 
 
+def test_models_narrow_the_throughput_part_to_known_classifiers(capsys):
+    assert run.parse_args([]).models is None
+    assert run.parse_args(["--only", "throughput", "--models", "airbench, speedrun"]).models == [
+        "airbench",
+        "speedrun",
+    ]
+    with pytest.raises(SystemExit) as stopped:
+        run.parse_args(["--models", "airbench,vae"])  # the VAE has no labels to compare on
+    assert stopped.value.code == 2
+    assert "unknown model(s) vae" in capsys.readouterr().err
+
+
 def test_every_part_has_a_runner():
     assert set(run.RUNNERS) == set(run.PARTS)
 

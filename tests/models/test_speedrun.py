@@ -7,6 +7,7 @@ import torch
 
 from cnnlab.errors import ConfigError
 from cnnlab.models import create, get_info
+from cnnlab.models.airbench import Whitening
 from cnnlab.models.speedrun import LOGIT_SCALE
 
 
@@ -55,13 +56,37 @@ def test_logits_are_the_head_scaled_down():
     assert LOGIT_SCALE == 0.125
 
 
+def test_whiten_stem_is_airbenchs_fixed_whitening_layer_fitted_to_data():
+    torch.manual_seed(0)
+    model = create("speedrun", widths="16,32,64", stem="whiten")
+    whitening = model.stem[0]
+    assert isinstance(whitening, Whitening) and not whitening.weight.requires_grad
+    assert model.groups[0][0].in_channels == 24  # 2 signs x 3 channels x 2x2
+    x = torch.randn(8, 3, 32, 32)
+    assert model(x).shape == (2 * 4, 10)
+    before = whitening.weight.clone()
+    model.init_from_data(x)
+    expected = Whitening(3)
+    expected.fit(x)
+    assert not torch.equal(before, whitening.weight)
+    assert torch.equal(whitening.weight, expected.weight)
+
+
+@pytest.mark.parametrize("stem", ["conv", "patch"])
+def test_init_from_data_leaves_other_stems_alone(stem):
+    model = create("speedrun", widths="8,8,8", stem=stem)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    model.init_from_data(torch.randn(4, 3, 32, 32))
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
 @pytest.mark.parametrize(
     ("kwargs", "pattern"),
     [
         ({"widths": "a,b,c"}, "widths"),
         ({"residual": "yes"}, "residual"),
         ({"widths": [8, 16], "residual": [True]}, "one positive width per group"),
-        ({"stem": "pixel"}, "stem must be one of conv, patch"),
+        ({"stem": "pixel"}, "stem must be one of conv, patch, whiten"),
     ],
 )
 def test_bad_options_are_config_errors(kwargs, pattern):

@@ -53,7 +53,7 @@ def test_all_problems_are_listed_at_once():
     [
         ("optimizer", "adamm", "optimizer", "adagrad, adam, adamw, rmsprop, sgd"),
         ("loss", "hinge", "loss", "cross-entropy, focal, mse, nll"),
-        ("schedule", "cosin", "schedule", "constant, cosine, onecycle, step, warmup"),
+        ("schedule", "cosin", "schedule", "constant, cosine, onecycle, step, triangle, warmup"),
     ],
 )
 def test_unknown_names_list_the_known_ones(setting, value, kind, known):

@@ -12,6 +12,7 @@ import torch
 import cnnlab
 from cnnlab.data import load_dataset
 from cnnlab.errors import ConfigError
+from cnnlab.models import create
 from cnnlab.runs import load_checkpoint
 from cnnlab.runs.rundir import RunDir
 from cnnlab.train import TrainingInterrupted, evaluate, resume
@@ -107,6 +108,20 @@ def test_fast_recipes_train_the_speedrun_net_in_mixed_precision(recipe, tiny):
     assert run.status == "finished" and 0.0 <= run.final["test_accuracy"] <= 1.0
     environment = json.loads((Path(run.dir) / "environment.json").read_text())["device"]
     assert environment["channels_last"] is True
+
+
+def test_airbench_recipe_runs_whole_and_whitens_from_the_data(tiny):
+    from cnnlab.train import get_recipe
+
+    settings = get_recipe("cifar10-airbench").settings
+    assert (settings["model"], settings["schedule"], settings["batch_size"]) == ("airbench", "triangle", 1024)
+    run = cnnlab.train(
+        recipe="cifar10-airbench", dataset="mnist", subset=256, test_subset=128, epochs=1, batch_size=64,
+        runs_dir=tiny["runs_dir"], progress=False, curves=False, name="airbench",
+    )  # fmt: skip
+    assert run.status == "finished" and 0.0 <= run.final["test_accuracy"] <= 1.0
+    fresh = create("airbench", in_channels=1, input_size=28)
+    assert not torch.equal(run.model.whiten.weight, fresh.whiten.weight)  # fitted to the images
 
 
 def test_quick_recipe_with_its_patch_stem_repeats_to_the_bit_and_resumes(

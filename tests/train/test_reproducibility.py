@@ -9,8 +9,11 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 import cnnlab
+from cnnlab.data import load_dataset, to_model_input
+from cnnlab.models import create
 from cnnlab.runs import load_checkpoint
 from cnnlab.runs.rundir import RunDir
 from cnnlab.train import TrainingInterrupted, resume
@@ -114,3 +117,22 @@ def test_mixed_precision_with_loss_scaling_resumes_exactly(tiny, same_weights, m
     assert load_checkpoint(cut / "checkpoints" / "last.pt")["training"]["scaler"]["scale"] > 1
     resumed = resume(cut, progress=False)
     assert same_weights(resumed.model, reference.model) and resumed.final == reference.final
+
+
+def test_data_dependent_init_sees_the_training_images_and_resume_keeps_it(tiny, same_weights, ctrl_c_at_step):
+    # airbench's whitening filters are fitted to the training images before the first step (and
+    # never trained); a resumed run takes them from its checkpoint and ends as an uninterrupted one.
+    settings = {**tiny, "model": "airbench", "model_args": {"widths": [8, 8, 8]}, "optimizer": "sgd"}
+    settings.update(lr=0.05, momentum=0.85, nesterov=True, ema=0.9)
+    reference = cnnlab.train(**settings, name="reference")
+    train = load_dataset("mnist", "train", subset=tiny["subset"])
+    fitted = create("airbench", in_channels=1, input_size=28, widths="8,8,8")
+    fitted.init_from_data(to_model_input(train.images, train.mean, train.std, "standardized"))
+    untouched = create("airbench", in_channels=1, input_size=28, widths="8,8,8")
+    assert torch.equal(reference.model.whiten.weight, fitted.whiten.weight)
+    assert not torch.allclose(fitted.whiten.weight, untouched.whiten.weight)
+
+    with pytest.raises(TrainingInterrupted):
+        cnnlab.train(**{**settings, "progress": ctrl_c_at_step(5)}, name="interrupted")
+    resumed = resume(Path(tiny["runs_dir"]) / "interrupted", progress=False)
+    assert same_weights(resumed.model, reference.model)

@@ -19,7 +19,7 @@ def lrs(**settings):
 
 
 def test_registry_has_the_documented_schedules():
-    assert SCHEDULES.names() == ["constant", "cosine", "onecycle", "step", "warmup"]
+    assert SCHEDULES.names() == ["constant", "cosine", "onecycle", "step", "triangle", "warmup"]
 
 
 def test_constant():
@@ -60,3 +60,15 @@ def test_one_cycle_peaks_at_30_percent_and_ends_near_zero():
     assert values[peak] == pytest.approx(0.1)
     assert values[0] == pytest.approx(0.1 / 25)
     assert values[-1] == pytest.approx(0.1 / 25 / 1e4)
+
+
+def test_triangle_is_airbenchs_straight_lines():
+    values = lrs(schedule="triangle")
+    assert values[0] == pytest.approx(0.1 * 0.2)
+    peak = values.index(max(values))
+    assert peak == 9 and values[peak] == pytest.approx(0.1)  # 23% of 40 steps
+    assert values[4] == pytest.approx(0.1 * (0.2 + 0.8 * 4 / 9))
+    assert values[-1] == pytest.approx(0.1 * 0.07)
+    falling = values[peak:]
+    steps = [a - b for a, b in zip(falling, falling[1:], strict=False)]
+    assert steps == pytest.approx([steps[0]] * len(steps))  # a straight line down

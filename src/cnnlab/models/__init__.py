@@ -33,6 +33,7 @@ FAMILY_MODULES = (
     "inception_v3",
     "resnet",
     "speedrun",
+    "airbench",
     "autoencoders",
     "vae",
     "rbm",

@@ -20,6 +20,13 @@ tricks, and why:
   of the pixels: on 2 CPU cores an epoch of the 16-64-64 net takes a quarter of the time it takes
   with ``stem="conv"`` (3.5 s vs 14.9 s), for 5.6 points less one-epoch accuracy
   (benchmarks/README.md, "Time to 64%").
+- ``stem="whiten"``: airbench's fixed whitening layer (:class:`cnnlab.models.airbench.Whitening`, a
+  2x2 conv fitted to the training images' patches before the first step, never trained) and a GELU
+  in place of the 3x3 stem. Nothing before the first group learns, so the backward pass stops
+  there, and the unpadded 2x2 window leaves 31x31 maps (15, 7, 3 after the pools, not 16, 8, 4):
+  the ``cifar10-fast`` recipe with it took 850 s for its 12 epochs (about 70 s an epoch) and ended
+  at 89.57%, against 90.27% for the 3x3 stem (83-98 s an epoch): cheaper, but not more accurate
+  per second (benchmarks/README.md, "Room for goal 3").
 
 ``speedrun`` (widths 64-128-256, residual in groups 1 and 3) is sized for two CPU cores; the widths
 are an option (``--model-arg widths=32,64,128``). See benchmarks/README.md for its numbers.
@@ -32,6 +39,7 @@ from collections.abc import Sequence
 from torch import Tensor, nn
 
 from cnnlab.errors import ConfigError
+from cnnlab.models.airbench import Whitening
 from cnnlab.models.mlp import parse_widths
 from cnnlab.models.registry import register
 
@@ -39,7 +47,7 @@ BN_MOMENTUM = 0.4
 LOGIT_SCALE = 0.125
 DEFAULT_WIDTHS = (64, 128, 256)
 DEFAULT_RESIDUAL = (True, False, True)
-STEMS = ("conv", "patch")
+STEMS = ("conv", "patch", "whiten")
 
 
 def conv_bn(in_channels: int, out_channels: int) -> list[nn.Module]:
@@ -100,9 +108,8 @@ class SpeedrunNet(nn.Module):
         if stem not in STEMS:
             raise ConfigError(f"speedrun stem must be one of {', '.join(STEMS)}, not {stem!r}.")
         patch = stem == "patch"
-        # The patch stem has no layer of its own: the first group's conv reads the patches.
-        self.stem = nn.Identity() if patch else nn.Sequential(*conv_bn(in_channels, widths[0] // 2))
-        channels, groups = (in_channels if patch else widths[0] // 2), []
+        self.stem, channels = make_stem(stem, in_channels, widths[0])
+        groups = []
         for index, (width, has_residual) in enumerate(zip(widths, residual, strict=True)):
             groups.append(group(channels, width, has_residual, patch=patch and index == 0))
             channels = width
@@ -113,6 +120,22 @@ class SpeedrunNet(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         features = self.pool(self.groups(self.stem(x))).flatten(1)
         return self.head(features) * LOGIT_SCALE
+
+    def init_from_data(self, images: Tensor) -> None:
+        """Fit a ``stem="whiten"`` net's whitening filters to normalised training images."""
+        for module in self.stem.modules():
+            if isinstance(module, Whitening):
+                module.fit(images)
+
+
+def make_stem(stem: str, in_channels: int, first_width: int) -> tuple[nn.Module, int]:
+    """The stem and the channels it hands to the first group."""
+    if stem == "patch":  # no layer of its own: the first group's conv reads the patches
+        return nn.Identity(), in_channels
+    if stem == "whiten":
+        whitening = Whitening(in_channels)
+        return nn.Sequential(whitening, nn.GELU()), whitening.out_channels
+    return nn.Sequential(*conv_bn(in_channels, first_width // 2)), first_width // 2
 
 
 @register(

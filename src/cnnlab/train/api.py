@@ -15,7 +15,7 @@ from typing import Any
 
 from torch import nn
 
-from cnnlab.data import ImageDataset
+from cnnlab.data import ImageDataset, to_model_input
 from cnnlab.errors import CheckpointError, UsageError
 from cnnlab.runs.checkpoint import load_checkpoint, model_from_payload
 from cnnlab.runs.run import Run
@@ -29,6 +29,10 @@ from cnnlab.train.seeding import INIT, seed_global_rng
 from cnnlab.train.tensorboard import require_tensorboard
 from cnnlab.train.trainer import Trainer
 from cnnlab.train.tta import with_tta
+
+# How many training images a model's data-dependent initialisation sees (airbench fits its whitening
+# layer to the first 5,000).
+DATA_INIT_IMAGES = 5000
 
 ModelSpec = str | nn.Module | Callable[[], nn.Module] | None
 DatasetSpec = str | os.PathLike[str] | ImageDataset | None
@@ -144,12 +148,23 @@ def _start(
             model, entry = _registry_model(config, data)
         else:
             model, entry = _user_module(user_model, config), _user_entry(user_model)
+        init_from_data(model, data.train)
         with_tta(model, config.tta)  # test-time augmentation needs a classifier: refuse before writing
         run_dir = _new_run_dir(config)
         trainer = Trainer(config, hardware, model, entry, data, run_dir, reporter)
         trainer.write_start_files(describe_environment(config, trainer.hardware, data))
         result = trainer.fit()
     return Run(run_dir.root, config.to_dict(), _history(trainer), result, trainer.model)
+
+
+def init_from_data(model: nn.Module, train: ImageDataset) -> None:
+    """Data-dependent initialisation, for models that have an ``init_from_data(images)`` method
+    (airbench's whitening layer): it gets the first training images, scaled as the model sees
+    them. Only new runs do this; a resumed run loads those weights from its checkpoint."""
+    init = getattr(model, "init_from_data", None)
+    if callable(init):
+        scale = getattr(model, "input_scale", "standardized")
+        init(to_model_input(train.images[:DATA_INIT_IMAGES], train.mean, train.std, scale))
 
 
 def _registry_model(config: TrainConfig, data: RunData) -> tuple[nn.Module, dict[str, Any]]:

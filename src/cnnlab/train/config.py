@@ -75,7 +75,7 @@ class TrainConfig:
     focal_gamma: float = setting(2.0, "Focusing parameter of the focal loss.")
 
     # Learning-rate schedule (per step)
-    schedule: str = setting("onecycle", "constant, warmup, step, cosine or onecycle.")
+    schedule: str = setting("onecycle", "constant, warmup, step, cosine, onecycle or triangle.")
     warmup_epochs: float = setting(0.0, "Linear warm-up before the schedule, in epochs (may be fractional).")
     step_size: int = setting(1, "Step schedule: epochs between decays.")
     step_gamma: float = setting(0.1, "Step schedule: factor applied at each decay.")

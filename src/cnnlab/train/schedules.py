@@ -1,5 +1,5 @@
 """Learning-rate schedules by name, evaluated per optimizer step: constant, warmup, step, cosine,
-one-cycle; any of them after an optional linear warm-up (``warmup_epochs``).
+one-cycle, triangle; any of them after an optional linear warm-up (``warmup_epochs``).
 
 A schedule here is a pure function of the step index, not a stateful ``torch.optim.lr_scheduler``:
 the learning rate of step ``s`` is the same whether the run went straight through or was resumed
@@ -28,6 +28,12 @@ SCHEDULES: Registry = Registry("schedule")
 ONE_CYCLE_RISE = 0.3
 ONE_CYCLE_START_DIV = 25.0
 ONE_CYCLE_END_DIV = 1e4
+
+# The triangle's, those of airbench94 (Jordan 2024): start at lr/5, reach lr after 23% of the steps,
+# end at 7% of lr.
+TRIANGLE_START = 0.2
+TRIANGLE_RISE = 0.23
+TRIANGLE_END = 0.07
 
 
 @dataclass(frozen=True)
@@ -97,6 +103,17 @@ def one_cycle(t: int, span: int, steps_per_epoch: int, config: TrainConfig) -> f
         return _cosine_between(start, 1.0, t / rise_steps)
     # The last step (t = span - 1) lands exactly on the final learning rate.
     return _cosine_between(1.0, end, (t - rise_steps) / max(1, span - 1 - rise_steps))
+
+
+@SCHEDULES.register("triangle")
+def triangle(t: int, span: int, steps_per_epoch: int, config: TrainConfig) -> float:
+    # Straight lines up and down. A short run starts higher than one-cycle's lr/25 (no epoch is
+    # spent warming up) and ends at a small lr rather than at none: the weight average smooths it.
+    rise_steps = max(1, round(TRIANGLE_RISE * span))
+    if t < rise_steps:
+        return TRIANGLE_START + (1.0 - TRIANGLE_START) * t / rise_steps
+    fraction = (t - rise_steps) / max(1, span - 1 - rise_steps)
+    return 1.0 + (TRIANGLE_END - 1.0) * fraction
 
 
 def _cosine_between(first: float, last: float, fraction: float) -> float:
