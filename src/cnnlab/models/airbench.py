@@ -11,7 +11,7 @@ makes it learn fast, and why:
   which plain SGD handles much better. :meth:`AirbenchNet.init_from_data` computes the filters;
   cnnlab's trainer calls it with the first 5,000 training images before the first step. The
   layer is never trained and has no bias (airbench trains one for 3 epochs): with nothing to learn
-  in it, the backward pass stops at the first group, which makes a CPU step 10-14% cheaper.
+  in it, the backward pass stops at the first group (no gradient for its full-size input).
 - **Identity start.** Each conv's first ``in_channels`` filters start as the identity (Dirac
   delta), so at step one a group passes its input through, pooled and normalised.
 - **Batch norm without a scale, with a fast shift.** The scale is fixed at 1 (airbench found it
