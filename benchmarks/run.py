@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -236,23 +236,26 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def _models(parser: argparse.ArgumentParser, text: str | None) -> list[str] | None:
     if text is None:
         return None
-    chosen = [name.strip() for name in text.split(",") if name.strip()]
     known = [info.name for info in list_models(task="classify")]
+    return _chosen(parser, text, known, "model", require_some=True)
+
+
+def _chosen(
+    parser: argparse.ArgumentParser, text: str, known: Sequence[str], noun: str, require_some: bool = False
+) -> list[str]:
+    """The comma-separated names in ``text``; a usage error naming the unknown ones otherwise."""
+    chosen = [name.strip() for name in text.split(",") if name.strip()]
     unknown = [name for name in chosen if name not in known]
-    if unknown or not chosen:
+    if unknown or (require_some and not chosen):
         named = ", ".join(unknown) or "(none given)"
-        parser.error(f"unknown model(s) {named}; choose from {', '.join(known)}")
+        parser.error(f"unknown {noun}(s) {named}; choose from {', '.join(known)}")
     return chosen
 
 
 def _parts(parser: argparse.ArgumentParser, args: argparse.Namespace) -> list[str]:
     if args.only is None:
         return list(QUICK_PARTS if args.mode == "quick" else PARTS)
-    chosen = [part.strip() for part in args.only.split(",") if part.strip()]
-    unknown = [part for part in chosen if part not in PARTS]
-    if unknown:
-        parser.error(f"unknown part(s) {', '.join(unknown)}; choose from {', '.join(PARTS)}")
-    return chosen
+    return _chosen(parser, args.only, PARTS, "part")
 
 
 def main(argv: list[str] | None = None) -> int:

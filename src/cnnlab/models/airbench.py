@@ -40,7 +40,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from cnnlab.errors import ConfigError
-from cnnlab.models.mlp import parse_widths
+from cnnlab.models.mlp import parse_conv_widths
 from cnnlab.models.registry import register
 
 DEFAULT_WIDTHS = (64, 256, 256)
@@ -134,7 +134,14 @@ class AirbenchNet(nn.Module):
 
     def init_from_data(self, images: Tensor) -> None:
         """Fit the whitening filters to normalised training images ``(N, C, H, W)``."""
-        self.whiten.fit(images)
+        fit_whitening(self, images)
+
+
+def fit_whitening(model: nn.Module, images: Tensor) -> None:
+    """Fit every :class:`Whitening` layer of ``model`` to ``images`` (a model's ``init_from_data``)."""
+    for module in model.modules():
+        if isinstance(module, Whitening):
+            module.fit(images)
 
 
 def patch_covariance_eigens(images: Tensor, size: int, chunk: int = 1000) -> tuple[Tensor, Tensor]:
@@ -167,10 +174,4 @@ def airbench(
     widths: str | Sequence[int] = DEFAULT_WIDTHS,
 ) -> AirbenchNet:
     """airbench94's net: a fixed whitening layer, three conv groups (widths 64-256-256)."""
-    try:
-        parsed = list(parse_widths(widths))
-    except ConfigError:
-        raise ConfigError(
-            f"airbench widths must be three whole numbers like 64,256,256, not {widths!r}."
-        ) from None
-    return AirbenchNet(num_classes, in_channels, parsed)
+    return AirbenchNet(num_classes, in_channels, parse_conv_widths("airbench", widths, "64,256,256"))

@@ -40,6 +40,16 @@ def parse_widths(hidden: int | str | Sequence[int]) -> tuple[int, ...]:
     return widths
 
 
+def parse_conv_widths(model: str, values: str | Sequence[int], example: str) -> list[int]:
+    """:func:`parse_widths` for a conv net's ``widths`` option, its error naming the model."""
+    try:
+        return list(parse_widths(values))
+    except ConfigError:
+        raise ConfigError(
+            f"{model} widths must be positive whole numbers like {example}, not {values!r}."
+        ) from None
+
+
 @register(
     "mlp", family="mlp", paper="Rumelhart et al., back-propagation", year=1986, default_input=(1, 28, 28)
 )

@@ -39,8 +39,8 @@ from collections.abc import Sequence
 from torch import Tensor, nn
 
 from cnnlab.errors import ConfigError
-from cnnlab.models.airbench import Whitening
-from cnnlab.models.mlp import parse_widths
+from cnnlab.models.airbench import Whitening, fit_whitening
+from cnnlab.models.mlp import parse_conv_widths
 from cnnlab.models.registry import register
 
 BN_MOMENTUM = 0.4
@@ -123,9 +123,7 @@ class SpeedrunNet(nn.Module):
 
     def init_from_data(self, images: Tensor) -> None:
         """Fit a ``stem="whiten"`` net's whitening filters to normalised training images."""
-        for module in self.stem.modules():
-            if isinstance(module, Whitening):
-                module.fit(images)
+        fit_whitening(self, images)
 
 
 def make_stem(stem: str, in_channels: int, first_width: int) -> tuple[nn.Module, int]:
@@ -153,16 +151,8 @@ def speedrun(
     stem: str = "conv",
 ) -> SpeedrunNet:
     """Small residual net for fast CIFAR-10 training (widths 64-128-256, ResNet-9 / airbench style)."""
-    return SpeedrunNet(num_classes, in_channels, _widths(widths), _flags(residual), stem)
-
-
-def _widths(values: str | Sequence[int]) -> list[int]:
-    try:
-        return list(parse_widths(values))
-    except ConfigError:
-        raise ConfigError(
-            f"speedrun widths must be positive whole numbers like 64,128,256, not {values!r}."
-        ) from None
+    parsed = parse_conv_widths("speedrun", widths, "64,128,256")
+    return SpeedrunNet(num_classes, in_channels, parsed, _flags(residual), stem)
 
 
 def _flags(values: Sequence[bool]) -> list[bool]:
