@@ -81,4 +81,5 @@ def unknown_name_message(kind: str, name: str, known: Iterable[str]) -> str:
     known = sorted(known)
     suggestion = closest_match(name, known)
     hint = f" Did you mean '{suggestion}'?" if suggestion else ""
-    return f"Unknown {kind} '{name}'.{hint} Known {kind}s: {', '.join(known)}."
+    plural = f"{kind}es" if kind.endswith("s") else f"{kind}s"  # losses, not losss
+    return f"Unknown {kind} '{name}'.{hint} Known {plural}: {', '.join(known)}."

@@ -13,8 +13,10 @@ def test_recipes_json_lists_every_recipe_with_its_settings_and_measurement(capsy
     rows = json.loads(capsys.readouterr().out)
     assert [row["name"] for row in rows] == [recipe.name for recipe in list_recipes()]
     fast = next(row for row in rows if row["name"] == "cifar10-fast")
-    assert "model=speedrun" in fast["settings"] and "epochs=12" in fast["settings"]
-    assert "benchmarks.run" in fast["measured"]
+    assert "model=airbench" in fast["settings"] and "optimizer=muon" in fast["settings"]
+    assert "cnnlab train --recipe cifar10-fast" in fast["measured"]
+    speedrun = next(row for row in rows if row["name"] == "cifar10-speedrun")
+    assert "model=speedrun" in speedrun["settings"] and "epochs=12" in speedrun["settings"]
     assert next(row for row in rows if row["name"] == "default")["settings"] == "(defaults)"
 
 

@@ -3,7 +3,7 @@ import torch
 import torch.nn.functional as F
 
 from cnnlab.data import Augment, random_crop, random_flip
-from cnnlab.data.augment import crop_and_flip
+from cnnlab.data.augment import alternating_flips, crop_and_flip
 from cnnlab.errors import ConfigError
 
 
@@ -70,5 +70,24 @@ def test_augment_parse_and_validation():
     assert str(Augment(4, True)) == "crop4,flip" and str(Augment()) == "none"
     with pytest.raises(ConfigError, match="Unknown augmentation 'rotate'"):
         Augment.parse("crop4,rotate")
+    assert Augment.parse("crop2,altflip") == Augment(crop_padding=2, flip=True, alternate_flips=True)
+    assert str(Augment(2, True, True)) == "crop2,altflip"
     with pytest.raises(ConfigError):
         Augment(crop_padding=-1)
+    with pytest.raises(ConfigError, match="Alternating flips need flips"):
+        Augment(alternate_flips=True)
+
+
+def test_given_flips_mirror_exactly_those_images_with_or_without_a_crop():
+    images = batch(n=6)
+    flips = torch.tensor([True, False, False, True, True, False])
+    mirrored = Augment(flip=True, alternate_flips=True)(images, torch.Generator(), flips)
+    assert all(torch.equal(m, i.flip(2) if f else i) for m, i, f in zip(mirrored, images, flips, strict=True))
+    cropped = crop_and_flip(images, 2, 0.5, torch.Generator().manual_seed(3), flips)
+    unflipped = random_crop(images, 2, torch.Generator().manual_seed(3))
+    pairs = zip(cropped, unflipped, flips, strict=True)
+    assert all(torch.equal(c, u.flip(2) if f else u) for c, u, f in pairs)
+    with pytest.raises(ValueError, match="exactly when flips alternate"):
+        Augment(flip=True)(images, torch.Generator(), flips)
+    assert torch.equal(alternating_flips(flips, 3), ~flips)
+    assert torch.equal(alternating_flips(flips, 4), flips)

@@ -77,3 +77,30 @@ def test_loading_leaves_the_global_rng_untouched():
     for _ in BatchLoader(data, 7, seed=1, augment=Augment(2, True)).epoch(0):
         pass
     assert torch.equal(torch.get_rng_state(), state)
+
+
+def mirrored_in_epoch(loader, epoch):
+    """{image index: whether the loader mirrored it} for one epoch of a column-ramp dataset."""
+    seen = {}
+    for x, y in loader.epoch(epoch):
+        for image, label in zip(x, y, strict=True):
+            seen[int(label)] = bool(image[0, 0, 0] > image[0, 0, -1])
+    return seen
+
+
+def test_alternating_flips_mirror_a_random_half_first_then_each_image_every_other_epoch():
+    data = numbered_dataset(200, size=6)
+    data.images = torch.arange(6, dtype=torch.uint8).expand(200, 3, 6, 6).contiguous()  # a left-right ramp
+    loader = BatchLoader(data, 32, seed=5, augment=Augment(flip=True, alternate_flips=True))
+    epochs = [mirrored_in_epoch(loader, e) for e in range(3)]
+    assert 70 < sum(epochs[0].values()) < 130
+    assert all(epochs[1][i] != epochs[0][i] for i in range(200))  # each image the other way round
+    assert epochs[2] == epochs[0]
+    again = BatchLoader(data, 32, seed=5, augment=Augment(flip=True, alternate_flips=True))
+    assert mirrored_in_epoch(again, 1) == epochs[1]
+    other_seed = BatchLoader(data, 32, seed=6, augment=Augment(flip=True, alternate_flips=True))
+    assert mirrored_in_epoch(other_seed, 0) != epochs[0]
+    # With a crop, the flips are the same and the crop offsets still vary.
+    cropped = BatchLoader(data, 32, seed=5, augment=Augment(crop_padding=1, flip=True, alternate_flips=True))
+    ramps = [image[0, 2] for x, _ in cropped.epoch(0) for image in x]
+    assert len({tuple(ramp.tolist()) for ramp in ramps}) > 2

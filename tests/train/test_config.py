@@ -28,6 +28,7 @@ from cnnlab.train.recipes import RECIPES, Recipe, add_recipe, get_recipe
         ({"early_stop": 3}, "early_stop needs a validation split"),
         ({"nesterov": True, "optimizer": "adam"}, "nesterov needs --optimizer sgd"),
         ({"label_smoothing": 0.1, "loss": "focal"}, "label_smoothing applies to the cross-entropy loss"),
+        ({"alternate_flips": True}, "alternate_flips changes how flips are chosen: add --flip"),
         ({"schedule": "warmup"}, "the warmup schedule needs --warmup-epochs > 0"),
         ({"warmup_epochs": 5, "epochs": 3}, "warmup_epochs (5.0) must be shorter than the run (3 epochs)"),
         ({"device": "tpu"}, "device must be one of auto, cpu, cuda, mps"),
@@ -51,9 +52,9 @@ def test_all_problems_are_listed_at_once():
 @pytest.mark.parametrize(
     ("setting", "value", "kind", "known"),
     [
-        ("optimizer", "adamm", "optimizer", "adagrad, adam, adamw, rmsprop, sgd"),
+        ("optimizer", "adamm", "optimizer", "adagrad, adam, adamw, muon, rmsprop, sgd"),
         ("loss", "hinge", "loss", "cross-entropy, focal, mse, nll"),
-        ("schedule", "cosin", "schedule", "constant, cosine, onecycle, step, triangle, warmup"),
+        ("schedule", "cosin", "schedule", "constant, cosine, linear, onecycle, step, triangle, warmup"),
     ],
 )
 def test_unknown_names_list_the_known_ones(setting, value, kind, known):

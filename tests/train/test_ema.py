@@ -1,4 +1,5 @@
-"""The weight average (EMA): its arithmetic, its schedule, swapping it in, and its checkpoint state."""
+"""The weight average (EMA) and the lookahead: their arithmetic, their schedules, swapping the
+average in, and their checkpoint state."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import torch
 from torch import nn
 
 from cnnlab.errors import ConfigError
-from cnnlab.train.ema import WeightAverage
+from cnnlab.train.ema import Lookahead, WeightAverage
 
 
 def _net() -> nn.Module:
@@ -29,13 +30,13 @@ def test_first_updates_follow_the_warm_up_decay():
     _shift_weights(model, 1.0)
     average.update(step=0)  # decay min(0.99, 1/10) = 0.1: the average moves 90% of the way
     torch.testing.assert_close(average.average[average.names.index("3.weight")], start + 0.9)
-    assert average.updates == 1 and average.current_decay() == pytest.approx(2 / 11)
+    assert average.updates == 1 and average.current_decay(1) == pytest.approx(2 / 11)
 
 
 def test_decay_is_capped_late_in_a_run():
     average = WeightAverage(_net(), decay=0.9)
     average.updates = 1000
-    assert average.current_decay() == 0.9
+    assert average.current_decay(1000) == 0.9
 
 
 def test_updates_only_every_nth_step():
@@ -90,3 +91,28 @@ def test_a_foreign_state_is_refused():
 def test_bad_settings_are_config_errors(decay, every):
     with pytest.raises(ConfigError):
         WeightAverage(_net(), decay=decay, every=every)
+
+
+def test_lookahead_decay_rises_as_the_cube_of_progress():
+    lookahead = Lookahead(_net(), decay=0.95, total_steps=100)
+    assert lookahead.current_decay(99) == pytest.approx(0.95**5)
+    assert lookahead.current_decay(49) == pytest.approx(0.95**5 / 8)
+    assert lookahead.current_decay(0) == pytest.approx(0.95**5 * 1e-6)
+    with pytest.raises(ConfigError, match="at least one step"):
+        Lookahead(_net(), decay=0.95, total_steps=0)
+
+
+def test_lookahead_pulls_the_live_weights_back_to_the_average_every_fifth_step():
+    model = _net()
+    start = {k: v.clone() for k, v in model.state_dict().items()}
+    lookahead = Lookahead(model, decay=0.9, total_steps=10)
+    for step in range(4):
+        _shift_weights(model, 1.0)
+        assert not lookahead.update(step)
+    _shift_weights(model, 1.0)  # live = start + 5
+    assert lookahead.update(4)
+    decay = 0.9**5 * 0.5**3
+    expected = start["3.weight"] + (1 - decay) * 5.0
+    torch.testing.assert_close(lookahead.average[lookahead.names.index("3.weight")], expected)
+    torch.testing.assert_close(model[3].weight, expected)  # the live weights jumped back
+    torch.testing.assert_close(model[1].running_mean, start["1.running_mean"] + (1 - decay) * 5.0)

@@ -19,7 +19,7 @@ def lrs(**settings):
 
 
 def test_registry_has_the_documented_schedules():
-    assert SCHEDULES.names() == ["constant", "cosine", "onecycle", "step", "triangle", "warmup"]
+    assert SCHEDULES.names() == ["constant", "cosine", "linear", "onecycle", "step", "triangle", "warmup"]
 
 
 def test_constant():
@@ -72,3 +72,8 @@ def test_triangle_is_airbenchs_straight_lines():
     falling = values[peak:]
     steps = [a - b for a, b in zip(falling, falling[1:], strict=False)]
     assert steps == pytest.approx([steps[0]] * len(steps))  # a straight line down
+
+
+def test_linear_falls_from_lr_in_equal_steps():
+    values = lrs(schedule="linear")
+    assert values[0] == 0.1 and values[20] == pytest.approx(0.05) and values[-1] == pytest.approx(0.1 / 40)

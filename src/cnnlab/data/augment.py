@@ -25,16 +25,34 @@ def random_crop(images: torch.Tensor, padding: int, generator: torch.Generator) 
 def random_flip(images: torch.Tensor, generator: torch.Generator, p: float = 0.5) -> torch.Tensor:
     """Mirror each image left-right with probability ``p``."""
     flip = torch.rand(images.shape[0], generator=generator) < p
+    return mirror(images, flip)
+
+
+def mirror(images: torch.Tensor, flip: torch.Tensor) -> torch.Tensor:
+    """Mirror left-right the images whose entry in the boolean ``flip`` (N,) is true."""
     return torch.where(flip.to(images.device).view(-1, 1, 1, 1), images.flip(3), images)
 
 
+def alternating_flips(first_epoch_flips: torch.Tensor, epoch: int) -> torch.Tensor:
+    """Which images to mirror in ``epoch`` under alternating flips (airbench, Jordan 2024): a
+    random half in epoch 0, then each image the other way round from one epoch to the next. Every
+    pair of epochs shows each image once each way, where random flips show about a quarter of the
+    images the same way twice, so the network sees more distinct views for the same work."""
+    return first_epoch_flips ^ bool(epoch % 2)
+
+
 def crop_and_flip(
-    images: torch.Tensor, padding: int, flip_p: float, generator: torch.Generator
+    images: torch.Tensor,
+    padding: int,
+    flip_p: float,
+    generator: torch.Generator,
+    flip: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """:func:`random_crop` then :func:`random_flip` (same random draws, same result), done as one
-    gather: a flipped image reads its window's columns right to left, so the flip costs nothing."""
+    gather: a flipped image reads its window's columns right to left, so the flip costs nothing.
+    A boolean ``flip`` (N,) says which images to mirror instead of drawing them with ``flip_p``."""
     n, c, h, w = images.shape
-    if padding == 0 and flip_p == 0.0:
+    if padding == 0 and flip_p == 0.0 and flip is None:
         return images
     device = images.device
     if padding:
@@ -43,9 +61,10 @@ def crop_and_flip(
     offset_y = torch.randint(0, 2 * padding + 1, (n, 1, 1), generator=generator).to(device)
     offset_x = torch.randint(0, 2 * padding + 1, (n, 1, 1), generator=generator).to(device)
     cols = torch.arange(w, device=device).view(1, 1, w)
-    if flip_p:
-        flip = (torch.rand(n, generator=generator) < flip_p).to(device).view(n, 1, 1)
-        cols = torch.where(flip, w - 1 - cols, cols)
+    if flip is None and flip_p:
+        flip = torch.rand(n, generator=generator) < flip_p
+    if flip is not None:
+        cols = torch.where(flip.to(device).view(n, 1, 1), w - 1 - cols, cols)
     rows = torch.arange(h, device=device).view(1, h, 1) + offset_y
     # Index (n, c, h*w) into the flattened padded images picks each image's (mirrored) window.
     flat_index = (rows * width + cols + offset_x).view(n, 1, h * w).expand(n, c, h * w)
@@ -57,44 +76,57 @@ class Augment:
     """Which augmentations a training batch gets; ``Augment()`` does nothing.
 
     ``crop_padding``: random crop with this much zero padding (4 for CIFAR). ``flip``: random
-    horizontal flip (not for digits, whose mirror image is another symbol).
+    horizontal flip (not for digits, whose mirror image is another symbol). ``alternate_flips``:
+    with ``flip``, each image is mirrored in every other epoch instead of at random
+    (:func:`alternating_flips`); the loader then passes the batch's flips in.
     """
 
     crop_padding: int = 0
     flip: bool = False
+    alternate_flips: bool = False
 
     def __post_init__(self) -> None:
         if self.crop_padding < 0:
             raise ConfigError(f"crop_padding must be >= 0, got {self.crop_padding}.")
+        if self.alternate_flips and not self.flip:
+            raise ConfigError("Alternating flips need flips: set flip as well (augmentation 'altflip').")
 
     @property
     def is_identity(self) -> bool:
         return self.crop_padding == 0 and not self.flip
 
-    def __call__(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        """Augment a uint8 batch (N, C, H, W); the same generator state gives the same result."""
+    def __call__(
+        self, images: torch.Tensor, generator: torch.Generator, flips: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Augment a uint8 batch (N, C, H, W); the same generator state gives the same result.
+        ``flips`` (N,) says which images to mirror when flips alternate (and only then)."""
+        if self.alternate_flips != (flips is not None):
+            raise ValueError("Pass the batch's flips exactly when flips alternate.")
         if self.crop_padding:
-            return crop_and_flip(images, self.crop_padding, 0.5 if self.flip else 0.0, generator)
+            return crop_and_flip(images, self.crop_padding, 0.5 if self.flip else 0.0, generator, flips)
+        if flips is not None:
+            return mirror(images, flips)
         return random_flip(images, generator) if self.flip else images
 
     @classmethod
     def parse(cls, text: str) -> Augment:
-        """Build from a short spec: ``"none"``, ``"flip"``, ``"crop4"``, ``"crop4,flip"``."""
-        crop, flip = 0, False
+        """Build from a short spec: ``"none"``, ``"flip"``, ``"altflip"`` (alternating flips),
+        ``"crop4"``, ``"crop4,flip"``."""
+        crop, flip, alternate = 0, False, False
         for part in filter(None, (p.strip().lower() for p in text.split(","))):
             if part == "none":
                 continue
-            if part == "flip":
-                flip = True
+            if part in ("flip", "altflip"):
+                flip, alternate = True, alternate or part == "altflip"
             elif part.startswith("crop") and part[4:].isdigit():
                 crop = int(part[4:])
             else:
                 raise ConfigError(
-                    f"Unknown augmentation {part!r} in {text!r}. Use 'none', 'flip', 'crop<padding>' "
-                    "(e.g. 'crop4'), or a comma-separated list such as 'crop4,flip'."
+                    f"Unknown augmentation {part!r} in {text!r}. Use 'none', 'flip', 'altflip', "
+                    "'crop<padding>' (e.g. 'crop4'), or a comma-separated list such as 'crop4,flip'."
                 )
-        return cls(crop_padding=crop, flip=flip)
+        return cls(crop_padding=crop, flip=flip, alternate_flips=alternate)
 
     def __str__(self) -> str:
-        parts = ([f"crop{self.crop_padding}"] if self.crop_padding else []) + (["flip"] if self.flip else [])
-        return ",".join(parts) or "none"
+        flip = ["altflip" if self.alternate_flips else "flip"] if self.flip else []
+        return ",".join(([f"crop{self.crop_padding}"] if self.crop_padding else []) + flip) or "none"

@@ -18,13 +18,13 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
-from cnnlab.data.augment import Augment
+from cnnlab.data.augment import Augment, alternating_flips
 from cnnlab.data.datasets import ImageDataset
 from cnnlab.data.transforms import INPUT_SCALES, to_model_input
 from cnnlab.errors import ConfigError
 
 # Stream tags keep the order generator and the augmentation generators independent.
-_ORDER_STREAM, _AUGMENT_STREAM = 0, 1
+_ORDER_STREAM, _AUGMENT_STREAM, _FLIP_STREAM = 0, 1, 2
 
 
 def seeded_generator(*key: int) -> torch.Generator:
@@ -70,6 +70,10 @@ class BatchLoader:
         # than fancy indexing of the 4-d tensor on a CPU).
         self.images = dataset.images.to(self.device).reshape(len(dataset), -1).contiguous()
         self.labels = dataset.labels.to(self.device)
+        self.first_epoch_flips = None  # which images epoch 0 mirrors, when flips alternate
+        if self.augment is not None and self.augment.alternate_flips:
+            draws = torch.rand(len(dataset), generator=seeded_generator(seed, _FLIP_STREAM))
+            self.first_epoch_flips = (draws < 0.5).to(self.device)
 
     @property
     def num_samples(self) -> int:
@@ -90,12 +94,14 @@ class BatchLoader:
         if start_batch < 0:
             raise ConfigError(f"start_batch must be >= 0, got {start_batch}.")
         order = self.order(epoch).to(self.device)
+        flips = None if self.first_epoch_flips is None else alternating_flips(self.first_epoch_flips, epoch)
         for batch in range(start_batch, len(self)):
             index = order[batch * self.batch_size : (batch + 1) * self.batch_size]
             images = self.images.index_select(0, index).view(-1, *self.dataset.input_shape)
             if self.augment is not None:
                 generator = seeded_generator(self.seed, _AUGMENT_STREAM, epoch, batch)
-                images = self.augment(images, generator)
+                batch_flips = None if flips is None else flips.index_select(0, index)
+                images = self.augment(images, generator, batch_flips)
             yield (
                 to_model_input(images, self.dataset.mean, self.dataset.std, self.scale),
                 self.labels.index_select(0, index),

@@ -23,12 +23,12 @@ makes it learn fast, and why:
 - Logits divided by 9: the network's outputs start large (max pooling, no bias), and a softmax fed
   large logits saturates.
 
-Changed from airbench94, whose tricks in the training loop cnnlab does its own way: no whitening
-bias; cnnlab's weight average (``ema``) stands in for airbench's lookahead;
-flips are random, not alternating; training runs in bfloat16 autocast rather than float16
-weights. The pooling at the end is adaptive, so inputs other than 32x32 (MNIST's 28x28) also work.
-``cnnlab train --recipe cifar10-airbench`` trains it with airbench94's settings; its numbers on two
-CPU cores are in benchmarks/README.md ("Room for goal 3").
+Changed from airbench94: no whitening bias; training runs in bfloat16 autocast rather than
+float16 weights; the pooling at the end is adaptive, so inputs other than 32x32 (MNIST's 28x28)
+also work. airbench's tricks in the training loop are the trainer's settings: ``lookahead``,
+``alternate_flips``, ``optimizer="muon"``. ``cnnlab train --recipe cifar10-fast`` trains it as
+airbench94_muon does, ``--recipe cifar10-airbench`` with airbench94's SGD settings; their numbers
+on two CPU cores are in benchmarks/README.md.
 """
 
 from __future__ import annotations

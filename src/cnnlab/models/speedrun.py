@@ -13,7 +13,7 @@ tricks, and why:
   large logits saturates; scaling them down lets the high learning rate work from step one.
 - No biases before batch norm (it subtracts the mean anyway).
 - GELU, as airbench, rather than ResNet-9's ReLU: ReLU makes a CPU training step about 10% faster,
-  but the ``cifar10-fast`` recipe then ended at 89.66% instead of 90.27% after 12 epochs.
+  but the ``cifar10-speedrun`` recipe then ended at 89.66% instead of 90.27% after 12 epochs.
 - ``stem="patch"`` (the ``cifar10-quick`` recipe): no full-resolution stem; the first group's
   widening conv reads overlapping 4x4 patches every 2 pixels (stride 2), like the "patchify" stems
   of ViT and ConvNeXt (Liu et al., 2022) but overlapping. Every later layer then runs at a quarter
@@ -24,7 +24,7 @@ tricks, and why:
   2x2 conv fitted to the training images' patches before the first step, never trained) and a GELU
   in place of the 3x3 stem. Nothing before the first group learns, so the backward pass stops
   there, and the unpadded 2x2 window leaves 31x31 maps (15, 7, 3 after the pools, not 16, 8, 4):
-  the ``cifar10-fast`` recipe with it took 850 s for its 12 epochs (about 70 s an epoch) and ended
+  the ``cifar10-speedrun`` recipe with it took 850 s for its 12 epochs (about 70 s an epoch) and ended
   at 89.57%, against 90.27% for the 3x3 stem (83-98 s an epoch): cheaper, but not more accurate
   per second (benchmarks/README.md, "Room for goal 3").
 

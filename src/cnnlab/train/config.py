@@ -56,18 +56,27 @@ class TrainConfig:
     val_split: float = setting(0.0, "Fraction of the training images held out for validation.")
     crop_padding: int = setting(0, "Augmentation: random crop after padding by this many pixels.")
     flip: bool = setting(False, "Augmentation: random horizontal flip.")
+    alternate_flips: bool = setting(
+        False, "With --flip: mirror each image in every other epoch, a random half first (airbench)."
+    )
 
     # How long
     epochs: int = setting(1, "Passes over the training images.")
     batch_size: int = setting(64, "Images per optimizer step.")
 
     # Optimizer
-    optimizer: str = setting("adam", "sgd, adam, adamw, rmsprop or adagrad.")
+    optimizer: str = setting(
+        "adam", "sgd, adam, adamw, rmsprop, adagrad or muon (Muon on conv filters, Nesterov SGD on the rest)."
+    )
     lr: float = setting(5e-3, "Peak learning rate.")
     momentum: float = setting(0.9, "SGD momentum.")
     nesterov: bool = setting(False, "SGD with Nesterov momentum.")
-    weight_decay: float = setting(0.0, "Weight decay (L2 for sgd/adam/rmsprop/adagrad, decoupled for adamw).")
+    weight_decay: float = setting(
+        0.0, "Weight decay (L2 for sgd/adam/rmsprop/adagrad and muon's non-filters, decoupled for adamw)."
+    )
     betas: tuple[float, float] = setting((0.9, 0.999), "Adam/AdamW betas, e.g. 0.9,0.999.")
+    muon_lr: float = setting(0.24, "Muon: peak learning rate of the convolution filters (--lr: the rest).")
+    muon_momentum: float = setting(0.6, "Muon: Nesterov momentum of the filters (--momentum: the rest).")
 
     # Loss
     loss: str = setting("cross-entropy", "cross-entropy, nll, mse or focal (classifiers).")
@@ -75,7 +84,7 @@ class TrainConfig:
     focal_gamma: float = setting(2.0, "Focusing parameter of the focal loss.")
 
     # Learning-rate schedule (per step)
-    schedule: str = setting("onecycle", "constant, warmup, step, cosine, onecycle or triangle.")
+    schedule: str = setting("onecycle", "constant, warmup, step, cosine, linear, onecycle or triangle.")
     warmup_epochs: float = setting(0.0, "Linear warm-up before the schedule, in epochs (may be fractional).")
     step_size: int = setting(1, "Step schedule: epochs between decays.")
     step_gamma: float = setting(0.1, "Step schedule: factor applied at each decay.")
@@ -83,6 +92,11 @@ class TrainConfig:
     # Evaluation
     ema: float = setting(
         0.0, "Evaluate a moving average of the weights with this decay per step, e.g. 0.99 (0: off)."
+    )
+    lookahead: float = setting(
+        0.0,
+        "Every 5 steps, pull the weights back to their running average, with this decay per step "
+        "reached at the end (ramped up as the cube of progress), e.g. 0.95 as airbench (0: off).",
     )
     tta: str = setting("none", "Test-time augmentation of evaluations: none, flip or flip-shift.")
 
@@ -221,8 +235,10 @@ def validate(config: TrainConfig) -> None:
 
 
 def _positive_numbers(config: TrainConfig) -> str | None:
-    if not (math.isfinite(config.lr) and config.lr > 0):
-        return f"lr must be a positive number (got {config.lr})."
+    for name in ("lr", "muon_lr"):
+        value = getattr(config, name)
+        if not (math.isfinite(value) and value > 0):
+            return f"{name} must be a positive number (got {value})."
     return None
 
 
@@ -253,8 +269,10 @@ def _fractions(config: TrainConfig) -> str | None:
         for name, value, ok, interval in (
             ("val_split", config.val_split, 0 <= config.val_split < 1, "[0, 1)"),
             ("momentum", config.momentum, 0 <= config.momentum < 1, "[0, 1)"),
+            ("muon_momentum", config.muon_momentum, 0 <= config.muon_momentum < 1, "[0, 1)"),
             ("label_smoothing", config.label_smoothing, 0 <= config.label_smoothing < 1, "[0, 1)"),
             ("ema", config.ema, 0 <= config.ema < 1, "[0, 1)"),
+            ("lookahead", config.lookahead, 0 <= config.lookahead < 1, "[0, 1)"),
             ("step_gamma", config.step_gamma, 0 < config.step_gamma <= 1, "(0, 1]"),
             ("betas", config.betas, all(0 <= b < 1 for b in config.betas), "[0, 1) each"),
         )
@@ -287,6 +305,8 @@ def _combinations(config: TrainConfig) -> str | None:
         return "nesterov needs --optimizer sgd with a momentum > 0."
     if config.label_smoothing and config.loss != "cross-entropy":
         return f"label_smoothing applies to the cross-entropy loss, not '{config.loss}'."
+    if config.alternate_flips and not config.flip:
+        return "alternate_flips changes how flips are chosen: add --flip."
     if config.tta not in TTA_MODES:
         return f"tta must be one of {', '.join(TTA_MODES)} (got '{config.tta}')."
     if config.schedule == "warmup" and not config.warmup_epochs:

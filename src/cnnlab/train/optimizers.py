@@ -1,4 +1,4 @@
-"""Optimizers by name: SGD (momentum, Nesterov), Adam, AdamW, RMSprop, Adagrad.
+"""Optimizers by name: SGD (momentum, Nesterov), Adam, AdamW, RMSprop, Adagrad, Muon.
 
 Each builder reads the settings it uses from :class:`~cnnlab.train.config.TrainConfig`. On CUDA
 the fused kernels are used where PyTorch has them, elsewhere the multi-tensor (``foreach``) ones:
@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from cnnlab.train.muon import Muon
 from cnnlab.train.registry import Registry
 
 if TYPE_CHECKING:
@@ -90,4 +91,17 @@ def adagrad(params: list, config: TrainConfig, device: torch.device) -> torch.op
         lr=config.lr,
         weight_decay=config.weight_decay,
         **_fast_kernels(torch.optim.Adagrad, device),
+    )
+
+
+@OPTIMIZERS.register("muon")
+def muon(params: list, config: TrainConfig, device: torch.device) -> torch.optim.Optimizer:
+    # Muon on the convolution filters at muon_lr; Nesterov SGD at lr on everything else.
+    return Muon(
+        params,
+        lr=config.muon_lr,
+        momentum=config.muon_momentum,
+        other_lr=config.lr,
+        other_momentum=config.momentum,
+        weight_decay=config.weight_decay,
     )

@@ -1,5 +1,5 @@
 """Learning-rate schedules by name, evaluated per optimizer step: constant, warmup, step, cosine,
-one-cycle, triangle; any of them after an optional linear warm-up (``warmup_epochs``).
+linear, one-cycle, triangle; any of them after an optional linear warm-up (``warmup_epochs``).
 
 A schedule here is a pure function of the step index, not a stateful ``torch.optim.lr_scheduler``:
 the learning rate of step ``s`` is the same whether the run went straight through or was resumed
@@ -92,6 +92,12 @@ def step(t: int, span: int, steps_per_epoch: int, config: TrainConfig) -> float:
 def cosine(t: int, span: int, steps_per_epoch: int, config: TrainConfig) -> float:
     # Loshchilov & Hutter (2017) without restarts: half a cosine from lr down to 0.
     return 0.5 * (1.0 + math.cos(math.pi * t / span))
+
+
+@SCHEDULES.register("linear")
+def linear(t: int, span: int, steps_per_epoch: int, config: TrainConfig) -> float:
+    # Straight down from lr to 0 (airbench94_muon: no warm-up, Muon's normalised steps need none).
+    return 1.0 - t / span
 
 
 @SCHEDULES.register("onecycle")

@@ -28,7 +28,7 @@ from cnnlab.runs.curves import plot_curves
 from cnnlab.runs.index import RunIndex
 from cnnlab.runs.rundir import MetricsLog, RunDir
 from cnnlab.train.config import TrainConfig
-from cnnlab.train.ema import WeightAverage
+from cnnlab.train.ema import Lookahead, WeightAverage
 from cnnlab.train.evaluation import eval_batch_size, eval_loader, evaluate
 from cnnlab.train.hardware import Hardware, autocast, fit_to_model
 from cnnlab.train.interrupts import StopSignal, TrainingInterrupted
@@ -107,6 +107,13 @@ class Trainer:
         self.val_loader = self._eval_loader(data.val) if data.val is not None else None
         self.test_loader = self._eval_loader(data.test) if data.test is not None else None
         self.schedule = build_schedule(config, len(self.train_loader))
+        self.lookahead = (
+            Lookahead(self.model, config.lookahead, config.epochs * len(self.train_loader))
+            if config.lookahead
+            else None
+        )
+        # The weights evaluations and checkpoints report: the EMA's, else the lookahead's average.
+        self.average = self.ema or self.lookahead
         self.position = Position()
         self.sums = MetricSums(self.device)
         self.window = StepWindow(config.log_every, self.device)
@@ -128,7 +135,7 @@ class Trainer:
             config.batch_size,
             shuffle=True,
             seed=config.seed,
-            augment=Augment(crop_padding=config.crop_padding, flip=config.flip),
+            augment=Augment(config.crop_padding, config.flip, config.alternate_flips),
             scale=self.scale,
             device=self.device,
         )
@@ -150,8 +157,11 @@ class Trainer:
         if self.scaler is not None and state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
         restore_rng_state(state["rng"])
-        if self.ema is not None:
+        if self.average is not None:
             self.model.load_state_dict(state["live_model_state"])
+        if self.lookahead is not None:
+            self.lookahead.load_state_dict(state["lookahead"])
+        if self.ema is not None:
             self.ema.load_state_dict(state["ema"])
         self.sums.load_state_dict(state["sums"])
         self.window.load_state_dict(state["window"])
@@ -178,8 +188,8 @@ class Trainer:
             self.reporter.run_started(self._start_info(resumed))
             with self.stop:
                 self._run_epochs()
-            if self.ema is not None:
-                self.ema.copy_to_model()  # run.model is then the model the final metrics describe
+            if self.average is not None:
+                self.average.copy_to_model()  # run.model is then the model the final metrics describe
         except _NonFiniteLoss as fault:
             message = self._divergence_message(fault)
             self._close("failed", message)
@@ -223,8 +233,8 @@ class Trainer:
 
     def _step(self, epoch: int, batch: int, inputs: torch.Tensor, labels: torch.Tensor) -> BatchOutput:
         step = self.position.step
-        for group in self.optimizer.param_groups:
-            group["lr"] = self.schedule.lr(step)
+        for group in self.optimizer.param_groups:  # lr_scale: Muon's filters have their own lr
+            group["lr"] = self.schedule.lr(step) * group.get("lr_scale", 1.0)
         seed_global_rng(self.config.seed, STEP, epoch, batch, device=self.device)  # dropout, sampling
         if self.hardware.channels_last:
             inputs = inputs.contiguous(memory_format=torch.channels_last)
@@ -244,6 +254,8 @@ class Trainer:
         else:
             self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
+        if self.lookahead is not None:
+            self.lookahead.update(step)
         if self.ema is not None:
             self.ema.update(step)
         correct = self.sums.add(output, labels)
@@ -312,7 +324,7 @@ class Trainer:
 
     def _evaluated_weights(self) -> contextlib.AbstractContextManager:
         """The weights evaluations and checkpoints report: the average when there is one."""
-        return self.ema.applied() if self.ema is not None else contextlib.nullcontext()
+        return self.average.applied() if self.average is not None else contextlib.nullcontext()
 
     def _update_best(self, record: dict[str, Any]) -> tuple[bool, bool]:
         best, value = self.best, record[self.best.monitor]
@@ -370,7 +382,9 @@ class Trainer:
         # live weights and the average's state.
         payload = {
             "model": self.model_entry,
-            "model_state": self.model.state_dict() if self.ema is None else self.ema.averaged_state_dict(),
+            "model_state": (
+                self.model.state_dict() if self.average is None else self.average.averaged_state_dict()
+            ),
             "data": self._data_entry(),
             "task": "objective" if self.objective else "classify",
             "config": self.config.to_dict(),
@@ -396,9 +410,12 @@ class Trainer:
                     "dataset": "object" if self.data.from_object else "name",
                 },
             }
+            if self.average is not None:
+                payload["training"]["live_model_state"] = self.model.state_dict()
+            if self.lookahead is not None:
+                payload["training"]["lookahead"] = self.lookahead.state_dict()
             if self.ema is not None:
                 payload["training"]["ema"] = self.ema.state_dict()
-                payload["training"]["live_model_state"] = self.model.state_dict()
         return payload
 
     def _data_entry(self) -> dict[str, Any]:
