@@ -220,7 +220,7 @@ add_recipe(
             "alternate_flips": True,
         },
         measured="90.24% test accuracy after 1,014.4 s (16.9 min) of training on 2 CPU cores (AMD EPYC, "
-        "AVX512-BF16; JPEG-rebuilt CIFAR-10) in a busy hour, 2026-12-01 "
+        "AVX512-BF16; JPEG-rebuilt CIFAR-10), 2026-12-01 "
         "(`cnnlab train --recipe cifar10-fast`); seeds 1 and 2 (`--seed N`): 90.21% after 16.2 min, "
         "90.48% after 16.9 min",
     )
