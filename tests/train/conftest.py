@@ -70,3 +70,19 @@ class CtrlCAtStep(Reporter):
 def ctrl_c_at_step():
     """``ctrl_c_at_step(n)``: a progress reporter that presses Ctrl-C during step ``n``."""
     return CtrlCAtStep
+
+
+@pytest.fixture
+def interrupted_run():
+    """``interrupted_run(settings, n, name)``: train with ``settings`` until Ctrl-C during step ``n``
+    (the run must stop as interrupted); return the run directory, ready for ``resume``."""
+
+    def interrupt(settings: dict[str, Any], step: int, name: str = "cut") -> Path:
+        import cnnlab
+        from cnnlab.train import TrainingInterrupted
+
+        with pytest.raises(TrainingInterrupted):
+            cnnlab.train(**{**settings, "progress": CtrlCAtStep(step)}, name=name)
+        return Path(settings["runs_dir"]) / name
+
+    return interrupt

@@ -16,7 +16,7 @@ from cnnlab.errors import ConfigError
 from cnnlab.models import create
 from cnnlab.runs import load_checkpoint
 from cnnlab.runs.rundir import RunDir
-from cnnlab.train import TrainingInterrupted, evaluate, resume
+from cnnlab.train import evaluate, resume
 from cnnlab.train.evaluation import eval_batch_size, eval_loader
 from cnnlab.train.tta import with_tta
 
@@ -57,12 +57,10 @@ def test_weight_average_and_tta_repeat_to_the_bit(averaged, same_weights, learni
 
 
 def test_resume_with_a_weight_average_matches_uninterrupted(
-    averaged, same_weights, learning_records, ctrl_c_at_step
+    averaged, same_weights, learning_records, interrupted_run
 ):
     reference = cnnlab.train(**averaged, name="reference")
-    with pytest.raises(TrainingInterrupted):
-        cnnlab.train(**{**averaged, "progress": ctrl_c_at_step(5)}, name="cut")
-    cut = Path(averaged["runs_dir"]) / "cut"
+    cut = interrupted_run(averaged, 5)
     training = load_checkpoint(cut / "checkpoints" / "last.pt")["training"]
     assert training["ema"]["updates"] == 5 and "live_model_state" in training
     resumed = resume(cut, progress=False)
@@ -87,13 +85,11 @@ def looking_ahead(tiny):
 
 
 def test_lookahead_with_alternating_flips_resumes_exactly(
-    looking_ahead, same_weights, learning_records, ctrl_c_at_step
+    looking_ahead, same_weights, learning_records, interrupted_run
 ):
     reference = cnnlab.train(**looking_ahead, name="reference")
     assert same_weights(reference.model, cnnlab.train(**looking_ahead, name="again").model)
-    with pytest.raises(TrainingInterrupted):  # between the pull-backs after steps 5 and 10
-        cnnlab.train(**{**looking_ahead, "progress": ctrl_c_at_step(7)}, name="cut")
-    cut = Path(looking_ahead["runs_dir"]) / "cut"
+    cut = interrupted_run(looking_ahead, 7)  # between the pull-backs after steps 5 and 10
     training = load_checkpoint(cut / "checkpoints" / "last.pt")["training"]
     assert training["lookahead"]["updates"] == 1 and "live_model_state" in training
     resumed = resume(cut, progress=False)
@@ -117,13 +113,11 @@ def test_a_lookahead_run_ends_with_and_reports_the_average(looking_ahead):
 
 
 def test_muon_runs_resume_exactly_and_its_filters_follow_the_schedule_at_their_own_lr(
-    tiny, same_weights, ctrl_c_at_step
+    tiny, same_weights, interrupted_run
 ):
     settings = {**tiny, "optimizer": "muon", "lr": 0.05, "muon_lr": 0.02, "schedule": "linear"}
     reference = cnnlab.train(**settings, name="reference")
-    with pytest.raises(TrainingInterrupted):
-        cnnlab.train(**{**settings, "progress": ctrl_c_at_step(7)}, name="cut")
-    cut = Path(tiny["runs_dir"]) / "cut"
+    cut = interrupted_run(settings, 7)
     groups = load_checkpoint(cut / "checkpoints" / "last.pt")["training"]["optimizer"]["param_groups"]
     filters, others = groups
     assert filters["muon"] and not others["muon"]
@@ -193,7 +187,7 @@ def test_airbench_recipes_learn_and_whiten_from_the_data(
 
 
 def test_quick_recipe_with_its_patch_stem_repeats_to_the_bit_and_resumes(
-    tiny, same_weights, learning_records, ctrl_c_at_step
+    tiny, same_weights, learning_records, interrupted_run
 ):
     settings = {
         "recipe": "cifar10-quick", "dataset": "mnist", "subset": 256, "test_subset": 128, "epochs": 2,
@@ -205,8 +199,6 @@ def test_quick_recipe_with_its_patch_stem_repeats_to_the_bit_and_resumes(
     assert first.model.groups[0][0].stride == (2, 2)
     second = cnnlab.train(**settings, name="quick-b")
     assert same_weights(first.model, second.model)
-    with pytest.raises(TrainingInterrupted):
-        cnnlab.train(**{**settings, "progress": ctrl_c_at_step(5)}, name="quick-cut")
-    resumed = resume(Path(tiny["runs_dir"]) / "quick-cut", progress=False)
+    resumed = resume(interrupted_run(settings, 5, "quick-cut"), progress=False)
     assert same_weights(resumed.model, first.model)
     assert learning_records(resumed.history) == learning_records(first.history)

@@ -102,7 +102,7 @@ def _wait_for_step(metrics: Path, step: int, child: subprocess.Popen, timeout: f
     pytest.fail("the training process never reached the step")
 
 
-def test_mixed_precision_with_loss_scaling_resumes_exactly(tiny, same_weights, monkeypatch, ctrl_c_at_step):
+def test_mixed_precision_with_loss_scaling_resumes_exactly(tiny, same_weights, monkeypatch, interrupted_run):
     """The CUDA code path (autocast, float16 GradScaler, channels_last, clipping), run on the CPU."""
     import torch
 
@@ -111,15 +111,15 @@ def test_mixed_precision_with_loss_scaling_resumes_exactly(tiny, same_weights, m
     monkeypatch.setattr(hardware, "_amp_dtype", lambda device: torch.float16)
     settings = {**tiny, "amp": True, "channels_last": True, "clip_grad_norm": 1.0}
     reference = cnnlab.train(**settings, name="amp-reference")
-    with pytest.raises(TrainingInterrupted):
-        cnnlab.train(**{**settings, "progress": ctrl_c_at_step(6)}, name="amp-cut")
-    cut = Path(tiny["runs_dir"]) / "amp-cut"
+    cut = interrupted_run(settings, 6, "amp-cut")
     assert load_checkpoint(cut / "checkpoints" / "last.pt")["training"]["scaler"]["scale"] > 1
     resumed = resume(cut, progress=False)
     assert same_weights(resumed.model, reference.model) and resumed.final == reference.final
 
 
-def test_data_dependent_init_sees_the_training_images_and_resume_keeps_it(tiny, same_weights, ctrl_c_at_step):
+def test_data_dependent_init_sees_the_training_images_and_resume_keeps_it(
+    tiny, same_weights, interrupted_run
+):
     # airbench's whitening filters are fitted to the training images before the first step (and
     # never trained); a resumed run takes them from its checkpoint and ends as an uninterrupted one.
     settings = {**tiny, "model": "airbench", "model_args": {"widths": [8, 8, 8]}, "optimizer": "sgd"}
@@ -132,7 +132,5 @@ def test_data_dependent_init_sees_the_training_images_and_resume_keeps_it(tiny, 
     assert torch.equal(reference.model.whiten.weight, fitted.whiten.weight)
     assert not torch.allclose(fitted.whiten.weight, untouched.whiten.weight)
 
-    with pytest.raises(TrainingInterrupted):
-        cnnlab.train(**{**settings, "progress": ctrl_c_at_step(5)}, name="interrupted")
-    resumed = resume(Path(tiny["runs_dir"]) / "interrupted", progress=False)
+    resumed = resume(interrupted_run(settings, 5, "interrupted"), progress=False)
     assert same_weights(resumed.model, reference.model)
