@@ -26,7 +26,7 @@ from benchmarks import plain
 from benchmarks.measure import StepClock, cnnlab_train
 from cnnlab.data import ImageDataset, load_dataset
 from cnnlab.models import create
-from cnnlab.train.recipes import get_recipe
+from cnnlab.training.recipes import get_recipe
 
 COURSE_TARGET = 0.64  # the course recipe's CIFAR-10 test accuracy after 10 epochs
 COURSE_EPOCHS, COURSE_BATCH, COURSE_LR = 10, 64, 1e-3

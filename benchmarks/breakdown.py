@@ -2,7 +2,7 @@
 
 Each phase of a step is timed on its own (``perf_counter`` around it; on a CPU every op has
 finished when the call returns), for the plain loop and for cnnlab's pieces (BatchLoader, the
-hardware choices of ``cnnlab.train.hardware``, the optimizer of ``cnnlab.train.optimizers``, the
+hardware choices of ``cnnlab.training.hardware``, the optimizer of ``cnnlab.training.optimizers``, the
 trainer's per-step seeding and metric sums). The median over the timed steps is reported. The
 optional operator table comes from ``torch.profiler`` over the same cnnlab steps.
 """
@@ -95,10 +95,10 @@ class CnnlabStep:
     (settings override the trainer's defaults, as ``cnnlab.train`` keywords do)."""
 
     def __init__(self, model: nn.Module, dataset: ImageDataset, batch_size: int, **settings):
-        from cnnlab.train.config import TrainConfig
-        from cnnlab.train.hardware import choose_hardware, fit_to_model
-        from cnnlab.train.metrics import MetricSums
-        from cnnlab.train.optimizers import build_optimizer
+        from cnnlab.training.config import TrainConfig
+        from cnnlab.training.hardware import choose_hardware, fit_to_model
+        from cnnlab.training.metrics import MetricSums
+        from cnnlab.training.optimizers import build_optimizer
 
         config = TrainConfig(**{"optimizer": "adam", "lr": 1e-3, **settings, "batch_size": batch_size})
         self.hardware = fit_to_model(choose_hardware(config), config, model)
@@ -112,9 +112,9 @@ class CnnlabStep:
 
     def __call__(self, step: int, mark: Callable[[str], None] = lambda phase: None) -> None:
         """Step number ``step``; ``mark(phase)`` is called as each phase ends."""
-        from cnnlab.train.hardware import autocast
-        from cnnlab.train.metrics import batch_output
-        from cnnlab.train.seeding import STEP, seed_global_rng
+        from cnnlab.training.hardware import autocast
+        from cnnlab.training.metrics import batch_output
+        from cnnlab.training.seeding import STEP, seed_global_rng
 
         x, y = next(self.batches)
         if self.hardware.channels_last:
@@ -139,7 +139,7 @@ def cnnlab_breakdown(
     model: nn.Module, dataset: ImageDataset, batch_size: int, steps: int, warmup: int = 2, **settings
 ) -> Breakdown:
     """cnnlab's step (:class:`CnnlabStep`), phase by phase."""
-    from cnnlab.train.hardware import hardware_context
+    from cnnlab.training.hardware import hardware_context
 
     cnnlab_step, timer = CnnlabStep(model, dataset, batch_size, **settings), _PhaseTimer()
     with hardware_context(cnnlab_step.hardware):
@@ -155,7 +155,7 @@ def operator_table(
     """``torch.profiler``'s top operators by self CPU time over ``steps`` of cnnlab's steps."""
     from torch.profiler import ProfilerActivity, profile
 
-    from cnnlab.train.hardware import hardware_context
+    from cnnlab.training.hardware import hardware_context
 
     cnnlab_step = CnnlabStep(model, dataset, batch_size, **settings)
     with hardware_context(cnnlab_step.hardware):

@@ -62,7 +62,7 @@ def measure_compile(
 
 def _time_steps(name, dataset, batch_size, steps, settings, *, compiled: bool) -> tuple[float, float]:
     """(seconds of the first step, seconds of the fastest later step)."""
-    from cnnlab.train.hardware import hardware_context
+    from cnnlab.training.hardware import hardware_context
 
     torch.manual_seed(0)
     model = create(name, dataset.num_classes, dataset.in_channels, dataset.image_size)

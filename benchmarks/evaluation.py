@@ -3,8 +3,8 @@
 Both sides evaluate the same trained-from-init network (the course's ``tutorial-cnn`` by default;
 the accuracy of an untrained net is as good as any for timing, and both sides must agree on it).
 The plain side is :func:`benchmarks.plain.evaluate` (DataLoader, batch 64, ``no_grad``); the cnnlab
-side is ``cnnlab.train.evaluate`` over the loader the trainer builds for a test set
-(:func:`cnnlab.train.evaluation.eval_loader`). The load time is that of ``load_dataset`` for
+side is ``cnnlab.training.evaluate`` over the loader the trainer builds for a test set
+(:func:`cnnlab.training.evaluation.eval_loader`). The load time is that of ``load_dataset`` for
 both CIFAR-10 splits once the decoded cache exists (the first load builds it and is not timed).
 """
 
@@ -62,10 +62,10 @@ class LoadResult:
 def cnnlab_evaluate(model: torch.nn.Module, test: ImageDataset, **settings: Any) -> float:
     """Test accuracy the way the trainer evaluates: its hardware choices for this network (memory
     format, threads; ``settings`` such as ``amp=True`` as a recipe sets them), its loader
-    (:func:`cnnlab.train.evaluation.eval_loader`), ``evaluate``."""
-    from cnnlab.train.config import TrainConfig
-    from cnnlab.train.evaluation import eval_loader, evaluate
-    from cnnlab.train.hardware import choose_hardware, fit_to_model, hardware_context
+    (:func:`cnnlab.training.evaluation.eval_loader`), ``evaluate``."""
+    from cnnlab.training.config import TrainConfig
+    from cnnlab.training.evaluation import eval_loader, evaluate
+    from cnnlab.training.hardware import choose_hardware, fit_to_model, hardware_context
 
     config = TrainConfig(**{"device": "cpu", **settings})
     hardware = fit_to_model(choose_hardware(config), config, model)

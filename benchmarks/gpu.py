@@ -5,7 +5,7 @@
 
 It trains ``cifar10-quick`` (goal 1's recipe), ``cifar10-fast`` (airbench94_muon),
 ``cifar10-airbench`` and ``cifar10-speedrun`` on the GPU (bfloat16 autocast, channels_last and the
-data kept on the device are the defaults there; see ``cnnlab.train.hardware``), and reports test
+data kept on the device are the defaults there; see ``cnnlab.training.hardware``), and reports test
 accuracy and training seconds. Results go to ``benchmarks/results/gpu.json``. CIFAR-10 must be
 reachable (``CNNLAB_DATA``).
 """

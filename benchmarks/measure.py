@@ -23,7 +23,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from cnnlab.data import ImageDataset
-from cnnlab.train.progress import Reporter
+from cnnlab.training.progress import Reporter
 
 
 def machine() -> dict[str, Any]:
@@ -158,7 +158,7 @@ class StepClock(Reporter):
 
 def cnnlab_train(model: str | nn.Module, dataset: ImageDataset, clock: Reporter, **settings: Any):
     """``cnnlab.train`` into a throw-away runs folder, reporting to ``clock``; returns the Run."""
-    from cnnlab.train import train
+    from cnnlab.training import train
 
     with tempfile.TemporaryDirectory(prefix="cnnlab-bench-") as runs_dir:
         return train(model, dataset, runs_dir=runs_dir, progress=clock, **settings)

@@ -18,8 +18,8 @@ except PackageNotFoundError:  # running from a source tree that was not installe
 
 
 def train(model, dataset, **settings):
-    """Train ``model`` (a registry name or an ``nn.Module``) on ``dataset``; see :mod:`cnnlab.train`."""
-    from cnnlab.train import train as _train
+    """Train ``model`` (a registry name or an ``nn.Module``) on ``dataset``; see :mod:`cnnlab.training`."""
+    from cnnlab.training import train as _train
 
     return _train(model, dataset, **settings)
 

@@ -60,7 +60,7 @@ def test_cli_flags_are_what_cnnlab_train_accepts():
 
 
 def test_quick_sweep_variants_are_valid_settings_of_the_recipe():
-    from cnnlab.train.config import resolve_config
+    from cnnlab.training.config import resolve_config
 
     labels = [label for label, _ in accuracy.QUICK_SWEEP]
     assert labels[0] == "the recipe" and len(set(labels)) == len(labels)

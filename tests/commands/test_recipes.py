@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from cnnlab.cli import main
-from cnnlab.train.recipes import list_recipes
+from cnnlab.training.recipes import list_recipes
 
 
 def test_recipes_json_lists_every_recipe_with_its_settings_and_measurement(capsys):

@@ -12,7 +12,7 @@ from cnnlab.data import BatchLoader, ImageDataset
 from cnnlab.errors import ConfigError
 from cnnlab.experiments import lr_range_test
 from cnnlab.experiments.lr_finder import smooth, steepest_index
-from cnnlab.train import TrainConfig
+from cnnlab.training import TrainConfig
 
 
 def _separable_dataset(count: int = 256) -> ImageDataset:

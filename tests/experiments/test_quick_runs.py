@@ -12,9 +12,9 @@ import pytest
 
 from cnnlab.data import get_spec
 from cnnlab.experiments import PixelPermutation
-from cnnlab.experiments.recipes.dropout import SmallAlexNet
-from cnnlab.experiments.recipes.optimizers import FALLBACK_LR
-from cnnlab.experiments.recipes.seed_noise import seeds_to_resolve
+from cnnlab.experiments.catalog.dropout import SmallAlexNet
+from cnnlab.experiments.catalog.optimizers import FALLBACK_LR
+from cnnlab.experiments.catalog.seed_noise import seeds_to_resolve
 from cnnlab.experiments.report import format_metric, format_summary
 from cnnlab.models import create, list_models
 from cnnlab.runs.stats import summarize

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from cnnlab.experiments.recipes.dropout import SmallAlexNet, worked_example
-from cnnlab.experiments.recipes.fc_vs_cnn import parameter_split
-from cnnlab.experiments.recipes.losses import expected_calibration_error
-from cnnlab.experiments.recipes.seed_noise import pair_share, seeds_to_resolve
+from cnnlab.experiments.catalog.dropout import SmallAlexNet, worked_example
+from cnnlab.experiments.catalog.fc_vs_cnn import parameter_split
+from cnnlab.experiments.catalog.losses import expected_calibration_error
+from cnnlab.experiments.catalog.seed_noise import pair_share, seeds_to_resolve
 from cnnlab.runs.stats import t_quantile
 
 

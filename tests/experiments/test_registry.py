@@ -15,7 +15,7 @@ from cnnlab.experiments import (
     list_experiments,
     registry,
 )
-from cnnlab.train import resolve_config
+from cnnlab.training import resolve_config
 
 COURSE_ORDER = [
     "fc-vs-cnn",
@@ -96,7 +96,7 @@ def test_registering_twice_or_referencing_an_unknown_cell_fails(monkeypatch):
 def test_model_labels_show_factory_arguments():
     import functools
 
-    from cnnlab.experiments.recipes.dropout import small_alexnet
+    from cnnlab.experiments.catalog.dropout import small_alexnet
 
     assert registry.model_label("resnet18") == "resnet18"
     assert registry.model_label(functools.partial(small_alexnet, 0.25)) == "small_alexnet(0.25)"

@@ -1,6 +1,6 @@
 """``cnnlab train`` and ``cnnlab runs list|show|compare``.
 
-The flags of ``cnnlab train`` are made from the fields of :class:`~cnnlab.train.config.TrainConfig`
+The flags of ``cnnlab train`` are made from the fields of :class:`~cnnlab.training.config.TrainConfig`
 (names, types and help text), so every setting has a flag and the two never drift apart. A flag
 given on the command line overrides ``--config`` and ``--recipe``; one not given leaves them be.
 """
@@ -18,7 +18,7 @@ import typer
 
 from cnnlab.commands.output import console, err_console, print_json, print_table
 from cnnlab.errors import UsageError
-from cnnlab.train import config as train_config
+from cnnlab.training import config as train_config
 
 RUNS_DIR_HELP = "Runs directory (default: $CNNLAB_RUNS or ./runs)."
 
@@ -55,7 +55,7 @@ def recipes_command(
     as_json: bool = typer.Option(False, "--json", help="Print the recipes as JSON."),
 ) -> None:
     """List the named presets of `cnnlab train --recipe NAME`: what each sets and what it measured."""
-    from cnnlab.train.recipes import list_recipes
+    from cnnlab.training.recipes import list_recipes
 
     rows = [
         {
@@ -87,7 +87,7 @@ def run_train(options: dict[str, Any]) -> None:
     if command["model_arg"]:
         settings["model_args"] = parse_model_args(command["model_arg"])
     quiet, as_json = command["quiet"], command["as_json"]
-    from cnnlab.train.progress import ConsoleReporter, Reporter
+    from cnnlab.training.progress import ConsoleReporter, Reporter
 
     reporter = Reporter() if quiet or as_json else ConsoleReporter(err_console, summary=False)
     if command["resume"]:
@@ -97,7 +97,7 @@ def run_train(options: dict[str, Any]) -> None:
     if command["seeds"]:
         _train_seeds(command, settings, reporter, quiet, as_json)
         return
-    from cnnlab.train import train
+    from cnnlab.training import train
 
     run = train(recipe=command["recipe"], config_file=command["config_file"], progress=reporter, **settings)
     _print_run(run, quiet, as_json)
@@ -127,7 +127,7 @@ def _resume(command: dict[str, Any], settings: dict[str, Any], reporter: Any) ->
             f"--resume continues a run with its own settings; {flags} cannot change them. "
             "Start a new run to try other settings."
         )
-    from cnnlab.train import resume
+    from cnnlab.training import resume
 
     return resume(command["resume"], runs_dir=settings.get("runs_dir"), progress=reporter)
 
@@ -135,7 +135,7 @@ def _resume(command: dict[str, Any], settings: dict[str, Any], reporter: Any) ->
 def _train_seeds(
     command: dict[str, Any], settings: dict[str, Any], reporter: Any, quiet: bool, as_json: bool
 ) -> None:
-    from cnnlab.train import parse_seeds, train_seeds
+    from cnnlab.training import parse_seeds, train_seeds
 
     seeds = parse_seeds(command["seeds"])
     if "seed" in settings:
@@ -165,7 +165,7 @@ def _print_run(run: Any, quiet: bool, as_json: bool) -> None:
     if quiet:
         console.print(str(run.dir))
         return
-    from cnnlab.train.progress import format_metric
+    from cnnlab.training.progress import format_metric
 
     final = run.final
     rows = [{"metric": k, "value": format_metric(k, v).split(" ", 1)[1]} for k, v in final.items()]
@@ -296,7 +296,7 @@ def show_run(
 
 def _show_group(group: str, runs_dir: Path | None, as_json: bool) -> None:
     finals, run_ids = _group_finals(group, runs_dir)
-    from cnnlab.train.seeds import summarize_metrics
+    from cnnlab.training.seeds import summarize_metrics
 
     summary = summarize_metrics(finals)
     if as_json:
@@ -314,7 +314,7 @@ def compare_runs(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """Do two configurations differ by more than seed noise? Welch's t-test on each final metric."""
-    from cnnlab.train.seeds import compare_finals
+    from cnnlab.training.seeds import compare_finals
 
     finals_a, _ = _side_finals(first, runs_dir)
     finals_b, _ = _side_finals(second, runs_dir)

@@ -10,7 +10,7 @@ difference is within seed noise, an answer to the learner's question) and ``resu
 See docs/experiments.md.
 """
 
-from cnnlab.experiments import recipes
+from cnnlab.experiments import catalog
 from cnnlab.experiments.cells import Cell
 from cnnlab.experiments.context import Context
 from cnnlab.experiments.course import CourseCheck, check_reference, prediction_interval
@@ -51,6 +51,6 @@ __all__ = [
     "list_experiments",
     "lr_range_test",
     "prediction_interval",
-    "recipes",
+    "catalog",
     "run_experiment",
 ]

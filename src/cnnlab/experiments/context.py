@@ -20,7 +20,7 @@ from cnnlab.experiments.report import Report, format_count, format_summary, metr
 from cnnlab.experiments.timing import record_throughput
 from cnnlab.runs.run import Run
 from cnnlab.runs.stats import Comparison, welch_test
-from cnnlab.train import train_seeds
+from cnnlab.training import train_seeds
 
 
 def run_name(label: str) -> str:
@@ -93,7 +93,7 @@ class Context:
         raise KeyError(f"{self.experiment.name} plans no cell {label!r}")
 
     def train(self, spec: CellSpec | str) -> Cell:
-        """Train a cell once per seed (:func:`cnnlab.train.train_seeds`) and keep its numbers."""
+        """Train a cell once per seed (:func:`cnnlab.training.train_seeds`) and keep its numbers."""
         spec = self.spec(spec) if isinstance(spec, str) else spec
         train_data, test_data = self.data(spec)
         position = f"[{len(self.cells) + 1}/{len(self.plan.cells)}]"
@@ -135,7 +135,7 @@ class Context:
     def evaluate_training_images(self, label: str) -> None:
         """Add each seed's accuracy on its training images in evaluation mode to the cell's metrics."""
         from cnnlab.data import BatchLoader
-        from cnnlab.train import evaluate
+        from cnnlab.training import evaluate
 
         cell = self.cells[label]
         train, _ = self.data(self.spec(label))

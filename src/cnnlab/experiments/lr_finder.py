@@ -26,10 +26,10 @@ from torch import nn
 
 from cnnlab.data import BatchLoader
 from cnnlab.errors import ConfigError
-from cnnlab.train import TrainConfig
-from cnnlab.train.losses import build_loss
-from cnnlab.train.metrics import batch_output
-from cnnlab.train.optimizers import build_optimizer
+from cnnlab.training import TrainConfig
+from cnnlab.training.losses import build_loss
+from cnnlab.training.metrics import batch_output
+from cnnlab.training.optimizers import build_optimizer
 
 START_LR = 1e-6
 END_LR = 10.0

@@ -11,8 +11,8 @@ from typing import Any
 import torch
 
 from cnnlab import __version__
-from cnnlab.train import TrainConfig, choose_hardware
-from cnnlab.train.hardware import available_cores
+from cnnlab.training import TrainConfig, choose_hardware
+from cnnlab.training.hardware import available_cores
 
 
 def describe_machine(device: str = "auto", threads: int | None = None) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 An experiment is declarative: its name and version, the learner's question it answers, the
 course's numbers it is compared with, how big its full and ``--quick`` versions are (:class:`Size`),
 and a ``plan(size)`` listing the training cells it will run (used to estimate its time before it
-starts). Its ``run(ctx)`` trains those cells through :func:`cnnlab.train.train` and writes its part of
+starts). Its ``run(ctx)`` trains those cells through :func:`cnnlab.training.train` and writes its part of
 the report; :mod:`cnnlab.experiments.runner` does the rest (directory, machine, course check,
 ``report.md``, ``results.json``).
 """

@@ -23,7 +23,7 @@ from cnnlab.experiments.report import format_duration
 from cnnlab.experiments.sections import compose_report
 from cnnlab.experiments.timing import Estimate, Measure, estimate
 from cnnlab.runs.rundir import RunDir, default_runs_dir
-from cnnlab.train import TrainingInterrupted
+from cnnlab.training import TrainingInterrupted
 
 REPORT_FILE = "report.md"
 RESULTS_FILE = "results.json"

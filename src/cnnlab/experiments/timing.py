@@ -35,8 +35,8 @@ from cnnlab.data import get_spec
 from cnnlab.data.paths import user_cache_dir
 from cnnlab.experiments.machine import load_average
 from cnnlab.experiments.registry import CellSpec, Experiment, ExtraWork, Plan, model_label
-from cnnlab.train import TrainConfig, choose_hardware
-from cnnlab.train.hardware import available_cores
+from cnnlab.training import TrainConfig, choose_hardware
+from cnnlab.training.hardware import available_cores
 
 # Evaluation is a forward pass only, in double-size batches: about a third of a training step's cost.
 EVAL_SPEEDUP = 3.0
@@ -263,7 +263,7 @@ def _timed_step(
     model: nn.Module, optimizer: torch.optim.Optimizer, item: WorkItem, batch: int, device: torch.device
 ) -> float:
     """Seconds for one optimizer step on random inputs of ``batch`` images."""
-    from cnnlab.train.metrics import batch_output
+    from cnnlab.training.metrics import batch_output
 
     inputs = torch.rand(batch, *item.input_shape, device=device)
     labels = torch.randint(0, item.num_classes, (batch,), device=device)

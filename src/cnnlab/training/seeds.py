@@ -1,0 +1,88 @@
+"""Several seeds of one configuration: how much of a result is the setting, how much is luck.
+
+``train_seeds`` runs the same settings once per seed, as a group of runs named ``GROUP-seedS``,
+and summarises each final metric by its mean, sample std and 95% Student-t confidence interval.
+``compare_groups`` tells whether two groups' means differ by more than that seed noise (Welch's
+t-test).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cnnlab.errors import ConfigError
+from cnnlab.runs.run import Run
+from cnnlab.runs.stats import Comparison, Summary, summarize, welch_test
+from cnnlab.training.api import train
+
+# Entries of a run's final record that are positions, not outcomes.
+NOT_METRICS = ("epoch", "step", "lr")
+
+
+@dataclass
+class SeedStudy:
+    """The runs of one configuration over several seeds, and the statistics of their metrics."""
+
+    group: str
+    runs: list[Run]
+    summary: dict[str, Summary]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "group": self.group,
+            "runs": [str(run.dir) for run in self.runs],
+            "seeds": [run.config["seed"] for run in self.runs],
+            "summary": {metric: s.to_dict() for metric, s in self.summary.items()},
+        }
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``"0,1,2"`` or ``"0-4"`` -> the list of seeds."""
+    seeds: list[int] = []
+    try:
+        for part in filter(None, (p.strip() for p in text.split(","))):
+            low, dash, high = part.partition("-")
+            seeds.extend(range(int(low), int(high) + 1) if dash else [int(part)])
+    except ValueError:
+        raise ConfigError(f"--seeds {text!r}: give seeds as 0,1,2 or a range such as 0-4.") from None
+    if len(seeds) < 1 or len(set(seeds)) != len(seeds):
+        raise ConfigError(f"--seeds {text!r}: give at least one seed, each once.")
+    return seeds
+
+
+def train_seeds(model: Any = None, dataset: Any = None, *, seeds: Sequence[int], **options: Any) -> SeedStudy:
+    """Run :func:`cnnlab.training.train` once per seed; the runs form the group ``name`` (or a default)."""
+    if not seeds:
+        raise ConfigError("train_seeds needs at least one seed.")
+    group = options.pop("name", None) or _default_group(model, dataset, options)
+    runs = [
+        train(model, dataset, **options, seed=seed, name=f"{group}-seed{seed}", group=group) for seed in seeds
+    ]
+    return SeedStudy(group=group, runs=runs, summary=summarize_metrics(run.final for run in runs))
+
+
+def summarize_metrics(finals: Iterable[dict[str, Any]]) -> dict[str, Summary]:
+    """Per metric present in every run's final record: the summary over runs."""
+    finals = list(finals)
+    names = [k for k in finals[0] if k not in NOT_METRICS] if finals else []
+    return {
+        name: summarize([float(final[name]) for final in finals])
+        for name in names
+        if all(isinstance(final.get(name), int | float) for final in finals)
+    }
+
+
+def compare_finals(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> dict[str, Comparison]:
+    """Welch's t-test per metric that both sides have."""
+    common = [k for k in (a[0] if a else {}) if k not in NOT_METRICS and all(k in f for f in a + b)]
+    return {name: welch_test([f[name] for f in a], [f[name] for f in b]) for name in common}
+
+
+def _default_group(model: Any, dataset: Any, options: dict[str, Any]) -> str:
+    model_name = model if isinstance(model, str) else options.get("model", "model")
+    dataset_name = Path(str(dataset)).name if isinstance(dataset, str) else options.get("dataset", "data")
+    return f"{model_name}-{dataset_name}-{time.strftime('%Y%m%d-%H%M%S')}"

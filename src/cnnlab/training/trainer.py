@@ -1,0 +1,514 @@
+"""The training loop: steps, step and epoch records, evaluation, checkpoints, the run's status.
+
+A run's state at a step boundary is its :class:`Position` (epoch, batch, step), the model, the
+optimizer, the partial sums of the epoch's metrics, the step window, the history and the best value
+so far. ``checkpoints/last.pt`` holds all of it plus the length of ``metrics.jsonl`` at that moment,
+so a resumed run continues with exactly the numbers an uninterrupted run has: the learning rate is
+a pure function of the step, the batches a pure function of (seed, epoch, batch), and the model's
+own randomness is re-seeded from (seed, epoch, batch) before each step.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import socket
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from cnnlab.data import Augment, BatchLoader
+from cnnlab.errors import TrainingError
+from cnnlab.runs.checkpoint import save_checkpoint
+from cnnlab.runs.curves import plot_curves
+from cnnlab.runs.index import RunIndex
+from cnnlab.runs.rundir import MetricsLog, RunDir
+from cnnlab.training.config import TrainConfig
+from cnnlab.training.ema import Lookahead, WeightAverage
+from cnnlab.training.evaluation import eval_batch_size, eval_loader, evaluate
+from cnnlab.training.hardware import Hardware, autocast, fit_to_model
+from cnnlab.training.interrupts import StopSignal, TrainingInterrupted
+from cnnlab.training.losses import build_loss
+from cnnlab.training.metrics import BatchOutput, MetricSums, StepWindow, batch_output, uses_objective
+from cnnlab.training.optimizers import build_optimizer
+from cnnlab.training.progress import TIMING_KEYS, Reporter, RunStart
+from cnnlab.training.run_data import RunData
+from cnnlab.training.schedules import build_schedule
+from cnnlab.training.seeding import EVAL, STEP, derived_seed, restore_rng_state, rng_state, seed_global_rng
+from cnnlab.training.tensorboard import TensorBoardLog
+from cnnlab.training.tta import with_tta
+
+# Evaluation needs no gradients, so it can afford larger batches (fewer, faster kernel calls).
+EVAL_BATCH_FACTOR = 2
+
+
+@dataclass
+class Position:
+    epoch: int = 0  # the epoch in progress, 0-based
+    batch: int = 0  # batches of that epoch already done
+    step: int = 0  # optimizer steps done in all
+
+
+@dataclass
+class Best:
+    """The best value of the monitored metric (lower is better), for best.pt and early stopping."""
+
+    monitor: str
+    value: float | None = None
+    epoch: int | None = None
+    stale_epochs: int = 0
+
+
+class _StopRequested(Exception):
+    """Ctrl-C or SIGTERM asked the loop to stop at this step boundary."""
+
+
+@dataclass
+class _NonFiniteLoss(Exception):
+    step: int
+    value: float
+    lr: float
+
+
+class Trainer:
+    """Trains ``model`` on ``data`` as ``config`` says, recording into ``run_dir``."""
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        hardware: Hardware,
+        model: nn.Module,
+        model_entry: dict[str, Any],
+        data: RunData,
+        run_dir: RunDir,
+        reporter: Reporter,
+    ):
+        hardware = fit_to_model(hardware, config, model)
+        self.config, self.hardware, self.data = config, hardware, data
+        self.run_dir, self.reporter = run_dir, reporter
+        self.device = hardware.device
+        self.model = model.to(self.device)
+        if hardware.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        # The model as evaluated: test-time augmentation around it, the weight average inside it.
+        self.eval_model = with_tta(self.model, config.tta)
+        self.ema = WeightAverage(self.model, config.ema) if config.ema else None
+        self.model_entry = model_entry
+        self.objective = uses_objective(model)
+        self.scale = getattr(model, "input_scale", "standardized")
+        self.loss_fn = build_loss(config)
+        self.optimizer = build_optimizer(self.model.parameters(), config, self.device)
+        self.scaler = torch.amp.GradScaler(self.device.type) if hardware.needs_grad_scaler else None
+        self.train_loader = self._train_loader(data.train)
+        self.val_loader = self._eval_loader(data.val) if data.val is not None else None
+        self.test_loader = self._eval_loader(data.test) if data.test is not None else None
+        self.schedule = build_schedule(config, len(self.train_loader))
+        self.lookahead = (
+            Lookahead(self.model, config.lookahead, config.epochs * len(self.train_loader))
+            if config.lookahead
+            else None
+        )
+        # The weights evaluations and checkpoints report: the EMA's, else the lookahead's average.
+        self.average = self.ema or self.lookahead
+        self.position = Position()
+        self.sums = MetricSums(self.device)
+        self.window = StepWindow(config.log_every, self.device)
+        self.history: list[dict[str, Any]] = []
+        self.best = Best(monitor="val_loss" if self.val_loader else "train_loss")
+        self.index = RunIndex(run_dir.root.parent)
+        self.started = time.time()
+        self.elapsed_before = 0.0  # training seconds spent before this process (resumed runs)
+        self.last_checkpoint_step: int | None = None
+        self.stop = StopSignal()
+        self.metrics: MetricsLog | None = None
+        self.tensorboard: TensorBoardLog | None = None
+
+    # -- set-up --------------------------------------------------------------------------------
+    def _train_loader(self, dataset) -> BatchLoader:
+        config = self.config
+        return BatchLoader(
+            dataset,
+            config.batch_size,
+            shuffle=True,
+            seed=config.seed,
+            augment=Augment(config.crop_padding, config.flip, config.alternate_flips),
+            scale=self.scale,
+            device=self.device,
+        )
+
+    def _eval_loader(self, dataset) -> BatchLoader:
+        size = eval_batch_size(dataset.input_shape, self.config.batch_size * EVAL_BATCH_FACTOR)
+        return eval_loader(dataset, scale=self.scale, device=self.device, batch_size=size)
+
+    def write_start_files(self, environment: dict[str, Any]) -> None:
+        """config.json and environment.json of a new run."""
+        self.run_dir.write_json(self.run_dir.config_path, self.config.to_dict())
+        self.run_dir.write_json(self.run_dir.environment_path, environment)
+
+    def restore(self, payload: dict[str, Any]) -> None:
+        """Continue from a checkpoint's training state (see the module docstring)."""
+        state = payload["training"]
+        self.position = Position(**state["position"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scaler is not None and state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
+        restore_rng_state(state["rng"])
+        if self.average is not None:
+            self.model.load_state_dict(state["live_model_state"])
+        if self.lookahead is not None:
+            self.lookahead.load_state_dict(state["lookahead"])
+        if self.ema is not None:
+            self.ema.load_state_dict(state["ema"])
+        self.sums.load_state_dict(state["sums"])
+        self.window.load_state_dict(state["window"])
+        self.history = [dict(record) for record in state["history"]]
+        self.best = Best(**state["best"])
+        self.elapsed_before = state["elapsed_s"]
+        self.started = state.get("started", self.started)
+        self.last_checkpoint_step = self.position.step
+        MetricsLog.truncate(self.run_dir.metrics_path, state["metrics_offset"])
+        for partial in self.run_dir.checkpoints.glob(".*.partial"):  # left by a kill mid-save
+            partial.unlink(missing_ok=True)
+
+    # -- the run -------------------------------------------------------------------------------
+    def fit(self, resumed: bool = False) -> dict[str, Any]:
+        """Train to the end (or early stop); return result.json. Raises TrainingError on a fault."""
+        self._clock = time.perf_counter()
+        self.metrics = MetricsLog(self.run_dir.metrics_path)
+        try:
+            if self.config.tensorboard:
+                self.tensorboard = TensorBoardLog(self.run_dir.tensorboard_dir, self.position.step)
+                if not resumed:
+                    self.tensorboard.images(self.data.train.images)
+            self._write_result("running")
+            self.reporter.run_started(self._start_info(resumed))
+            with self.stop:
+                self._run_epochs()
+            if self.average is not None:
+                self.average.copy_to_model()  # run.model is then the model the final metrics describe
+        except _NonFiniteLoss as fault:
+            message = self._divergence_message(fault)
+            self._close("failed", message)
+            raise TrainingError(message) from None
+        except (_StopRequested, KeyboardInterrupt):
+            # A first Ctrl-C saved a checkpoint at a step boundary; a second one stops at once.
+            message = self._interrupted_message()
+            self._close("interrupted", message)
+            raise TrainingInterrupted(message) from None
+        except BaseException as exc:
+            self._close("failed", f"{type(exc).__name__}: {exc}")
+            raise
+        return self._close("finished")
+
+    def _run_epochs(self) -> None:
+        for epoch in range(self.position.epoch, self.config.epochs):
+            self._train_epoch(epoch)
+            stop_early = self._end_epoch(epoch)
+            if self.stop.requested:
+                raise _StopRequested
+            if stop_early:
+                return
+
+    def _train_epoch(self, epoch: int) -> None:
+        self.model.train()
+        batches = len(self.train_loader)
+        start = self.position.batch
+        self.reporter.epoch_started(epoch, self.config.epochs, batches, start)
+        self._epoch_clock, self._epoch_images = time.perf_counter(), 0
+        for batch, (inputs, labels) in enumerate(self.train_loader.epoch(epoch, start), start):
+            self._step(epoch, batch, inputs, labels)
+            self.position = Position(epoch, batch + 1, self.position.step + 1)
+            self._epoch_images += labels.shape[0]
+            self.reporter.step(labels.shape[0], self._log_step() if self.window.full else None)
+            every = self.config.checkpoint_every
+            if every and self.position.step % every == 0 and self.position.batch < batches:
+                self._save_last()
+            if self.stop.requested:
+                self._save_last()
+                raise _StopRequested
+
+    def _step(self, epoch: int, batch: int, inputs: torch.Tensor, labels: torch.Tensor) -> BatchOutput:
+        step = self.position.step
+        for group in self.optimizer.param_groups:  # lr_scale: Muon's filters have their own lr
+            group["lr"] = self.schedule.lr(step) * group.get("lr_scale", 1.0)
+        seed_global_rng(self.config.seed, STEP, epoch, batch, device=self.device)  # dropout, sampling
+        if self.hardware.channels_last:
+            inputs = inputs.contiguous(memory_format=torch.channels_last)
+        with autocast(self.hardware):
+            output = batch_output(self.model, inputs, labels, self.loss_fn)
+        if self.scaler is not None:
+            self.scaler.scale(output.loss).backward()
+        else:
+            output.loss.backward()
+        if self.config.clip_grad_norm:
+            if self.scaler is not None:
+                self.scaler.unscale_(self.optimizer)
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.clip_grad_norm, foreach=True)
+        if self.scaler is not None:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.lookahead is not None:
+            self.lookahead.update(step)
+        if self.ema is not None:
+            self.ema.update(step)
+        correct = self.sums.add(output, labels)
+        self.window.add(output.loss, step, labels.shape[0], correct)
+        return output
+
+    def _log_step(self) -> dict[str, float]:
+        """Write the step record of the full window; return what the progress bar shows."""
+        self._check_finite()
+        position = self.position
+        window = self.window.take(classify=not self.objective)
+        record = {
+            "kind": "step",
+            "epoch": position.epoch + 1,
+            "batch": position.batch,
+            "step": position.step,
+            "lr": self.schedule.lr(position.step - 1),
+            **window,
+        }
+        self.metrics.write(record)
+        if self.tensorboard:
+            self.tensorboard.step(record)
+        return window
+
+    def _end_epoch(self, epoch: int) -> bool:
+        """Evaluate, record, checkpoint; return True when early stopping ends the run here."""
+        self._check_finite()
+        train_seconds = time.perf_counter() - self._epoch_clock
+        record: dict[str, Any] = {
+            "epoch": epoch + 1,
+            "step": self.position.step,
+            "lr": self.schedule.lr(self.position.step - 1),
+        }
+        record.update(_prefixed("train", self.sums.results()))
+        if self.val_loader is not None:
+            record.update(_prefixed("val", self._evaluate(self.val_loader, epoch)))
+        improved, stop_early = self._update_best(record)
+        last = stop_early or epoch + 1 == self.config.epochs
+        every = self.config.test_every
+        if self.test_loader is not None and (last or (every and (epoch + 1) % every == 0)):
+            record.update(_prefixed("test", self._evaluate(self.test_loader, epoch)))
+        record["time_s"] = round(train_seconds, 3)
+        record["images_per_s"] = round(self._epoch_images / max(train_seconds, 1e-9), 1)
+        self.history.append(record)
+        self.metrics.write({"kind": "epoch", **record})
+        if self.tensorboard:
+            self.tensorboard.epoch(record)
+        self.sums = MetricSums(self.device)
+        self.position = Position(epoch + 1, 0, self.position.step)
+        if improved:
+            save_checkpoint(self.run_dir.best_checkpoint, self._payload(training=False))
+        self._save_last()
+        self._write_result("running")
+        self.reporter.epoch_ended(record)
+        return stop_early
+
+    def _evaluate(self, loader: BatchLoader, epoch: int) -> dict[str, float]:
+        with self._evaluated_weights():
+            return evaluate(
+                self.eval_model,
+                loader,
+                loss=self.loss_fn,
+                hardware=self.hardware,
+                seed=derived_seed(self.config.seed, EVAL, epoch),
+            )
+
+    def _evaluated_weights(self) -> contextlib.AbstractContextManager:
+        """The weights evaluations and checkpoints report: the average when there is one."""
+        return self.average.applied() if self.average is not None else contextlib.nullcontext()
+
+    def _update_best(self, record: dict[str, Any]) -> tuple[bool, bool]:
+        best, value = self.best, record[self.best.monitor]
+        improved = best.value is None or value < best.value
+        if improved:
+            best.value, best.epoch, best.stale_epochs = value, record["epoch"], 0
+        else:
+            best.stale_epochs += 1
+        patience = self.config.early_stop
+        return improved, bool(patience) and best.stale_epochs >= patience
+
+    # -- faults ----------------------------------------------------------------------------------
+    def _check_finite(self) -> None:
+        bad_step = self.window.first_non_finite()
+        if bad_step is not None:
+            raise _NonFiniteLoss(bad_step, self.window.bad_value(bad_step), self.schedule.lr(bad_step))
+
+    def _divergence_message(self, fault: _NonFiniteLoss) -> str:
+        per_epoch = len(self.train_loader)
+        epoch, batch = divmod(fault.step, per_epoch)
+        where = f"step {fault.step + 1} (epoch {epoch + 1}, batch {batch + 1})"
+        if self.last_checkpoint_step is None:
+            kept = "No checkpoint had been saved yet."
+        else:
+            kept = f"checkpoints/last.pt keeps the last good state (step {self.last_checkpoint_step})."
+        suggestion = f"--lr {_round_down(fault.lr / 10)}"
+        clip = "" if self.config.clip_grad_norm else " or clip the gradients (--clip-grad-norm 1.0)"
+        return (
+            f"Training diverged: the loss became {fault.value} at {where} with learning rate "
+            f"{fault.lr:.4g}. {kept} Try a lower learning rate (e.g. {suggestion}){clip}."
+        )
+
+    def _interrupted_message(self) -> str:
+        where = "no checkpoint was saved yet; start the run again"
+        if self.last_checkpoint_step is not None:
+            where = (
+                f"checkpoint at step {self.last_checkpoint_step}. Resume with: "
+                f"cnnlab train --resume {self.run_dir.root}"
+            )
+        return f"Interrupted: {where}"
+
+    # -- checkpoints and status ------------------------------------------------------------------
+    def _save_last(self) -> None:
+        self._check_finite()
+        if not bool(torch.stack([p.isfinite().all() for p in self.model.parameters()]).all()):
+            raise _NonFiniteLoss(
+                self.position.step - 1, float("nan"), self.schedule.lr(self.position.step - 1)
+            )
+        save_checkpoint(self.run_dir.last_checkpoint, self._payload(training=True))
+        self.last_checkpoint_step = self.position.step
+
+    def _payload(self, training: bool) -> dict[str, Any]:
+        # model_state holds the weights the metrics were measured with (the average, if any), so a
+        # reader of any checkpoint gets the model its numbers describe; a resume also needs the
+        # live weights and the average's state.
+        payload = {
+            "model": self.model_entry,
+            "model_state": (
+                self.model.state_dict() if self.average is None else self.average.averaged_state_dict()
+            ),
+            "data": self._data_entry(),
+            "task": "objective" if self.objective else "classify",
+            "config": self.config.to_dict(),
+            "epoch": self.position.epoch,
+            "metrics": _without_timing(self.history[-1]) if self.history else {},
+        }
+        if training:
+            payload["training"] = {
+                "position": dataclasses.asdict(self.position),
+                "optimizer": self.optimizer.state_dict(),
+                "scheduler": {"name": self.schedule.name, "step": self.position.step},
+                "scaler": self.scaler.state_dict() if self.scaler is not None else None,
+                "rng": rng_state(self.device),
+                "sums": self.sums.state_dict(),
+                "window": self.window.state_dict(),
+                "history": self.history,
+                "best": dataclasses.asdict(self.best),
+                "metrics_offset": self.metrics.offset(),
+                "elapsed_s": self._elapsed(),
+                "started": self.started,
+                "sources": {
+                    "model": "registry" if self.model_entry["name"] else "module",
+                    "dataset": "object" if self.data.from_object else "name",
+                },
+            }
+            if self.average is not None:
+                payload["training"]["live_model_state"] = self.model.state_dict()
+            if self.lookahead is not None:
+                payload["training"]["lookahead"] = self.lookahead.state_dict()
+            if self.ema is not None:
+                payload["training"]["ema"] = self.ema.state_dict()
+        return payload
+
+    def _data_entry(self) -> dict[str, Any]:
+        train = self.data.train
+        return {
+            "dataset": self.config.dataset,
+            "classes": list(train.classes),
+            "mean": list(train.mean),
+            "std": list(train.std),
+            "input_shape": list(train.input_shape),
+            "scale": self.scale,
+        }
+
+    def _elapsed(self) -> float:
+        return self.elapsed_before + time.perf_counter() - self._clock
+
+    def _result(self, status: str, error: str | None) -> dict[str, Any]:
+        config = self.config
+        checkpoints = self.run_dir.checkpoints
+        return {
+            "status": status,
+            "run": self.run_dir.name,
+            "model": config.model,
+            "dataset": config.dataset,
+            "seed": config.seed,
+            "group": config.group,
+            "epochs": config.epochs,
+            "epochs_done": len(self.history),
+            "step": self.position.step,
+            "final": _without_timing(self.history[-1]) if self.history else {},
+            "best": dataclasses.asdict(self.best),
+            "started": self.started,
+            "updated": time.time(),
+            "duration_s": round(self._elapsed(), 3),
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "error": error,
+            "checkpoints": sorted(p.name for p in checkpoints.glob("*.pt")) if checkpoints.is_dir() else [],
+        }
+
+    def _write_result(self, status: str, error: str | None = None) -> dict[str, Any]:
+        result = self._result(status, error)
+        self.run_dir.write_json(self.run_dir.result_path, result)
+        try:
+            self.index.update(self.run_dir)
+        except Exception as exc:  # the index is rebuildable; a locked or broken one must not stop training
+            self.reporter.note(
+                f"could not update the run index ({exc}); `cnnlab runs list --rebuild` fixes it."
+            )
+        return result
+
+    def _close(self, status: str, error: str | None = None) -> dict[str, Any]:
+        result = self._write_result(status, error)
+        if self.metrics is not None:
+            self.metrics.close()
+        if self.tensorboard is not None:
+            self.tensorboard.close()
+        try:
+            if self.config.curves:
+                plot_curves(self.run_dir.read_metrics(), self.run_dir.curves_path, self._title())
+        except Exception as exc:  # a plotting problem must not turn a finished run into a failure
+            self.reporter.note(f"could not draw curves.png ({exc}).")
+        self.reporter.run_ended(result)
+        return result
+
+    def _title(self) -> str:
+        return f"{self.config.model} on {self.config.dataset} (seed {self.config.seed}): {self.run_dir.name}"
+
+    def _start_info(self, resumed: bool) -> RunStart:
+        return RunStart(
+            run_dir=str(self.run_dir.root),
+            model=self.config.model,
+            dataset=self.config.dataset,
+            train_images=len(self.data.train),
+            val_images=len(self.data.val) if self.data.val is not None else 0,
+            test_images=len(self.data.test) if self.data.test is not None else 0,
+            epochs=self.config.epochs,
+            hardware=self.hardware.describe(),
+            resumed_at=f"epoch {self.position.epoch + 1}, batch {self.position.batch}" if resumed else None,
+        )
+
+
+def _prefixed(prefix: str, values: dict[str, float]) -> dict[str, float]:
+    return {f"{prefix}_{key}": value for key, value in values.items()}
+
+
+def _without_timing(record: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in record.items() if k not in TIMING_KEYS}
+
+
+def _round_down(value: float) -> str:
+    """A learning rate a person would type: 0.0347 -> 0.03."""
+    if value <= 0:
+        return f"{value:g}"
+    exponent = 10 ** int(f"{value:e}".split("e")[1])
+    return f"{int(value / exponent) * exponent:g}"
