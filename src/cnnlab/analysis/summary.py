@@ -26,6 +26,7 @@ from torch import Tensor, nn
 
 from cnnlab import models
 from cnnlab.analysis.receptive_field import Field, merge
+from cnnlab.analysis.text import format_count, markdown_table, shape_text  # noqa: F401 (re-exported)
 from cnnlab.errors import ConfigError
 from cnnlab.models.layer_arithmetic import Window
 from cnnlab.models.tracing import ShapeTracer, trace
@@ -449,25 +450,6 @@ def _cells(row: LayerRow, depth: int | None, indent: bool) -> list[str]:
         row.receptive_field,
         row.jump,
     ]
-
-
-def markdown_table(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A GitHub-flavoured Markdown table; ``|`` inside cells is escaped."""
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(str(cell).replace("|", "\\|") for cell in row) + " |" for row in rows]
-    return "\n".join(lines) + "\n"
-
-
-def shape_text(shape: Sequence[int] | None) -> str:
-    return "" if shape is None else "x".join(str(s) for s in shape)
-
-
-def format_count(value: int) -> str:
-    """1234567 -> '1.23 M'."""
-    for threshold, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(value) >= threshold:
-            return f"{value / threshold:.3g} {suffix}"
-    return str(value)
 
 
 def format_bytes(value: int) -> str:
