@@ -4,7 +4,8 @@ compared with its uninterrupted twin.
 Each trial trains LeNet-5 on a few hundred MNIST images for a few epochs as a ``python -m cnnlab
 train`` subprocess, with a checkpoint every couple of steps. A seeded random choice picks the signal
 (SIGKILL: nothing runs after it; SIGINT: Ctrl-C, the trainer saves and marks the run interrupted)
-and the moment: during start-up (before the first step, so before any checkpoint) or after step n.
+and the moment: in a quarter of the trials during start-up (within half a second of the run folder
+appearing: before the first checkpoint), else after step n.
 The run is then resumed with ``--resume`` (a run that cannot be resumed is reported as such, with
 its message: the soak works around nothing). Its twin, the same settings under another name, is
 trained without interruption. A trial passes when the two end bit-identical: every tensor of the
@@ -42,8 +43,9 @@ SETTINGS = {
     "epochs": 3, "checkpoint-every": 2, "log-every": 1, "threads": 1,
 }  # fmt: skip
 STEPS = 36
-# Kills during start-up land this many seconds after the process starts (at most).
-STARTUP_KILL_S = 2.0
+# Kills during start-up land at most this many seconds after the run folder appears.
+STARTUP_KILL_S = 0.5
+STARTUP_SHARE = 0.25
 SIGNALS = {"SIGKILL": signal.SIGKILL, "SIGINT": signal.SIGINT}
 TRIALS = {"quick": 5, "full": 20}  # as a part of benchmarks.run
 TIMEOUT_S = 600
@@ -79,7 +81,8 @@ def run(trials: int = 20, seed: int = 0, runs_dir: Path | None = None) -> dict[s
     done: list[Trial] = []
     for number in range(trials):
         kind = chooser.choice(sorted(SIGNALS))
-        step = chooser.randint(0, STEPS - 1)  # 0: during start-up, before any checkpoint
+        # A quarter of the kills land during start-up (step 0: before any checkpoint), the rest after a step.
+        step = 0 if chooser.random() < STARTUP_SHARE else chooser.randint(1, STEPS - 1)
         delay = chooser.uniform(0.0, STARTUP_KILL_S)
         trial = _trial(runs_dir, number, kind, step, delay)
         print(trial.line(), flush=True)
@@ -146,11 +149,15 @@ def _cnnlab(runs_dir: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def _signal_at(child: subprocess.Popen, metrics: Path, step: int, delay: float, sig: int) -> bool:
-    """Send ``sig`` to ``child`` after it logged ``step`` (0: ``delay`` s after it started). False
-    when it finished first."""
-    started = time.monotonic()
+    """Send ``sig`` to ``child`` after it logged ``step`` (0: ``delay`` s after its run folder
+    appeared, before or around its first step, so before its first checkpoint). False when it
+    finished first."""
+    started, created = time.monotonic(), None
     while child.poll() is None:
-        if (step == 0 and time.monotonic() - started >= delay) or (step and _logged_step(metrics) >= step):
+        if created is None and (metrics.parent / "config.json").exists():
+            created = time.monotonic()
+        early = step == 0 and created is not None and time.monotonic() - created >= delay
+        if early or (step and _logged_step(metrics) >= step):
             child.send_signal(sig)
             break
         if time.monotonic() - started > TIMEOUT_S:
