@@ -81,7 +81,7 @@ def _plan(size: Size) -> Plan:
 
 
 def test_registering_twice_or_referencing_an_unknown_cell_fails(monkeypatch):
-    monkeypatch.setattr(registry, "_EXPERIMENTS", dict(registry._EXPERIMENTS))
+    monkeypatch.setattr(registry, "_EXPERIMENTS", registry._EXPERIMENTS.copy())
     with pytest.raises(ValueError, match="registered twice"):
         experiment("fc-vs-cnn", version=1, title="t", question="q", full=Size(1), quick=Size(1), plan=_plan)(
             lambda ctx: None

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from cnnlab.errors import UnknownNameError
+from cnnlab.registry import Registry
 
 if TYPE_CHECKING:
     from torch import nn
@@ -125,7 +125,7 @@ def model_label(model: str | Callable[[], nn.Module]) -> str:
     return model if isinstance(model, str) else factory_label(model)
 
 
-_EXPERIMENTS: dict[str, Experiment] = {}
+_EXPERIMENTS: Registry[Experiment] = Registry("experiment")
 
 
 def experiment(
@@ -143,15 +143,12 @@ def experiment(
     """Register the decorated ``run(ctx)`` as experiment ``name`` (decorator)."""
 
     def register(run: Callable[[Context], None]) -> Callable[[Context], None]:
-        if name in _EXPERIMENTS:
-            raise ValueError(f"experiment {name!r} is registered twice")
         labels = {cell.label for cell in plan(full).cells}
         missing = [ref.cell for ref in references if ref.cell not in labels]
         if missing:
             raise ValueError(f"experiment {name!r}: references to unknown cells {missing}")
-        _EXPERIMENTS[name] = Experiment(
-            name, version, title, question, full, quick, plan, run, tuple(references), warning
-        )
+        entry = Experiment(name, version, title, question, full, quick, plan, run, tuple(references), warning)
+        _EXPERIMENTS.add(name, entry)
         return run
 
     return register
@@ -159,12 +156,9 @@ def experiment(
 
 def get_experiment(name: str) -> Experiment:
     """The experiment ``name``; :class:`UnknownNameError` listing the known ones otherwise."""
-    try:
-        return _EXPERIMENTS[name]
-    except KeyError:
-        raise UnknownNameError("experiment", name, _EXPERIMENTS) from None
+    return _EXPERIMENTS.get(name)
 
 
 def list_experiments() -> list[Experiment]:
     """The registered experiments, in the order the course meets them."""
-    return list(_EXPERIMENTS.values())
+    return _EXPERIMENTS.values()

@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from cnnlab.errors import ConfigError, ModelError, UnknownNameError
+from cnnlab.errors import ConfigError, ModelError
 from cnnlab.models.tracing import InputTooSmallError, check_input_fits
+from cnnlab.registry import Registry
 
 TASKS = ("classify", "autoencoder", "rbm")
 # Below this many pixels (the shorter side) a family builds its small-input (CIFAR/MNIST) form.
@@ -46,7 +47,7 @@ class ModelInfo:
     builder: Builder = field(repr=False, compare=False)
 
 
-_REGISTRY: dict[str, ModelInfo] = {}
+MODELS: Registry[ModelInfo] = Registry("model")
 
 
 def register(
@@ -65,10 +66,8 @@ def register(
         raise ValueError(f"task must be one of {TASKS}, not {task!r}")
 
     def decorate(builder: Builder) -> Builder:
-        if name in _REGISTRY:
-            raise ValueError(f"model {name!r} is registered twice")
         doc = inspect.getdoc(builder) or ""
-        _REGISTRY[name] = ModelInfo(
+        info = ModelInfo(
             name=name,
             family=family,
             paper=paper,
@@ -80,6 +79,7 @@ def register(
             description=doc.splitlines()[0] if doc else "",
             builder=builder,
         )
+        MODELS.add(name, info)
         return builder
 
     return decorate
@@ -87,24 +87,17 @@ def register(
 
 def list_models(family: str | None = None, task: str | None = None) -> list[ModelInfo]:
     """Registered models in registration order, optionally only one family and/or task."""
-    return [
-        info
-        for info in _REGISTRY.values()
-        if (family is None or info.family == family) and (task is None or info.task == task)
-    ]
+    return MODELS.filter(family=family, task=task)
 
 
 def families() -> list[str]:
     """The family names, in registration order."""
-    return list(dict.fromkeys(info.family for info in _REGISTRY.values()))
+    return list(dict.fromkeys(info.family for info in MODELS.values()))
 
 
 def get_info(name: str) -> ModelInfo:
     """The :class:`ModelInfo` of ``name``; :class:`UnknownNameError` (with a suggestion) otherwise."""
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise UnknownNameError("model", name, _REGISTRY) from None
+    return MODELS.get(name)
 
 
 def normalize_input_size(input_size: int | Sequence[int]) -> tuple[int, int]:

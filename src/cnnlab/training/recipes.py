@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from cnnlab.errors import UnknownNameError
+from cnnlab.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -28,26 +28,22 @@ class Recipe:
     measured: str = ""  # the result and the command that measured it
 
 
-RECIPES: dict[str, Recipe] = {}
+RECIPES: Registry[Recipe] = Registry("recipe", order="sorted")
 
 
 def add_recipe(recipe: Recipe) -> Recipe:
     """Register ``recipe`` under its name (once)."""
-    if recipe.name in RECIPES:
-        raise ValueError(f"recipe {recipe.name!r} is defined twice")
-    RECIPES[recipe.name] = recipe
-    return recipe
+    return RECIPES.add(recipe.name, recipe)
 
 
 def get_recipe(name: str) -> Recipe:
-    try:
-        return RECIPES[name]
-    except KeyError:
-        raise UnknownNameError("recipe", name, RECIPES) from None
+    """The recipe ``name``; :class:`~cnnlab.errors.UnknownNameError` with a suggestion otherwise."""
+    return RECIPES.get(name)
 
 
 def list_recipes() -> list[Recipe]:
-    return [RECIPES[name] for name in sorted(RECIPES)]
+    """The recipes, alphabetically."""
+    return RECIPES.values()
 
 
 MEASURED_DEFAULT = (
