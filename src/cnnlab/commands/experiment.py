@@ -64,7 +64,7 @@ def experiment(
 def _list(seeds: int | None, device: str, threads: int | None, as_json: bool) -> None:
     from cnnlab.experiments import estimate, list_experiments
     from cnnlab.experiments.machine import describe_machine
-    from cnnlab.experiments.report import format_duration
+    from cnnlab.formatting import format_duration
 
     rows = []
     for item in list_experiments():

@@ -35,22 +35,22 @@ def models_command(
     from rich.table import Table
 
     from cnnlab.analysis.model_table import DATASET_INPUTS, model_rows
-    from cnnlab.analysis.summary import format_count, markdown_table, shape_text
     from cnnlab.data.paths import user_cache_dir
+    from cnnlab.formatting import format_shape, format_short_count, markdown_table
 
     _check_format(output_format)
     rows = model_rows(family, task, cache_file=user_cache_dir() / "model_costs.json")
     if output_format == "json":
         print_json(rows)
         return
-    labels = [shape_text(shape) for shape in DATASET_INPUTS] + ["paper"]
+    labels = [format_shape(shape) for shape in DATASET_INPUTS] + ["paper"]
     columns = ["name", "family", "paper", "year"]
     for label in labels:
         columns += [f"params {label}", f"MACs {label}"]
     columns.insert(-2, "paper input")
-    shown = [_model_cells(row, labels, format_count) for row in rows]
+    shown = [_model_cells(row, labels, format_short_count) for row in rows]
     if output_format == "markdown":
-        print(markdown_table(columns, [[cells[c] for c in columns] for cells in shown]), end="")
+        print(markdown_table(columns, [[cells[c] for c in columns] for cells in shown], compact=True), end="")
         return
     table = Table(title="cnnlab models: parameters and MACs (one image) at each input; '-': input refused")
     for column in columns:

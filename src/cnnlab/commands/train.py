@@ -18,6 +18,7 @@ import typer
 
 from cnnlab.commands.output import console, err_console, print_json, print_table
 from cnnlab.errors import UsageError
+from cnnlab.formatting import format_duration
 from cnnlab.training import config as train_config
 
 RUNS_DIR_HELP = "Runs directory (default: $CNNLAB_RUNS or ./runs)."
@@ -378,4 +379,4 @@ def _mean_std(summary: Any) -> str:
 
 
 def _seconds(value: float | None) -> str:
-    return "" if value is None else f"{value:.0f} s"
+    return "" if value is None else format_duration(value)

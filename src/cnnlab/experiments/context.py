@@ -16,8 +16,9 @@ from cnnlab.data import ImageDataset, load_dataset
 from cnnlab.experiments.cells import TRAIN_EVAL_ACCURACY, Cell
 from cnnlab.experiments.course import CourseCheck, check_reference
 from cnnlab.experiments.registry import CellSpec, Experiment
-from cnnlab.experiments.report import Report, format_count, format_summary, metric_title
+from cnnlab.experiments.report import Report, format_summary, metric_title
 from cnnlab.experiments.timing import record_throughput
+from cnnlab.formatting import format_count
 from cnnlab.runs.run import Run
 from cnnlab.runs.stats import Comparison, welch_test
 from cnnlab.training import train_seeds

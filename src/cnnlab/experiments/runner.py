@@ -19,9 +19,9 @@ from cnnlab.errors import ConfigError, UsageError
 from cnnlab.experiments.context import Context
 from cnnlab.experiments.machine import describe_machine
 from cnnlab.experiments.registry import Experiment, get_experiment
-from cnnlab.experiments.report import format_duration
 from cnnlab.experiments.sections import compose_report
 from cnnlab.experiments.timing import Estimate, Measure, estimate
+from cnnlab.formatting import format_duration
 from cnnlab.runs.rundir import RunDir, default_runs_dir
 from cnnlab.training import TrainingInterrupted
 

@@ -8,14 +8,8 @@ from typing import Any
 
 from cnnlab.experiments.context import Context
 from cnnlab.experiments.machine import machine_summary
-from cnnlab.experiments.report import (
-    Report,
-    format_count,
-    format_duration,
-    format_metric,
-    format_summary,
-    metric_title,
-)
+from cnnlab.experiments.report import Report, format_metric, format_summary, metric_title
+from cnnlab.formatting import format_count, format_duration
 
 
 def compose_report(ctx: Context, results: dict[str, Any]) -> Report:

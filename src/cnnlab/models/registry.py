@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from cnnlab.errors import ConfigError, ModelError
+from cnnlab.formatting import format_shape
 from cnnlab.models.tracing import InputTooSmallError, check_input_fits
 from cnnlab.registry import Registry
 
@@ -147,7 +148,7 @@ def create(
     except InputTooSmallError as exc:
         raise ModelError(_too_small_message(info, shape, num_classes, kwargs, exc)) from exc
     except ModelError as exc:
-        raise ModelError(f"Model '{name}' cannot take a {_shape_text(shape)} input: {exc}") from exc
+        raise ModelError(f"Model '{name}' cannot take a {format_shape(shape)} input: {exc}") from exc
     return model
 
 
@@ -170,7 +171,7 @@ def _too_small_message(
     A family's small and large forms are different networks, so the search runs within the form
     the request falls in (or in the large one when no small input fits at all).
     """
-    message = f"Model '{info.name}' cannot take a {_shape_text(shape)} input: {exc}."
+    message = f"Model '{info.name}' cannot take a {format_shape(shape)} input: {exc}."
 
     def fits(side: int) -> bool:
         try:
@@ -203,10 +204,6 @@ def _smallest_fitting(fits: Callable[[int], bool], low: int, high: int) -> int |
         else:
             low = middle + 1
     return high
-
-
-def _shape_text(shape: Sequence[int]) -> str:
-    return "x".join(str(s) for s in shape)
 
 
 def factory_label(factory: Callable, *, qualified: bool = False) -> str:
