@@ -1,6 +1,6 @@
 """A layer-by-layer account of any ``nn.Module``: the machinery behind ``cnnlab explain``.
 
-:func:`summarize` runs the model once on the meta device (no memory, no compute, so VGG-16 at
+:func:`summarize_model` runs the model once on the meta device (no memory, no compute, so VGG-16 at
 224x224 takes a fraction of a second) and records, for every module call in order: its output
 shape, the size formula of its convolution or pooling with the numbers in it, its parameters, its
 multiply-accumulates (MACs) and the receptive field and jump of its output. Residual additions and
@@ -170,7 +170,7 @@ class Comparison:
         return markdown_table(self.columns(), rows, compact=True)
 
 
-def summarize(model: nn.Module, input_shape: Sequence[int], name: str | None = None) -> ModelSummary:
+def summarize_model(model: nn.Module, input_shape: Sequence[int], name: str | None = None) -> ModelSummary:
     """Summarise ``model`` on one image of ``input_shape`` (C, H, W): works for any ``nn.Module``.
 
     The model runs on the meta device in eval mode (training-only parts such as auxiliary heads
@@ -209,7 +209,7 @@ def explain(
     classes = num_classes or (info.paper_classes if shape == info.paper_input else 10)
     with torch.device("meta"):
         model = models.create(name, classes, shape[0], shape[1:], **kwargs)
-    return summarize(model, shape, name=name)
+    return summarize_model(model, shape, name=name)
 
 
 class _SummaryTracer(ShapeTracer):

@@ -50,7 +50,7 @@ def eval_command(
 
     trained = load_trained(run)
     dataset = metrics.load_split(run, trained, split, data_dir=data_dir)
-    evaluation = metrics.evaluate(
+    evaluation = metrics.evaluate_trained(
         trained, dataset, batch_size=batch_size, device=metrics.pick_device(device), top=top
     )
     out = out or _default_output(run, f"eval-{split}")

@@ -98,7 +98,7 @@ def explain_command(
     output_format: str = typer.Option("table", "--format", help="table, json or markdown."),
 ) -> None:
     """Show what every layer does to the tensor: shape, size formula, params, MACs, receptive field."""
-    from cnnlab.analysis.summary import Comparison, explain, summarize
+    from cnnlab.analysis.summary import Comparison, explain, summarize_model
     from cnnlab.commands.train import parse_model_args
 
     _check_format(output_format)
@@ -116,7 +116,7 @@ def explain_command(
     if ":" in model and model.split(":")[0].endswith(".py"):
         if shape is None:
             raise UsageError("Give the input shape of your model with --input CxHxW, e.g. --input 3x32x32.")
-        summary = summarize(load_user_model(model), shape, name=model)
+        summary = summarize_model(load_user_model(model), shape, name=model)
     else:
         summary = explain(model, shape, classes, **options)
     _emit(

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cnnlab.runs.stats import Summary, summarize
-from cnnlab.training.seeds import NOT_METRICS
+from cnnlab.training.seed_study import NOT_METRICS
 
 # Accuracy on the training images in evaluation mode (no dropout, no augmentation), measured after
 # training: the trainer's train_accuracy is a running mean with dropout and augmentation on, which

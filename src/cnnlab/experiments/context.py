@@ -20,7 +20,7 @@ from cnnlab.experiments.report import Report, format_summary, metric_title
 from cnnlab.experiments.timing import record_throughput
 from cnnlab.formatting import format_count
 from cnnlab.runs.run import Run
-from cnnlab.runs.stats import Comparison, welch_test
+from cnnlab.runs.stats import WelchTest, welch_test
 from cnnlab.training import train_seeds
 
 
@@ -151,7 +151,7 @@ class Context:
         return [self.train(spec) for spec in self.plan.cells]
 
     # -- numbers ------------------------------------------------------------------------------
-    def compare(self, a: str, b: str, metric: str = "test_accuracy") -> Comparison:
+    def compare(self, a: str, b: str, metric: str = "test_accuracy") -> WelchTest:
         """Welch's test of cell ``a`` against cell ``b`` on ``metric``; recorded for results.json."""
         comparison = welch_test(self.cells[a].values(metric), self.cells[b].values(metric))
         self.comparisons.append({"cell_a": a, "cell_b": b, "metric": metric, **comparison.to_dict()})
