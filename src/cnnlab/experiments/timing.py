@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -34,9 +34,12 @@ from cnnlab.atomic import atomic_write_json
 from cnnlab.data import get_spec
 from cnnlab.data.paths import user_cache_dir
 from cnnlab.experiments.machine import load_average
-from cnnlab.experiments.registry import CellSpec, Experiment, ExtraWork, Plan, model_label
+from cnnlab.experiments.plan import CellSpec, ExtraWork, Plan, model_label
 from cnnlab.training import TrainConfig, choose_hardware
 from cnnlab.training.hardware import available_cores
+
+if TYPE_CHECKING:  # the type only: the experiment table imports this module, not the reverse
+    from cnnlab.experiments.registry import Experiment
 
 # Evaluation is a forward pass only, in double-size batches: about a third of a training step's cost.
 EVAL_SPEEDUP = 3.0
