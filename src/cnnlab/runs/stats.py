@@ -121,11 +121,6 @@ def t_two_sided_p(t: float, df: float) -> float:
     return regularized_beta(df / (df + t * t), df / 2, 0.5)
 
 
-def t_cdf(t: float, df: float) -> float:
-    tail = 0.5 * t_two_sided_p(t, df)
-    return 1 - tail if t >= 0 else tail
-
-
 def t_quantile(probability: float, df: float) -> float:
     """The t with P(T <= t) = ``probability`` (0 < probability < 1)."""
     if not 0 < probability < 1:

@@ -146,14 +146,6 @@ class TrainConfig:
         return dataclasses.replace(self, **coerce_settings(changes, "settings"))
 
 
-def setting_names() -> list[str]:
-    return [f.name for f in dataclasses.fields(TrainConfig)]
-
-
-def setting_help(name: str) -> str:
-    return _FIELDS[name].metadata.get("help", "")
-
-
 def setting_type(name: str) -> Any:
     return _TYPES[name]
 
