@@ -1,4 +1,4 @@
-"""Fixtures of the experiment tests: a tiny experiment of our own, quick runs of the real recipes
+"""Fixtures of the experiment tests: a tiny experiment of our own, quick runs of the real experiments
 (each run once per session and shared by its tests), and a fixed training speed for estimates."""
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ class Cell:
     label: str
     model: str
     dataset: str
-    settings: dict[str, Any]  # the TrainConfig fields the recipe set (not the defaults)
+    settings: dict[str, Any]  # the TrainConfig fields the experiment set (not the defaults)
     parameters: int  # trainable parameters of the model as trained
     seeds: list[int]
     runs: list[str]  # run directories, relative to the experiment directory

@@ -1,4 +1,4 @@
-"""What a recipe's ``run(ctx)`` works with: its size and seeds, the data, training over seeds,
+"""What an experiment's ``run(ctx)`` works with: its size and seeds, the data, training over seeds,
 comparisons, figures, and the two parts of the report it writes (results and answer).
 """
 
@@ -59,7 +59,7 @@ class Context:
         self.answer = Report()
         self.cells: dict[str, Cell] = {}
         self.runs: dict[str, list[Run]] = {}  # each cell's runs, trained models included
-        self.results: dict[str, Any] = {}  # the recipe's own numbers, saved in results.json
+        self.results: dict[str, Any] = {}  # the experiment's own numbers, saved in results.json
         self.comparisons: list[dict[str, Any]] = []
         self.datasets: dict[str, dict[str, str]] = {}  # name -> verification and location, for the report
         self._splits: dict[tuple[str, str], ImageDataset] = {}

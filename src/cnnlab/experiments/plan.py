@@ -19,17 +19,17 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Size:
-    """How much of a recipe runs. Recipes with more knobs subclass it (e.g. range-test steps)."""
+    """How much of an experiment runs. Experiments with more knobs subclass it (e.g. range-test steps)."""
 
     seeds: int
     train_images: int | None = None  # the first N training images (None: all of them)
     test_images: int | None = None  # the first N test images (None: all of them)
-    epochs: int | None = None  # replaces the recipe's own epochs (quick versions)
+    epochs: int | None = None  # replaces the experiment's own epochs (quick versions)
 
     def apply(self, settings: Mapping[str, Any]) -> dict[str, Any]:
         """``settings`` cut to this size: subset, test subset and epochs where this size sets them.
 
-        A recipe whose full version already trains on a subset keeps the smaller of the two.
+        An experiment whose full version already trains on a subset keeps the smaller of the two.
         """
         result = dict(settings)
         for key, value in (("subset", self.train_images), ("test_subset", self.test_images)):
@@ -71,7 +71,7 @@ class CellSpec:
 
 @dataclass(frozen=True)
 class ExtraWork:
-    """Training steps a recipe takes outside its cells (a learning-rate range test), for estimates."""
+    """Training steps an experiment takes outside its cells (a learning-rate range test), for estimates."""
 
     model: str | Callable[[], nn.Module]
     dataset: str

@@ -1,6 +1,6 @@
 """How long an experiment takes on this machine, before it starts.
 
-The plan of a recipe lists what it trains. Each model's training speed (images a second, at the
+The plan of an experiment lists what it trains. Each model's training speed (images a second, at the
 cell's batch size) comes from the cache in the user cache folder, keyed by model, input, batch,
 device, threads and torch version. It holds the speeds measured by earlier training runs of
 experiments on this machine, else a probe: the median time of a few optimizer steps on random
@@ -63,7 +63,7 @@ Measure = Callable[["WorkItem", str, int | None], float]
 
 @dataclass(frozen=True)
 class WorkItem:
-    """What one cell (or a recipe's extra steps) costs: images through the model, over all seeds."""
+    """What one cell (or an experiment's extra steps) costs: images through the model, over all seeds."""
 
     label: str
     model: str | Callable[[], nn.Module]
