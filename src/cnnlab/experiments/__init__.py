@@ -1,4 +1,4 @@
-"""cnnlab.experiments: the course's experiments as named, versioned, one-command experiments.
+"""cnnlab.experiments: the course's experiments, each named, versioned and run by one command.
 
 >>> from cnnlab.experiments import run_experiment, list_experiments
 >>> result = run_experiment("fc-vs-cnn", quick=True)
