@@ -58,7 +58,7 @@ def run_experiment(
     say: Callable[[str], None] = lambda text: None,
     measure: Measure | None = None,
 ) -> ExperimentResult:
-    """Run experiment ``name`` (``quick``: its short version) over ``seeds`` seeds (default: the experiment's)."""
+    """Run experiment ``name`` (``quick``: its short version) over ``seeds`` seeds (default: its own)."""
     experiment = get_experiment(name)
     seed_count = experiment.size(quick).seeds if seeds is None else seeds
     if seed_count < 1:
