@@ -121,9 +121,6 @@ class RunDir:
             "(see `cnnlab runs list`)."
         )
 
-    def is_run(self) -> bool:
-        return self.config_path.is_file()
-
     def write_json(self, path: Path, obj: Any) -> None:
         atomic_write_json(path, obj)
 
