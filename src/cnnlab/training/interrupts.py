@@ -56,12 +56,14 @@ class StopSignal:
         self.requested = True
 
 
-class WriteFailed(Exception):
-    """A run file could not be written; the trainer turns it into a one-line message."""
+class WriteFailed(TrainingError):
+    """A run file could not be written (one line naming it); during training the trainer adds where
+    the run can continue from."""
 
     def __init__(self, path: str | os.PathLike[str], error: OSError):
-        super().__init__(f"{path}: {error.strerror or error}")
         self.path, self.error = path, error
+        self.reason = error.strerror or str(error)
+        super().__init__(f"Could not write {path} ({self.reason}).")
 
 
 @contextlib.contextmanager

@@ -161,8 +161,12 @@ class Trainer:
 
     def write_start_files(self, environment: dict[str, Any]) -> None:
         """config.json and environment.json of a new run."""
-        self.run_dir.write_json(self.run_dir.config_path, self.config.to_dict())
-        self.run_dir.write_json(self.run_dir.environment_path, environment)
+        for path, content in (
+            (self.run_dir.config_path, self.config.to_dict()),
+            (self.run_dir.environment_path, environment),
+        ):
+            with writing(path):
+                self.run_dir.write_json(path, content)
 
     def restore(self, payload: dict[str, Any]) -> None:
         """Continue from a checkpoint's training state (see the module docstring)."""
@@ -360,8 +364,7 @@ class Trainer:
         return f"Interrupted: {self._where_to_continue()}"
 
     def _write_failed_message(self, fault: WriteFailed) -> str:
-        reason = fault.error.strerror or fault.error
-        return f"Could not write {fault.path} ({reason}): {self._where_to_continue()}"
+        return f"Could not write {fault.path} ({fault.reason}): {self._where_to_continue()}"
 
     def _where_to_continue(self) -> str:
         if self.last_checkpoint_step is None:
@@ -483,7 +486,7 @@ class Trainer:
         try:
             result = self.write_result(status, error)
         except WriteFailed as fault:  # the disk is full: the run ends anyway, with its message
-            self.reporter.note(f"could not write {fault.path} ({fault.error.strerror or fault.error}).")
+            self.reporter.note(f"could not write {fault.path} ({fault.reason}).")
             result = self._result(status, error)
         self._call("on_run_end", result)
         return result
