@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import torch
 
 import cnnlab
 import cnnlab.training
@@ -146,19 +145,19 @@ def test_the_lock_of_a_killed_process_is_free(tiny, live_holder):
 
 # -- a full disk -----------------------------------------------------------------------------------
 def _disk_full_at_save(monkeypatch, good_saves: int) -> None:
-    """torch.save of checkpoints writes part of the file, then fails as a full disk does."""
-    import cnnlab.runs.checkpoint as checkpoint
+    """Checkpoints write part of their temp file, then fail as a full disk does (ENOSPC)."""
+    real_write_bytes, saves = Path.write_bytes, []
 
-    real_save, calls = torch.save, []
-
-    def save(obj, f, *args, **kwargs):
-        calls.append(f)
-        if len(calls) <= good_saves:
-            return real_save(obj, f, *args, **kwargs)
-        Path(f).write_bytes(b"PK\x03\x04 half a checkpoint")
+    def write_bytes(self, data):
+        if not self.name.startswith(".last.pt."):
+            return real_write_bytes(self, data)
+        saves.append(self)
+        if len(saves) <= good_saves:
+            return real_write_bytes(self, data)
+        real_write_bytes(self, bytes(data)[: len(data) // 2])
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(checkpoint.torch, "save", save)
+    monkeypatch.setattr(Path, "write_bytes", write_bytes)
 
 
 def _assert_interrupted_by_full_disk(message: str, run_dir: Path, path: Path) -> None:
