@@ -27,45 +27,8 @@ from cnnlab.errors import TrainingError, UsageError
 from cnnlab.runs.checkpoint import load_checkpoint
 from cnnlab.runs.index import RunIndex
 from cnnlab.runs.rundir import RunDir, RunIsRunning
-from cnnlab.training import Reporter, TrainingInterrupted
 
 SRC = Path(cnnlab.__file__).resolve().parents[1]
-
-
-@pytest.fixture
-def tiny(tmp_path: Path) -> dict[str, Any]:
-    """A run of about a second: 256 MNIST images, 2 epochs of 8 steps, a checkpoint every 3."""
-    return {
-        "model": "course-cnn",
-        "dataset": "mnist",
-        "subset": 256,
-        "test_subset": 128,
-        "batch_size": 32,
-        "epochs": 2,
-        "lr": 3e-3,
-        "log_every": 2,
-        "checkpoint_every": 3,
-        "threads": 1,
-        "curves": False,
-        "runs_dir": str(tmp_path / "runs"),
-        "progress": False,
-    }
-
-
-class _CtrlCAtStep(Reporter):
-    def __init__(self, step: int):
-        self.at, self.steps = step, 0
-
-    def step(self, images, stats):
-        self.steps += 1
-        if self.steps == self.at:
-            os.kill(os.getpid(), signal.SIGINT)
-
-
-def _interrupted(settings: dict[str, Any], name: str = "cut") -> Path:
-    with pytest.raises(TrainingInterrupted):
-        cnnlab.train(**{**settings, "progress": _CtrlCAtStep(4)}, name=name)
-    return Path(settings["runs_dir"]) / name
 
 
 def _python(code: str, **kwargs: Any) -> subprocess.CompletedProcess:
@@ -108,8 +71,8 @@ def live_holder():
         process.wait()
 
 
-def test_resume_of_a_run_whose_process_is_alive_is_refused(tiny, live_holder, capsys):
-    run_dir = _interrupted(tiny)
+def test_resume_of_a_run_whose_process_is_alive_is_refused(tiny, interrupted_run, live_holder, capsys):
+    run_dir = interrupted_run(tiny, 4)  # after the checkpoint at step 3
     pid = live_holder(run_dir)
     _write_result(run_dir, status="running", pid=pid, host=socket.gethostname())
     metrics_before = (run_dir / "metrics.jsonl").read_bytes()
@@ -125,16 +88,16 @@ def test_resume_of_a_run_whose_process_is_alive_is_refused(tiny, live_holder, ca
     assert "is running" in err and "Traceback" not in err
 
 
-def test_a_new_run_cannot_take_the_name_of_a_live_one(tiny, live_holder):
-    run_dir = _interrupted(tiny)
+def test_a_new_run_cannot_take_the_name_of_a_live_one(tiny, interrupted_run, live_holder):
+    run_dir = interrupted_run(tiny, 4)  # after the checkpoint at step 3
     pid = live_holder(run_dir)
     _write_result(run_dir, status="running", pid=pid, host=socket.gethostname())
     with pytest.raises(UsageError, match=f"is running \\(pid {pid} on"):
         cnnlab.train(**tiny, name="cut")
 
 
-def test_the_lock_of_a_killed_process_is_free(tiny, live_holder):
-    run_dir = _interrupted(tiny)
+def test_the_lock_of_a_killed_process_is_free(tiny, interrupted_run, live_holder):
+    run_dir = interrupted_run(tiny, 4)  # after the checkpoint at step 3
     pid = live_holder(run_dir)
     _write_result(run_dir, status="running", pid=pid, host=socket.gethostname())
     os.kill(pid, signal.SIGKILL)
@@ -232,8 +195,8 @@ def test_the_divergence_guard_lets_a_one_cycle_run_with_a_high_peak_finish(tiny)
     assert run.status == "finished"
 
 
-def test_the_guard_state_is_in_checkpoints(tiny):
-    run_dir = _interrupted(tiny)
+def test_the_guard_state_is_in_checkpoints(tiny, interrupted_run):
+    run_dir = interrupted_run(tiny, 4)  # after the checkpoint at step 3
     state = load_checkpoint(run_dir / "checkpoints" / "last.pt")["training"]["divergence"]
     assert 2.0 < state["first_loss"] < 2.6  # the cross-entropy of an untrained 10-class model
 

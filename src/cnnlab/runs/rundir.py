@@ -150,7 +150,12 @@ class RunDir:
     def taken_message(self) -> str:
         """Why a new run cannot have this run's name, and what can be done with the old one."""
         taken = f"A run named '{self.name}' already exists in {self.root.parent}"
-        result = self.read_result() if self.config_path.is_file() else {}
+        if not self.config_path.is_file():
+            return (
+                f"{taken} but is not a complete run (it has no config.json: stopped as it started?). "
+                f"Delete {self.root} or choose another --name."
+            )
+        result = self.read_result()
         status = result.get("status")
         if status == "running":
             return f"{taken} and {running_message(self, result)}"

@@ -105,19 +105,24 @@ def resume(
         if status == "finished":
             raise UsageError(f"Run {run_dir.root} has already finished; there is nothing to resume.")
         config = TrainConfig.from_dict(run_dir.read_config(), source=str(run_dir.config_path))
+        given = _Given(model, dataset, test_data, progress)
         if not run_dir.last_checkpoint.is_file():
-            return _restart(run_dir, config, model, dataset, test_data, progress)
-        return _resume(run_dir, config, model, dataset, test_data, progress)
+            return _restart(run_dir, config, given)
+        return _resume(run_dir, config, given)
 
 
-def _resume(
-    run_dir: RunDir,
-    config: TrainConfig,
-    model: nn.Module | Callable[[], nn.Module] | None,
-    dataset: ImageDataset | None,
-    test_data: ImageDataset | None,
-    progress: bool | Reporter,
-) -> Run:
+@dataclasses.dataclass
+class _Given:
+    """What ``resume`` was given besides the run (a user's module and data objects, the progress)."""
+
+    model: nn.Module | Callable[[], nn.Module] | None
+    dataset: ImageDataset | None
+    test_data: ImageDataset | None
+    progress: bool | Reporter
+
+
+def _resume(run_dir: RunDir, config: TrainConfig, given: _Given) -> Run:
+    model, dataset = given.model, given.dataset
     payload = _resume_checkpoint(run_dir)
     sources = payload["training"]["sources"]
     if sources["model"] == "module" and model is None:
@@ -130,11 +135,10 @@ def _resume(
             f"Run {run_dir.name} trained on an ImageDataset object; pass it again: "
             "cnnlab.training.resume(run, dataset=..., test_data=...)."
         )
-    reporter = make_reporter(progress)
+    reporter = make_reporter(given.progress)
     hardware = choose_hardware(config)
-    data = prepare_data(
-        config, dataset if dataset is not None else config.dataset, test_data, progress=bool(progress)
-    )
+    source = dataset if dataset is not None else config.dataset
+    data = prepare_data(config, source, given.test_data, progress=bool(given.progress))
     with hardware_context(hardware):
         if model is None:
             module = model_from_payload(payload, run_dir.root)
@@ -147,21 +151,14 @@ def _resume(
     return Run(run_dir.root, config.to_dict(), _history(trainer), result, trainer.model)
 
 
-def _restart(
-    run_dir: RunDir,
-    config: TrainConfig,
-    model: nn.Module | Callable[[], nn.Module] | None,
-    dataset: ImageDataset | None,
-    test_data: ImageDataset | None,
-    progress: bool | Reporter,
-) -> Run:
+def _restart(run_dir: RunDir, config: TrainConfig, given: _Given) -> Run:
     """A run killed before its first checkpoint: train it again from step 0, in its own folder."""
-    if model is None and not _is_registry_model(config.model):
+    if given.model is None and not _is_registry_model(config.model):
         raise UsageError(
             f"Run {run_dir.name} trained your own nn.Module ({config.model}) and stopped before its "
             "first checkpoint; pass it again to start it over: cnnlab.training.resume(run, model=MyNet())."
         )
-    reporter = make_reporter(progress)
+    reporter = make_reporter(given.progress)
     reporter.note(
         f"run {run_dir.name} stopped before its first checkpoint: starting it again from the "
         "beginning, with its own settings."
@@ -170,7 +167,7 @@ def _restart(
         leftover.unlink(missing_ok=True)
     shutil.rmtree(run_dir.tensorboard_dir, ignore_errors=True)
     shutil.rmtree(run_dir.checkpoints, ignore_errors=True)
-    return _start(config, model, dataset, test_data, reporter, run_dir=run_dir)
+    return _start(config, given.model, given.dataset, given.test_data, reporter, run_dir=run_dir)
 
 
 def _is_registry_model(name: str) -> bool:
