@@ -52,6 +52,7 @@ class TrainConfig:
     )
     dataset: str = setting("mnist", "mnist, fashion-mnist, cifar10, cifar100 or an image folder.")
     data_dir: str | None = setting(None, "Where datasets are looked for (default: $CNNLAB_DATA, cache).")
+    skip_bad_images: bool = setting(False, "Image folders: skip unreadable images (named in a warning).")
     subset: int | None = setting(None, "Train on the first N training images only (a quick check).")
     test_subset: int | None = setting(None, "Evaluate on the first N test images only.")
     val_split: float = setting(0.0, "Fraction of the training images held out for validation.")
