@@ -33,7 +33,7 @@ def models_command(
 ) -> None:
     """List the model zoo: family, paper, and params / MACs at 1x28x28, 3x32x32 and the paper's size."""
     from cnnlab.analysis.model_table import DATASET_INPUTS, model_rows, shipped_rows
-    from cnnlab.analysis.text import markdown_table, shape_text
+    from cnnlab.formatting import format_shape, markdown_table
 
     _check_format(output_format)
     # The shipped table needs no torch (cnnlab.data imports it); computed rows are kept in the user cache.
@@ -41,10 +41,11 @@ def models_command(
     if output_format == "json":
         print_json(rows)
         return
-    labels = [shape_text(shape) for shape in DATASET_INPUTS] + ["paper"]
+    labels = [format_shape(shape) for shape in DATASET_INPUTS] + ["paper"]
     shown = [_model_cells(row, labels) for row in rows]
     if output_format == "markdown":
-        print(markdown_table(ZOO_COLUMNS, [[cells[c] for c in ZOO_COLUMNS] for cells in shown]), end="")
+        table = [[cells[c] for c in ZOO_COLUMNS] for cells in shown]
+        print(markdown_table(ZOO_COLUMNS, table, compact=True), end="")
         return
     width = console.width if console.is_terminal else PIPE_WIDTH
     columns = fit_columns(shown, width)
@@ -128,14 +129,14 @@ def _zoo_table(shown: list[dict[str, str]], columns: list[str], hidden: list[str
 
 
 def _model_cells(row: dict, labels: list[str]) -> dict[str, str]:
-    from cnnlab.analysis.text import format_count
+    from cnnlab.formatting import format_short_count
 
     cells = {key: "-" if row[key] is None else str(row[key]) for key in ("name", "family", "paper", "year")}
     cells["paper input"] = row["paper_input"]
     for label in labels:
         for key, title in (("params", "params"), ("macs", "MACs")):
             value = row[f"{key}_{label}"]
-            cells[f"{title} {label}"] = "-" if value is None else format_count(value)
+            cells[f"{title} {label}"] = "-" if value is None else format_short_count(value)
     return cells
 
 
@@ -166,7 +167,6 @@ def explain_command(
     output_format: str = typer.Option("table", "--format", help="table, json or markdown."),
 ) -> None:
     """Show what every layer does to the tensor: shape, size formula, params, MACs, receptive field."""
-    from cnnlab.analysis.summary import Comparison, explain, summarize
     from cnnlab.commands.train import parse_model_args
 
     _check_format(output_format)
@@ -175,24 +175,37 @@ def explain_command(
     if options and (model is None or ":" in model):
         raise UsageError("--model-arg sets options of the named registry model: name one, e.g. speedrun.")
     if compare:
-        others = [explain(name.strip(), shape, classes) for name in compare.split(",") if name.strip()]
-        comparison = Comparison(([explain(model, shape, classes, **options)] if model else []) + others)
+        comparison = _comparison(model, compare.split(","), shape, classes, options)
         _emit(output_format, comparison.to_dict, comparison.to_markdown, comparison.to_table)
         return
-    if model is None:
-        raise UsageError("Name a model to explain (see `cnnlab models`), or use --compare a,b,c.")
-    if ":" in model and model.split(":")[0].endswith(".py"):
-        if shape is None:
-            raise UsageError("Give the input shape of your model with --input CxHxW, e.g. --input 3x32x32.")
-        summary = summarize(load_user_model(model), shape, name=model)
-    else:
-        summary = explain(model, shape, classes, **options)
+    summary = _summary(model, shape, classes, options)
     _emit(
         output_format,
         lambda: summary.to_dict(depth),
         lambda: summary.to_markdown(depth),
         lambda: summary.to_table(depth),
     )
+
+
+def _comparison(model: str | None, others: list[str], shape, classes: int | None, options: dict):
+    """``model`` (with its options), then each of ``others``, side by side."""
+    from cnnlab.analysis.summary import Comparison, explain
+
+    compared = [explain(name.strip(), shape, classes) for name in others if name.strip()]
+    return Comparison(([explain(model, shape, classes, **options)] if model else []) + compared)
+
+
+def _summary(model: str | None, shape, classes: int | None, options: dict):
+    """The summary of a registry model, or of a user's ``FILE.py:NAME`` (which needs ``--input``)."""
+    from cnnlab.analysis.summary import explain, summarize_model
+
+    if model is None:
+        raise UsageError("Name a model to explain (see `cnnlab models`), or use --compare a,b,c.")
+    if ":" in model and model.split(":")[0].endswith(".py"):
+        if shape is None:
+            raise UsageError("Give the input shape of your model with --input CxHxW, e.g. --input 3x32x32.")
+        return summarize_model(load_user_model(model), shape, name=model)
+    return explain(model, shape, classes, **options)
 
 
 def parse_input_shape(text: str) -> tuple[int, int, int]:

@@ -1,6 +1,6 @@
 """How long an experiment takes, before it starts: from recorded times and arithmetic, never a probe.
 
-The plan of a recipe lists what it trains. Each cell's training speed (images a second, at the
+The plan of an experiment lists what it trains. Each cell's training speed (images a second, at the
 cell's batch size) comes from the first of these that knows it, each with how far it can be off:
 
 1. *measured here*: the speed an earlier training run of an experiment measured on this machine
@@ -35,7 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -45,9 +45,13 @@ from cnnlab.data import get_spec
 from cnnlab.data.paths import user_cache_dir
 from cnnlab.errors import CnnlabError
 from cnnlab.experiments.machine import cpu_name, load_average
-from cnnlab.experiments.registry import CellSpec, Experiment, ExtraWork, Plan, model_label
+from cnnlab.experiments.plan import CellSpec, ExtraWork, Plan, model_label
 from cnnlab.training import TrainConfig, choose_hardware
 from cnnlab.training.hardware import available_cores
+
+if TYPE_CHECKING:  # the type only: the experiment table imports this module, not the reverse
+    from cnnlab.experiments.registry import Experiment
+
 
 # Evaluation is a forward pass only, in double-size batches: about a third of a training step's cost.
 EVAL_SPEEDUP = 3.0
@@ -82,7 +86,7 @@ Measure = Callable[["WorkItem", str, int | None], "float | Speed | None"]
 
 @dataclass(frozen=True)
 class WorkItem:
-    """What one cell (or a recipe's extra steps) costs: images through the model, over all seeds."""
+    """What one cell (or an experiment's extra steps) costs: images through the model, over all seeds."""
 
     label: str
     model: str | Callable[[], nn.Module]
