@@ -144,9 +144,6 @@ class RunDir:
             "(see `cnnlab runs list`)."
         )
 
-    def is_run(self) -> bool:
-        return self.config_path.is_file()
-
     def taken_message(self) -> str:
         """Why a new run cannot have this run's name, and what can be done with the old one."""
         taken = f"A run named '{self.name}' already exists in {self.root.parent}"
