@@ -149,8 +149,8 @@ class RunDir:
         taken = f"A run named '{self.name}' already exists in {self.root.parent}"
         if not self.config_path.is_file():
             return (
-                f"{taken} but is not a complete run (it has no config.json: stopped as it started?). "
-                f"Delete {self.root} or choose another --name."
+                f"{taken} but is not a complete run: it has no config.json (stopped as it started?), "
+                f"so `cnnlab train --resume` cannot continue it. Delete {self.root} or choose another --name."
             )
         result = self.read_result()
         status = result.get("status")
