@@ -5,11 +5,13 @@ root app here. Commands import torch and the heavy modules inside their bodies, 
 ``cnnlab --help`` stays fast.
 
 Exit codes: 0 success, 1 a :class:`~cnnlab.errors.CnnlabError` (the message is printed, no
-traceback unless ``--debug``), 2 a usage error, 130 interrupted.
+traceback unless ``--debug``), 2 a usage error, 130 interrupted. Warnings are printed as one line
+each ("Warning: ..."), with Python's source location only under ``--debug``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import traceback
 
@@ -18,7 +20,7 @@ from typer._click.exceptions import ClickException  # typer >= 0.29 carries its 
 
 from cnnlab import __version__
 from cnnlab.commands import COMMAND_MODULES
-from cnnlab.commands.output import err_console
+from cnnlab.commands.output import err_console, one_line_warnings
 from cnnlab.errors import CnnlabError
 
 app = typer.Typer(
@@ -56,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     try:
-        result = app(args=args, prog_name="cnnlab", standalone_mode=False)
+        with contextlib.nullcontext() if debug else one_line_warnings():
+            result = app(args=args, prog_name="cnnlab", standalone_mode=False)
     except typer.Exit as exc:
         return exc.exit_code
     except typer.Abort:

@@ -101,7 +101,8 @@ def test_missing_files_offline_say_where_and_which_names(tiny_mnist, tmp_path, m
         load_dataset("tiny-mnist", data_dir=empty)
     message = str(info.value)
     assert "with a data directory given, cnnlab uses no other copy" in message
-    assert f"{empty / 'tiny-mnist'} (--data-dir) is incomplete: it lacks train-labels-idx1-ubyte.gz" in message
+    lacks = "(--data-dir) is incomplete: it lacks train-labels-idx1-ubyte.gz"
+    assert f"{empty / 'tiny-mnist'} {lacks}" in message
     assert f"Put the official files into {empty / 'tiny-mnist'}/" in message
     assert all(f.name in message for f in spec.files)
     monkeypatch.delenv("CNNLAB_OFFLINE")

@@ -104,3 +104,33 @@ def test_an_explicit_data_dir_missing_one_file_is_an_error_naming_it(tmp_path, c
         load_dataset("mnist", data_dir=tmp_path / "data", download=False)
     assert str(folder) in str(info.value) and "shipped" not in str(info.value).split("Looked")[0]
     assert load_dataset("mnist", "test").location == str(shipped)  # no directory given: shipped copy
+
+
+def _image_folder(root: Path, counts: dict[str, int]) -> Path:
+    from PIL import Image
+
+    for name, count in counts.items():
+        (root / name).mkdir(parents=True, exist_ok=True)
+        for i in range(count):
+            Image.new("L", (8, 8), color=i * 40).save(root / name / f"{i}.png")
+    return root
+
+
+def test_an_empty_class_folder_in_train_is_refused_naming_it(tmp_path, capsys):
+    folder = _image_folder(tmp_path / "shapes", {"circle": 3, "square": 3, "triangle": 0})
+    with pytest.raises(DataError, match=r"Class folder .*triangle has no images"):
+        load_dataset(folder)
+    assert main(["data", "show", str(folder), "--out", str(tmp_path / "grid.png")]) == 1
+    err = capsys.readouterr().err
+    assert "triangle has no images" in err and "Traceback" not in err
+
+
+def test_an_empty_class_folder_in_test_is_one_readable_warning_line(tmp_path, capsys):
+    folder = tmp_path / "split-shapes"
+    _image_folder(folder / "train", {"circle": 3, "square": 3})
+    _image_folder(folder / "test", {"circle": 2, "square": 0})
+    assert main(["data", "show", str(folder), "--split", "test", "--out", str(tmp_path / "g.png")]) == 0
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "square" in line]
+    assert len(warnings) == 1
+    assert warnings[0].startswith("Warning: Class folder ") and "square has no images" in warnings[0]
+    assert ".py:" not in warnings[0] and "DataWarning" not in warnings[0]

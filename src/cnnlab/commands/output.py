@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Mapping, Sequence
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from rich.console import Console
@@ -12,6 +14,22 @@ from rich.table import Table
 console = Console(highlight=False)
 # soft_wrap: error messages hold paths that must not be split across lines.
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+@contextlib.contextmanager
+def one_line_warnings() -> Iterator[None]:
+    """Show every warning raised inside as one readable line on stderr ("Warning: ..."), not as
+    Python's "path:line: Category: message" plus a source line."""
+    previous = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        err_console.print(f"[yellow]Warning:[/] {message}", highlight=False)
+
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = previous
 
 
 def print_json(obj: Any) -> None:
