@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from ..data.conftest import cache_dir, no_env_data, tiny_mnist  # noqa: F401  (fixtures)
+from ..training.conftest import interrupted_run, tiny  # noqa: F401  (fixtures)
 
 
 def flip_keeping_stamp(path: Path, offset: int | None = None) -> None:

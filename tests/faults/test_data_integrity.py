@@ -64,8 +64,18 @@ def test_cli_verify_then_train_refuses_the_corrupt_file(tiny_mnist, capsys):
     assert main(["data", "verify", "tiny-mnist", "--data-dir", str(root)]) == 1
     capsys.readouterr()
     code = main(
-        ["train", "--model", "fc2layer", "--dataset", "tiny-mnist", "--data-dir", str(root),
-         "--epochs", "1", "--quiet"]
+        [
+            "train",
+            "--model",
+            "fc2layer",
+            "--dataset",
+            "tiny-mnist",
+            "--data-dir",
+            str(root),
+            "--epochs",
+            "1",
+            "--quiet",
+        ]
     )
     err = capsys.readouterr().err
     assert code == 1 and "is corrupt or not the expected file" in err and IMAGES in err
