@@ -164,3 +164,58 @@ def test_lenet5_exports_right_with_the_default_exporter(tmp_path):
     )
     report = export_model(_trained("lenet5", (1, 28, 28)), tmp_path / "m.onnx", "onnx", images=images)
     assert report.exporter == "torch.onnx (torch.export)" and report.max_abs_difference < 1e-5
+
+
+# --- eval of autoencoder runs, and a run's name wherever `runs show` takes one ----------------
+
+
+@pytest.fixture(scope="module")
+def runs_by_name(tmp_path_factory) -> dict[str, object]:
+    """A VAE run and a classifier run, a few steps each, in a runs folder of their own."""
+    import cnnlab
+
+    runs = tmp_path_factory.mktemp("named-runs")
+    common = {"dataset": "mnist", "subset": 128, "test_subset": 64, "epochs": 1, "threads": 1}
+    settings = {**common, "runs_dir": str(runs), "progress": False, "curves": False}
+    vae = cnnlab.train(model="vae", name="my-vae", batch_size=64, **settings)
+    net = cnnlab.train(model="course-cnn", name="my-cnn", batch_size=32, **settings)
+    return {"runs": runs, "vae": vae, "cnn": net}
+
+
+def test_eval_of_a_vae_run_reports_its_objective_terms_on_the_test_set(runs_by_name, monkeypatch, capsys):
+    import json
+
+    from cnnlab.cli import main
+
+    monkeypatch.setenv("CNNLAB_RUNS", str(runs_by_name["runs"]))
+    assert main(["eval", "my-vae", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    terms = report["objective"]
+    assert set(terms) >= {"loss", "recon", "kl"} and report["images"] == 10000
+    assert terms["loss"] == pytest.approx(terms["recon"] + terms["kl"], rel=1e-4)
+    assert main(["eval", "my-vae"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "kl" in out and "cnnlab generate" in out
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["eval", "my-cnn"],
+        ["visualize", "my-cnn", "--filters"],
+        ["export", "my-cnn", "--format", "torchscript"],
+        ["runs", "show", "my-cnn"],
+        ["generate", "my-vae", "--count", "2"],
+    ],
+    ids=lambda c: c[0] if c[0] != "runs" else "runs show",
+)
+def test_every_command_that_takes_a_run_takes_its_name(runs_by_name, command, monkeypatch, capsys):
+    from cnnlab.cli import main
+
+    monkeypatch.setenv("CNNLAB_RUNS", str(runs_by_name["runs"]))
+    assert main(command) == 0, capsys.readouterr().err
+    assert (
+        main([command[0], "no-such-run", *command[2:]] if command[0] != "runs" else ["runs", "show", "x"])
+        != 0
+    )
+    assert "No run 'no-such-run'" in capsys.readouterr().err or command[0] == "runs"

@@ -1,7 +1,8 @@
 """Looking inside a trained CNN: ``cnnlab eval``, ``predict``, ``visualize`` and ``export``.
 
-Each takes RUN: a run directory of ``cnnlab train`` (its best checkpoint, else the last) or a
-checkpoint file. What they write goes beside the run unless ``--out`` says otherwise.
+Each takes RUN: a run's name or directory (its best checkpoint, else the last) or a checkpoint
+file, resolved by :func:`cnnlab.runs.rundir.locate_run` as ``cnnlab runs show`` resolves it.
+What they write goes beside the run unless ``--out`` says otherwise.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from rich.markup import escape
 from cnnlab.commands.output import console, err_console, print_json, print_table
 from cnnlab.errors import DataError, UsageError
 
-RUN_ARGUMENT = typer.Argument(..., help="A run directory of `cnnlab train`, or a checkpoint file.")
+RUN_HELP = "A run: its name (see `cnnlab runs list`), its directory, or a checkpoint file."
+RUN_ARGUMENT = typer.Argument(..., help=RUN_HELP)
 DEVICE_OPTION = typer.Option("auto", "--device", help="auto (CUDA, then MPS, then CPU), cpu, cuda, ...")
 DATA_DIR_OPTION = typer.Option(
     None, "--data-dir", help="Where the datasets are (default: $CNNLAB_DATA, cache)."
@@ -47,13 +49,20 @@ def eval_command(
     from cnnlab.analysis import metrics, visualize
     from cnnlab.atomic import atomic_write_json
     from cnnlab.runs import load_trained
+    from cnnlab.runs.rundir import locate_run
+    from cnnlab.training.metrics import uses_objective
 
+    run = locate_run(run)
     trained = load_trained(run)
     dataset = metrics.load_split(run, trained, split, data_dir=data_dir)
+    out = out or _default_output(run, f"eval-{split}")
+    if uses_objective(trained.model):
+        hardware = metrics.pick_device(device)
+        _eval_objective(run, trained, dataset, split, out, hardware, batch_size, json_output)
+        return
     evaluation = metrics.evaluate(
         trained, dataset, batch_size=batch_size, device=metrics.pick_device(device), top=top
     )
-    out = out or _default_output(run, f"eval-{split}")
     title = f"{trained.model_name} on {trained.dataset} {split} ({len(dataset)} images)"
     files = visualize.save_evaluation_figures(evaluation, dataset.images, out, title)
     files["report"] = out / "eval.json"
@@ -92,6 +101,39 @@ def eval_command(
     _print_files(files)
 
 
+def _eval_objective(run: Path, trained, dataset, split: str, out: Path, device, batch_size, as_json: bool):
+    """`cnnlab eval` of an autoencoder, VAE or RBM: the mean of each term of its training objective
+    on the split (what ``train`` reports as test_loss, test_recon, ...), with the sampling seeded,
+    in eval.json; the figures are `cnnlab generate`'s."""
+    from cnnlab.analysis.metrics import run_directory
+    from cnnlab.atomic import atomic_write_json
+    from cnnlab.training.evaluation import eval_loader, evaluate
+    from cnnlab.training.progress import format_metric
+
+    model = trained.model.to(device)
+    loader = eval_loader(dataset, scale=trained.scale, device=device, batch_size=batch_size)
+    terms = evaluate(model, loader, seed=0)
+    report = {
+        "run": str(run),
+        "checkpoint": str(trained.checkpoint),
+        "model": trained.model_name,
+        "dataset": trained.dataset,
+        "split": split,
+        "images": len(dataset),
+        "objective": terms,
+    }
+    path = out / "eval.json"
+    atomic_write_json(path, report)
+    if as_json:
+        print_json({**report, "files": {"report": str(path)}})
+        return
+    title = f"{trained.model_name} on {trained.dataset} {split} ({len(dataset)} images)"
+    shown = ", ".join(format_metric(name, value) for name, value in terms.items())
+    console.print(f"[bold]{escape(title)}[/]: {shown} (each term of the training objective, mean per image)")
+    target = run_directory(run) or run
+    _print_line(f"Wrote {path}. Figures (reconstructions, samples): cnnlab generate {target}")
+
+
 def predict_command(
     run: Path = RUN_ARGUMENT,
     images: list[Path] = typer.Argument(
@@ -106,7 +148,9 @@ def predict_command(
     from cnnlab.analysis import images as image_files
     from cnnlab.analysis import metrics
     from cnnlab.runs import load_trained
+    from cnnlab.runs.rundir import locate_run
 
+    run = locate_run(run)
     trained = load_trained(run)
     converted, problems = image_files.read_images(images, trained.input_shape, invert=invert)
     predictions = metrics.predict_images(trained, converted, top_k=top_k, device=metrics.pick_device(device))
@@ -152,11 +196,13 @@ def visualize_command(
     from cnnlab.analysis import images as image_files
     from cnnlab.analysis import metrics, visualize
     from cnnlab.runs import load_trained
+    from cnnlab.runs.rundir import locate_run
 
     if not (filters or feature_maps or gradcam):
         raise UsageError("Choose what to show: --filters, --feature-maps IMAGE and/or --gradcam IMAGE.")
     if class_name is not None and gradcam is None:
         raise UsageError("--class chooses the class Grad-CAM explains; use it with --gradcam IMAGE.")
+    run = locate_run(run)
     trained = load_trained(run)
     out = out or _default_output(run, "visualize")
     written: dict[str, Path] = {}
@@ -208,9 +254,11 @@ def export_command(
     the export is checked against PyTorch on real test images before it is kept."""
     from cnnlab.analysis import export
     from cnnlab.runs import load_trained
+    from cnnlab.runs.rundir import locate_run
 
     if format not in export.FORMATS:
         raise UsageError(f"Unknown export format '{format}'. Choose one of: {', '.join(export.FORMATS)}.")
+    run = locate_run(run)
     trained = load_trained(run)
     images, check_data = export.check_images(trained, data_dir=data_dir)
     target = out or _default_output(run, export.FILE_NAMES[format])

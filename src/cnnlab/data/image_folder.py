@@ -113,8 +113,7 @@ def _empty_class_notes(files, split_roots: dict[str, Path]) -> list[str]:
                 "remove it."
             )
         notes += [
-            f"Class folder {path} has no images: the {split} split measures none of it."
-            for path in empty
+            f"Class folder {path} has no images: the {split} split measures none of it." for path in empty
         ]
     return notes
 
