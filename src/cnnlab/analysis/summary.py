@@ -463,10 +463,15 @@ def shape_text(shape: Sequence[int] | None) -> str:
 
 
 def format_count(value: int) -> str:
-    """1234567 -> '1.23 M'."""
-    for threshold, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+    """1234567 -> '1.23 M'; 6.3e12 -> '6.30 T' (never '6.3e+03 G': three significant digits and a
+    prefix from k to P, so the number before it stays below 1000)."""
+    prefixes = ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
+    for index, (threshold, suffix) in enumerate(prefixes):
         if abs(value) >= threshold:
-            return f"{value / threshold:.3g} {suffix}"
+            scaled = value / threshold
+            if round(abs(scaled)) >= 1000 and index > 0:  # 999,999,999 is 1.00 G, not 1000 M
+                return f"{value / prefixes[index - 1][0]:.3g} {prefixes[index - 1][1]}"
+            return f"{scaled:.3g} {suffix}" if abs(scaled) < 100 else f"{scaled:.0f} {suffix}"
     return str(value)
 
 

@@ -103,7 +103,7 @@ def show_dataset(
     name: str = typer.Argument(..., help="A dataset name or an image folder."),
     split: str = typer.Option("train", "--split", help="train or test (an image folder: its splits)."),
     out: Path | None = typer.Option(
-        None, "--out", help=f"PNG to write [default: <runs dir>/{SAMPLES_FOLDER}/<name>-<split>.png]."
+        None, "--out", help=f"PNG to write (default: <runs dir>/{SAMPLES_FOLDER}/<name>-<split>.png)."
     ),
     count: int = typer.Option(32, "--count", help="How many images to show."),
     seed: int = typer.Option(0, "--seed", help="Which random images to show."),
@@ -122,5 +122,6 @@ def show_dataset(
     save_sample_grid(dataset, out, count=count, seed=seed)
     console.print(
         f"Wrote {out}: {min(count, len(dataset))} of {len(dataset)} {dataset.name} {split} images "
-        f"({dataset.verification}, from {dataset.location})."
+        f"({dataset.verification}, from {dataset.location}).",
+        soft_wrap=True,
     )

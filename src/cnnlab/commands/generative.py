@@ -21,7 +21,7 @@ def generate(
     run: Path = typer.Argument(
         ..., help="A run: its name (as in `cnnlab runs list`), its directory, or a checkpoint file."
     ),
-    out: Path | None = typer.Option(None, "--out", help="Folder for the PNGs [default: RUN/generated]."),
+    out: Path | None = typer.Option(None, "--out", help="Folder for the PNGs (default: RUN/generated)."),
     count: int = typer.Option(
         10, "--count", help="Images a row (one test image a class; VAE: count x count samples)."
     ),

@@ -47,11 +47,14 @@ def print_table(
         # Fold long cells (paths, names) onto more lines instead of cutting them with "...".
         table.add_column(column, overflow="fold")
     for row in rows:
-        table.add_row(*(_cell(row.get(column, "")) for column in columns))
+        table.add_row(*(_cell(row, column) for column in columns))
     console.print(table)
 
 
-def _cell(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
+def _cell(row: Mapping[str, Any], column: str) -> str:
+    """A float as people read it (:func:`cnnlab.formatting.format_value`): an accuracy column, or
+    a value in a row whose "metric" is an accuracy, as a percentage."""
+    from cnnlab.formatting import format_value
+
+    key = str(row["metric"]) if "metric" in row and column != "metric" else column
+    return format_value(key, row.get(column, ""))
