@@ -17,6 +17,9 @@ from cnnlab.errors import DataError, UsageError
 
 RUN_HELP = "A run: its name (see `cnnlab runs list`), its directory, or a checkpoint file."
 RUN_ARGUMENT = typer.Argument(..., help=RUN_HELP)
+RUNS_DIR_OPTION = typer.Option(
+    None, "--runs-dir", help="Where a RUN given by name is looked for (default: $CNNLAB_RUNS or ./runs)."
+)
 DEVICE_OPTION = typer.Option("auto", "--device", help="auto (CUDA, then MPS, then CPU), cpu, cuda, ...")
 DATA_DIR_OPTION = typer.Option(
     None, "--data-dir", help="Where the datasets are (default: $CNNLAB_DATA, cache)."
@@ -33,6 +36,7 @@ def register(app: typer.Typer) -> None:
 
 def eval_command(
     run: Path = RUN_ARGUMENT,
+    runs_dir: Path | None = RUNS_DIR_OPTION,
     split: str = typer.Option("test", "--split", help="test, or val (the run's held-out validation split)."),
     out: Path | None = typer.Option(
         None, "--out", help="Folder for eval.json and the PNGs (default RUN/eval-SPLIT)."
@@ -52,7 +56,7 @@ def eval_command(
     from cnnlab.runs.rundir import locate_run
     from cnnlab.training.metrics import uses_objective
 
-    run = locate_run(run)
+    run = locate_run(run, runs_dir)
     trained = load_trained(run)
     dataset = metrics.load_split(run, trained, split, data_dir=data_dir)
     out = out or _default_output(run, f"eval-{split}")
@@ -136,6 +140,7 @@ def _eval_objective(run: Path, trained, dataset, split: str, out: Path, device, 
 
 def predict_command(
     run: Path = RUN_ARGUMENT,
+    runs_dir: Path | None = RUNS_DIR_OPTION,
     images: list[Path] = typer.Argument(
         ..., help="Image files (PNG, JPEG, BMP, GIF, ...) or folders of them."
     ),
@@ -150,7 +155,7 @@ def predict_command(
     from cnnlab.runs import load_trained
     from cnnlab.runs.rundir import locate_run
 
-    run = locate_run(run)
+    run = locate_run(run, runs_dir)
     trained = load_trained(run)
     converted, problems = image_files.read_images(images, trained.input_shape, invert=invert)
     predictions = metrics.predict_images(trained, converted, top_k=top_k, device=metrics.pick_device(device))
@@ -176,6 +181,7 @@ def predict_command(
 
 def visualize_command(
     run: Path = RUN_ARGUMENT,
+    runs_dir: Path | None = RUNS_DIR_OPTION,
     filters: bool = typer.Option(
         False, "--filters", help="Show the kernels of the first conv layer (or --layer)."
     ),
@@ -202,7 +208,7 @@ def visualize_command(
         raise UsageError("Choose what to show: --filters, --feature-maps IMAGE and/or --gradcam IMAGE.")
     if class_name is not None and gradcam is None:
         raise UsageError("--class chooses the class Grad-CAM explains; use it with --gradcam IMAGE.")
-    run = locate_run(run)
+    run = locate_run(run, runs_dir)
     trained = load_trained(run)
     out = out or _default_output(run, "visualize")
     written: dict[str, Path] = {}
@@ -245,6 +251,7 @@ def visualize_command(
 
 def export_command(
     run: Path = RUN_ARGUMENT,
+    runs_dir: Path | None = RUNS_DIR_OPTION,
     format: str = typer.Option(..., "--format", help="onnx or torchscript."),
     out: Path | None = typer.Option(None, "--out", help="The file to write (default RUN/model.onnx, ...)."),
     data_dir: Path | None = DATA_DIR_OPTION,
@@ -258,7 +265,7 @@ def export_command(
 
     if format not in export.FORMATS:
         raise UsageError(f"Unknown export format '{format}'. Choose one of: {', '.join(export.FORMATS)}.")
-    run = locate_run(run)
+    run = locate_run(run, runs_dir)
     trained = load_trained(run)
     images, check_data = export.check_images(trained, data_dir=data_dir)
     target = out or _default_output(run, export.FILE_NAMES[format])
