@@ -67,15 +67,11 @@ def eval_command(
     evaluation = metrics.evaluate(
         trained, dataset, batch_size=batch_size, device=metrics.pick_device(device), top=top
     )
-    title = f"{trained.model_name} on {trained.dataset} {split} ({len(dataset)} images)"
+    title = _eval_title(trained, split, dataset)
     files = visualize.save_evaluation_figures(evaluation, dataset.images, out, title)
     files["report"] = out / "eval.json"
     report = {
-        "run": str(run),
-        "checkpoint": str(trained.checkpoint),
-        "model": trained.model_name,
-        "dataset": trained.dataset,
-        "split": split,
+        **_eval_header(run, trained, split),
         **evaluation.to_dict(),
         "files": {name: str(path) for name, path in files.items()},
     }
@@ -105,6 +101,21 @@ def eval_command(
     _print_files(files)
 
 
+def _eval_header(run: Path, trained, split: str) -> dict[str, str | None]:
+    """What every eval.json starts with: which run, checkpoint, model, dataset and split."""
+    return {
+        "run": str(run),
+        "checkpoint": str(trained.checkpoint),
+        "model": trained.model_name,
+        "dataset": trained.dataset,
+        "split": split,
+    }
+
+
+def _eval_title(trained, split: str, dataset) -> str:
+    return f"{trained.model_name} on {trained.dataset} {split} ({len(dataset)} images)"
+
+
 def _eval_objective(run: Path, trained, dataset, split: str, out: Path, device, batch_size, as_json: bool):
     """`cnnlab eval` of an autoencoder, VAE or RBM: the mean of each term of its training objective
     on the split (what ``train`` reports as test_loss, test_recon, ...), with the sampling seeded,
@@ -117,21 +128,13 @@ def _eval_objective(run: Path, trained, dataset, split: str, out: Path, device, 
     model = trained.model.to(device)
     loader = eval_loader(dataset, scale=trained.scale, device=device, batch_size=batch_size)
     terms = evaluate(model, loader, seed=0)
-    report = {
-        "run": str(run),
-        "checkpoint": str(trained.checkpoint),
-        "model": trained.model_name,
-        "dataset": trained.dataset,
-        "split": split,
-        "images": len(dataset),
-        "objective": terms,
-    }
+    report = {**_eval_header(run, trained, split), "images": len(dataset), "objective": terms}
     path = out / "eval.json"
     atomic_write_json(path, report)
     if as_json:
         print_json({**report, "files": {"report": str(path)}})
         return
-    title = f"{trained.model_name} on {trained.dataset} {split} ({len(dataset)} images)"
+    title = _eval_title(trained, split, dataset)
     shown = ", ".join(format_metric(name, value) for name, value in terms.items())
     console.print(f"[bold]{escape(title)}[/]: {shown} (each term of the training objective, mean per image)")
     target = run_directory(run) or run
