@@ -8,7 +8,6 @@ from pathlib import Path
 
 from ..data.conftest import cache_dir, no_env_data, tiny_mnist  # noqa: F401  (fixtures)
 from ..experiments.conftest import fixed_speed, tiny_experiment  # noqa: F401  (fixtures)
-from ..training.conftest import interrupted_run, tiny  # noqa: F401  (fixtures)
 
 
 def flip_keeping_stamp(path: Path, offset: int | None = None) -> None:

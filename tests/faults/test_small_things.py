@@ -72,7 +72,7 @@ def test_run_folder_files_get_the_umask_permissions_of_any_file(tiny):
 
 
 def test_numbers_print_for_people():
-    from cnnlab.analysis.summary import format_count
+    from cnnlab.formatting import format_short_count as format_count
     from cnnlab.formatting import format_value
     from cnnlab.training.progress import format_metric
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from rich.console import Console
@@ -17,13 +17,17 @@ err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 @contextlib.contextmanager
-def one_line_warnings() -> Iterator[None]:
+def one_line_warnings(keep_source: Callable[[], bool] = lambda: False) -> Iterator[None]:
     """Show every warning raised inside as one readable line on stderr ("Warning: ..."), not as
-    Python's "path:line: Category: message" plus a source line."""
+    Python's "path:line: Category: message" plus a source line (kept while ``keep_source()``,
+    e.g. under ``--debug``)."""
     previous = warnings.showwarning
 
     def show(message, category, filename, lineno, file=None, line=None) -> None:
-        err_console.print(f"[yellow]Warning:[/] {message}", highlight=False)
+        if keep_source():
+            previous(message, category, filename, lineno, file, line)
+        else:
+            err_console.print(f"[yellow]Warning:[/] {message}", highlight=False)
 
     warnings.showwarning = show
     try:
