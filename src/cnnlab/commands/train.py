@@ -22,6 +22,7 @@ from cnnlab.formatting import format_duration
 from cnnlab.training import config as train_config
 
 RUNS_DIR_HELP = "Runs directory (default: $CNNLAB_RUNS or ./runs)."
+MAIN_JOB_RECIPE = "default"  # what a bare `cnnlab train` runs
 
 # Options of `cnnlab train` that are not settings of one run.
 _COMMAND_OPTIONS: list[tuple[str, Any, Any]] = [
@@ -95,6 +96,7 @@ def run_train(options: dict[str, Any]) -> None:
         run = _resume(command, settings, reporter)
         _print_run(run, quiet, as_json)
         return
+    command["recipe"] = command["recipe"] or _main_job_recipe(command, settings)
     if command["seeds"]:
         _train_seeds(command, settings, reporter, quiet, as_json)
         return
@@ -102,6 +104,15 @@ def run_train(options: dict[str, Any]) -> None:
 
     run = train(recipe=command["recipe"], config_file=command["config_file"], progress=reporter, **settings)
     _print_run(run, quiet, as_json)
+
+
+def _main_job_recipe(command: dict[str, Any], settings: dict[str, Any]) -> str | None:
+    """``default`` for the main job (no --model, --dataset, --recipe or --config: LeNet-5 on MNIST),
+    whose settings reach 99% in one short run (see the recipe); None otherwise, so that other
+    models and datasets start from TrainConfig's plain defaults, as in the Python API."""
+    if command["config_file"] or "model" in settings or "dataset" in settings:
+        return None
+    return MAIN_JOB_RECIPE
 
 
 def parse_model_args(pairs: list[str]) -> dict[str, Any]:

@@ -80,7 +80,8 @@ def run_experiment(
     full_time, quick_time = (format_duration(timing[kind].seconds) for kind in ("full", "quick"))
     say(
         f"{experiment.name}: {'quick' if quick else 'full'} version, {seed_count} seed(s); estimated "
-        f"{format_duration(planned.seconds)} on this machine (full: {full_time}, --quick: {quick_time})."
+        f"{format_duration(planned.seconds)} ({planned.range_text()}; speeds: {planned.source}; "
+        f"full: {full_time}, --quick: {quick_time})."
     )
     directory = _experiment_dir(experiment, out, runs_dir)
     say(f"Experiment directory: {directory}")
