@@ -24,4 +24,11 @@ def train(model, dataset, **settings):
     return _train(model, dataset, **settings)
 
 
-__all__ = ["__version__", "train"]
+def sweep(name, model=None, dataset=None, **options):
+    """Search hyper-parameters with Optuna, each trial a cnnlab run; see :mod:`cnnlab.sweeps`."""
+    from cnnlab.sweeps import sweep as _sweep
+
+    return _sweep(name, model, dataset, **options)
+
+
+__all__ = ["__version__", "sweep", "train"]
