@@ -321,7 +321,7 @@ def _range_problem(name: str, kind: str, low: float, high: float, step: float | 
         return f"{name}: the bounds must be finite numbers."
     written = f"{kind}:{_number(low)}:{_number(high)}"
     if low == high:
-        return f"{name}: the range {written} is empty; a single value is a fixed setting ({name}={_number(low)})."
+        return f"{name}: the range {written} is empty; a single value is fixed: {name}={_number(low)}."
     if low > high:
         return f"{name}: the range {written} is inverted; write {kind}:{_number(high)}:{_number(low)}."
     if kind == "log" and low <= 0:

@@ -18,7 +18,7 @@ from cnnlab.errors import CnnlabError, UsageError
 
 DB_NAME = "sweeps.db"
 SQLITE = "sqlite:///"
-POSTGRES_SCHEMES = ("postgresql://", "postgresql+psycopg2://", "postgres://")
+POSTGRES_SCHEMES = ("postgresql://", "postgresql+psycopg2://", "postgresql+psycopg://", "postgres://")
 # Seconds between heartbeats of a running trial; a trial is stale after GRACE_FACTOR of them.
 HEARTBEAT_S = 10
 GRACE_FACTOR = 3
@@ -72,7 +72,7 @@ def open_storage(url: str, heartbeat_s: int = HEARTBEAT_S) -> Any:
         # Workers on one file wait for each other's write locks instead of failing at once.
         engine_kwargs: dict[str, Any] = {"connect_args": {"timeout": 60}}
     else:
-        _require_psycopg2()
+        url = _with_installed_driver(url)
         engine_kwargs = {"connect_args": {"connect_timeout": CONNECT_TIMEOUT_S}, "pool_pre_ping": True}
     try:
         return RDBStorage(
@@ -102,13 +102,21 @@ def _check_sqlite_folder(url: str) -> None:
         raise StorageError(f"Cannot open the sweep database {url}: the folder {folder} does not exist.")
 
 
-def _require_psycopg2() -> None:
-    try:
-        import psycopg2  # noqa: F401
-    except ImportError:
-        raise StorageError(
-            "A postgresql:// storage needs psycopg2: pip install 'cnnlab[sweep]' (or psycopg2-binary)."
-        ) from None
+def _with_installed_driver(url: str) -> str:
+    """A plain ``postgresql://`` URL with the driver that is installed: SQLAlchemy 2.1 means
+    psycopg 3 by it, while the ``sweep`` extra installs psycopg2."""
+    import importlib.util
+
+    scheme, _, rest = url.partition("://")
+    wanted = {"postgresql+psycopg2": ("psycopg2",), "postgresql+psycopg": ("psycopg",)}.get(
+        scheme, ("psycopg2", "psycopg")
+    )
+    for module in wanted:
+        if importlib.util.find_spec(module) is not None:
+            return f"postgresql+{module}://{rest}"
+    raise StorageError(
+        "A postgresql:// storage needs a PostgreSQL driver: pip install 'cnnlab[sweep]' (psycopg2-binary)."
+    )
 
 
 def redacted_url(url: str) -> str:
