@@ -10,6 +10,7 @@ from typing import Any
 import optuna
 
 import cnnlab
+from cnnlab.cli import main
 from cnnlab.runs.index import RunIndex
 from cnnlab.runs.rundir import RunDir
 
@@ -73,6 +74,20 @@ def test_pruning_final_seeds_and_report(tiny: dict[str, Any], capsys):
 
     assert f"--lr {best['params']['lr']}" in results["reproduce"]
 
+    # The command line sees the same: the pruned run, and the study's state.
+    capsys.readouterr()
+    assert main(["runs", "list", "--status", "pruned", "--runs-dir", str(runs), "--json"]) == 0
+    pruned = {f"prune-trial{n}" for n, state in states.items() if state == optuna.trial.TrialState.PRUNED}
+    assert {row["run_id"] for row in json.loads(capsys.readouterr().out)} == pruned
+    assert main(["sweep", "--show", "prune", "--runs-dir", str(runs), "--json"]) == 0
+    state = json.loads(capsys.readouterr().out)
+    complete = 3 - len(pruned)
+    expected = {"finished": 3, "complete": complete, "pruned": len(pruned), "running": 0, "waiting": 0}
+    assert state["counts"] == {**expected, "failed": 0}
+    assert state["best"]["number"] == best["number"] and len(state["trials"]) == 3
+    assert main(["sweep", "--show", "prune", "--runs-dir", str(runs)]) == 0
+    assert f"{complete} complete, {len(pruned)} pruned" in capsys.readouterr().out
+
 
 def test_running_it_again_reuses_everything(tiny: dict[str, Any]):
     options = {"trials": 2, "space": {"lr": "log:1e-3:1e-2"}, "final_seeds": 1, "progress": False, **tiny}
@@ -87,3 +102,15 @@ def test_running_it_again_reuses_everything(tiny: dict[str, Any]):
         Path(tiny["runs_dir"]) / f"again-best{second.study.best_trial.number}-seed0" / "result.json"
     ).stat()
     assert again.st_mtime_ns == mtime.st_mtime_ns
+
+
+def test_the_later_of_two_workers_racing_for_the_last_trial_gives_it_up():
+    from cnnlab.sweeps.objective import is_surplus
+
+    study = optuna.create_study()
+    first = study.ask()
+    study.tell(first, 1.0)
+    second, third = study.ask(), study.ask()  # two workers asked at once for the second of 2 trials
+    assert not is_surplus(second, wanted=2)
+    assert is_surplus(third, wanted=2)
+    assert not is_surplus(third, wanted=3)

@@ -8,7 +8,8 @@
       metrics.jsonl      {"kind": "step", ...} every log_every steps, {"kind": "epoch", ...} each epoch
       checkpoints/last.pt, checkpoints/best.pt
       curves.png         loss and accuracy curves
-      result.json        status (running, finished, failed, interrupted), final and best metrics
+      result.json        status (running, finished, failed, interrupted, or pruned: a sweep's trial
+                         stopped by its pruner), final and best metrics
       tensorboard/       only with --tensorboard
 
 Runs go to ``--runs-dir``, else ``$CNNLAB_RUNS``, else ``./runs``.
@@ -27,7 +28,7 @@ from cnnlab.atomic import atomic_write_json
 from cnnlab.errors import CheckpointError, UsageError
 
 RUNS_ENV = "CNNLAB_RUNS"
-STATUSES = ("running", "finished", "failed", "interrupted")
+STATUSES = ("running", "finished", "failed", "interrupted", "pruned")
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._+-]+")
 
 
