@@ -310,13 +310,17 @@ def _check_same_study(plan: SweepPlan, recorded: Mapping[str, Any], description:
         )
 
 
-def load_plan_study(plan: SweepPlan) -> Any:
+def load_plan_study(plan: SweepPlan, worker: int = 1) -> Any:
+    """The study with the plan's sampler and pruner; each worker seeds its sampler differently, or
+    they would all draw the same first settings."""
     import optuna
 
+    seed = None if plan.sampler_seed is None else plan.sampler_seed + worker - 1
     return optuna.load_study(
         study_name=plan.name,
         storage=open_storage(plan.storage, plan.heartbeat_s),
-        sampler=optuna.samplers.TPESampler(seed=plan.sampler_seed, constant_liar=True),
+        # constant_liar: a running trial counts as a poor result, so parallel workers spread out.
+        sampler=optuna.samplers.TPESampler(seed=seed, constant_liar=True),
         pruner=_pruner(plan),
     )
 
@@ -450,7 +454,7 @@ def work(plan: SweepPlan, index: int) -> None:
     """
     import optuna
 
-    study = load_plan_study(plan)
+    study = load_plan_study(plan, index)
     setup = TrialSetup(plan.name, plan.space, plan.metric, plan.trials, plan.runs_dir, plan.threads)
     train_data = _train_split(plan)
     while True:
