@@ -6,34 +6,22 @@
 - :mod:`cnnlab.sweeps.api`: the sweep: checks, the study, the worker processes.
 - :mod:`cnnlab.sweeps.report`: the final runs over seeds, report.md, results.json, plots, ``--show``.
 
-See docs/sweeps.md. Names are imported on first use, so ``cnnlab --help`` does not import Optuna.
+See docs/sweeps.md.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+# None of these import torch or Optuna at import time; they do so when a sweep starts.
+from cnnlab.sweeps.api import SweepInterrupted, SweepResult, sweep
+from cnnlab.sweeps.space import SearchSpace, build_space
+from cnnlab.sweeps.storage import StorageError
 
-_EXPORTS = {
-    "sweep": "cnnlab.sweeps.api",
-    "SweepResult": "cnnlab.sweeps.api",
-    "SweepInterrupted": "cnnlab.sweeps.api",
-    "build_space": "cnnlab.sweeps.space",
-    "SearchSpace": "cnnlab.sweeps.space",
-    "StorageError": "cnnlab.sweeps.storage",
-    "sweep_state": "cnnlab.sweeps.report",
-}
-
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'cnnlab.sweeps' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_EXPORTS[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+__all__ = [
+    "SearchSpace",
+    "StorageError",
+    "SweepInterrupted",
+    "SweepResult",
+    "build_space",
+    "sweep",
+    "sweep_state",
+]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shlex
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -165,7 +166,7 @@ def sweep_results(
         "importance": param_importance(study),
         "final": final_entry(finals),
         "plots": plots,
-        "reproduce": reproduce_command(settings),
+        "reproduce": reproduce_command(settings, searched=plan.space.names),
     }
 
 
@@ -219,8 +220,8 @@ def final_entry(finals: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def reproduce_command(settings: dict[str, Any]) -> str:
-    """``cnnlab train ...`` with every setting that differs from the default."""
+def reproduce_command(settings: dict[str, Any], searched: Sequence[str] = ()) -> str:
+    """``cnnlab train ...`` with every searched setting and every other that is not the default."""
     from cnnlab.training.config import TrainConfig
 
     defaults = TrainConfig().to_dict()
@@ -230,7 +231,7 @@ def reproduce_command(settings: dict[str, Any]) -> str:
         if name in (*NOT_REPRODUCED, MODEL_ARGS, "model", "dataset"):
             continue
         plain = list(value) if isinstance(value, tuple) else value
-        if name in defaults and plain == defaults[name]:
+        if name in defaults and plain == defaults[name] and name not in searched:
             continue
         flag = "--" + name.replace("_", "-")
         if isinstance(value, bool):

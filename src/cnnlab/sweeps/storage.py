@@ -66,7 +66,7 @@ def open_storage(url: str, heartbeat_s: int = HEARTBEAT_S) -> Any:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     # Heartbeats are "experimental" in Optuna (since 2.8); cnnlab relies on them deliberately.
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-    url = check_storage_url(url)
+    url = shown = check_storage_url(url)
     if url.startswith(SQLITE):
         _check_sqlite_folder(url)
         # Workers on one file wait for each other's write locks instead of failing at once.
@@ -84,7 +84,7 @@ def open_storage(url: str, heartbeat_s: int = HEARTBEAT_S) -> Any:
         )
     except Exception as exc:  # SQLAlchemy's errors differ per database; all mean "cannot open"
         raise StorageError(
-            f"Cannot open the sweep database {redacted_url(url)}: {_first_line(exc)}"
+            f"Cannot open the sweep database {redacted_url(shown)}: {_first_line(exc)}"
         ) from None
 
 
