@@ -26,7 +26,7 @@ def sweep_command(name: str, tiny: dict[str, Any], storage: str) -> list[str]:
     fixed = [f"--{key.replace('_', '-')}={value}" for key, value in tiny.items() if key != "curves"]
     return [
         sys.executable, "-m", "cnnlab", "sweep", name, "--param", "lr=log:1e-3:3e-2", *fixed, "--no-curves",
-        "--epochs", "2", "--trials", str(TRIALS), "--workers", "2", "--storage", storage, "--heartbeat", "1",
+        "--epochs", "2", "--trials", str(TRIALS), "--workers", "2", "--storage", storage, "--heartbeat", "2",
         "--pruner", "none", "--final-seeds", "0",
     ]  # fmt: skip
 

@@ -26,7 +26,14 @@ from typing import Any
 from cnnlab.errors import CnnlabError, ConfigError, TrainingError, UsageError, unknown_name_message
 from cnnlab.sweeps.objective import DivergedTrial, SurplusTrial, TrialSetup, run_trial
 from cnnlab.sweeps.space import SearchSpace, build_space
-from cnnlab.sweeps.storage import HEARTBEAT_S, check_storage_url, default_storage, open_storage, redacted_url
+from cnnlab.sweeps.storage import (
+    GRACE_FACTOR,
+    HEARTBEAT_S,
+    check_storage_url,
+    default_storage,
+    open_storage,
+    redacted_url,
+)
 
 PRUNERS = ("median", "hyperband", "none")
 DEFAULT_VAL_SPLIT = 0.1
@@ -398,8 +405,12 @@ def _wait_for(plan: SweepPlan, processes: list[Any]) -> None:
             code = process.exitcode
             if code is not None and code < 0 and index not in reported:
                 reported.add(index)
-                _say(plan, f"Worker {index} (pid {process.pid}) was killed (signal {-code}); "
-                     f"its trial is retried once its heartbeat is {plan.heartbeat_s * 3} s old.")  # fmt: skip
+                stale = plan.heartbeat_s * GRACE_FACTOR
+                _say(
+                    plan,
+                    f"Worker {index} (pid {process.pid}) was killed (signal {-code}); "
+                    f"its trial is retried once its heartbeat is {stale} s old.",
+                )
     codes = [p.exitcode for p in processes]
     if 130 in codes:
         raise SweepInterrupted(_stopped_message(plan, "Interrupted"))
@@ -443,7 +454,7 @@ def _worker_main(plan: SweepPlan, index: int) -> None:
         sys.exit(130)
     except CnnlabError as exc:
         err_console.print(f"[bold red]Error (worker {index}):[/] {exc}", highlight=False)
-        sys.exit(130 if exc.exit_code == 130 else exc.exit_code)
+        sys.exit(exc.exit_code)
 
 
 def work(plan: SweepPlan, index: int) -> None:
@@ -472,13 +483,18 @@ def work(plan: SweepPlan, index: int) -> None:
         if counts.finished + counts.running >= plan.trials:
             time.sleep(min(plan.heartbeat_s, 5))
             continue
-        study.optimize(
-            lambda trial: run_trial(trial, setup, train_data),
-            n_trials=1,
-            catch=(SurplusTrial, DivergedTrial),
-            callbacks=[lambda study, trial: _trial_line(plan, index, study, trial)],
-            gc_after_trial=True,
-        )
+        try:
+            study.optimize(
+                lambda trial: run_trial(trial, setup, train_data),
+                n_trials=1,
+                catch=(SurplusTrial, DivergedTrial),
+                callbacks=[lambda study, trial: _trial_line(plan, index, study, trial)],
+                gc_after_trial=True,
+            )
+        except optuna.exceptions.UpdateFinishedTrialError:
+            # This worker's heartbeat stalled past the grace period (a machine far too busy), so its
+            # trial was failed and queued again; its result is dropped and the retry counts instead.
+            _say(plan, f"[worker {index}] a trial outlived its stale heartbeat; its retry counts instead.")
 
 
 def _train_split(plan: SweepPlan) -> Any:
