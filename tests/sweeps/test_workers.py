@@ -16,6 +16,7 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
+from cnnlab.sweeps.report import sweep_state
 from cnnlab.sweeps.storage import default_storage, open_storage
 
 SRC = Path(__file__).resolve().parents[2] / "src"
@@ -32,12 +33,15 @@ def sweep_command(name: str, tiny: dict[str, Any], storage: str) -> list[str]:
 
 
 def start(command: list[str], log: Path) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": f"{SRC}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     with open(log, "ab") as out:
         # Its own session: the sweep and its workers form one process group, killed together below.
         return subprocess.Popen(
-            command, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
+            command, stdout=out, stderr=subprocess.STDOUT, env=_env(), start_new_session=True
         )
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": f"{SRC}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
 
 
 def running_trial(study_name: str, storage: str, deadline_s: float) -> Any:
@@ -64,6 +68,8 @@ def kill_worker_then_sweep_then_resume(name: str, tiny: dict[str, Any], storage:
     sweep = start(command, log)
     try:
         victim = running_trial(name, storage, deadline_s=240)
+        shown = sweep_state(name, storage)  # what --show prints, read while the sweep runs
+        assert shown["trials"][victim.number]["state"] == "running" and shown["counts"]["running"] >= 1
         os.kill(int(victim.user_attrs["worker"].rsplit(":", 1)[1]), signal.SIGKILL)  # mid-trial
         time.sleep(1.0)
     finally:
