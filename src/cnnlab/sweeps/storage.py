@@ -80,7 +80,7 @@ def open_storage(url: str, heartbeat_s: int = HEARTBEAT_S) -> Any:
             engine_kwargs=engine_kwargs,
             heartbeat_interval=heartbeat_s,
             grace_period=heartbeat_s * GRACE_FACTOR,
-            heartbeat_stale_trial_callback=_retry_callback(),
+            **_retry_argument(RDBStorage),
         )
     except Exception as exc:  # SQLAlchemy's errors differ per database; all mean "cannot open"
         raise StorageError(
@@ -88,12 +88,18 @@ def open_storage(url: str, heartbeat_s: int = HEARTBEAT_S) -> Any:
         ) from None
 
 
-def _retry_callback() -> Any:
-    """Optuna >= 4.9 calls it RetryHeartbeatStaleTrialCallback; older ones RetryFailedTrialCallback."""
+def _retry_argument(storage_class: Any) -> dict[str, Any]:
+    """The retry callback under its name: Optuna >= 4.9 says heartbeat_stale_trial_callback and
+    RetryHeartbeatStaleTrialCallback, older ones failed_trial_callback and RetryFailedTrialCallback."""
+    import inspect
+
     import optuna.storages as storages
 
     retry = getattr(storages, "RetryHeartbeatStaleTrialCallback", None) or storages.RetryFailedTrialCallback
-    return retry(max_retry=MAX_RETRY)
+    new_name = "heartbeat_stale_trial_callback" in inspect.signature(storage_class).parameters
+    return {
+        "heartbeat_stale_trial_callback" if new_name else "failed_trial_callback": retry(max_retry=MAX_RETRY)
+    }
 
 
 def _check_sqlite_folder(url: str) -> None:
