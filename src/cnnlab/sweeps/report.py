@@ -17,7 +17,8 @@ from typing import Any
 
 from cnnlab.atomic import atomic_path, atomic_write_json, atomic_write_text
 from cnnlab.errors import TrainingError
-from cnnlab.experiments.report import Report, format_duration, format_metric, format_summary, metric_title
+from cnnlab.experiments.report import Report, format_metric, format_summary, metric_title
+from cnnlab.formatting import format_duration
 from cnnlab.sweeps.space import MODEL_ARGS, settings_with
 from cnnlab.sweeps.storage import redacted_url
 

@@ -17,6 +17,7 @@ This module imports no torch.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import math
 import typing
@@ -234,9 +235,10 @@ def _check_fixed(values: Mapping[str, Any], problems: list[str]) -> dict[str, An
 
 
 def _unknown_setting(name: str, problems: list[str]) -> bool:
-    if name in train_config.setting_names():
+    names = [f.name for f in dataclasses.fields(train_config.TrainConfig)]
+    if name in names:
         return False
-    problems.append(unknown_name_message("setting", name, train_config.setting_names()))
+    problems.append(unknown_name_message("setting", name, names))
     return True
 
 
