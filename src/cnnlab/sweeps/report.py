@@ -90,7 +90,7 @@ def final_runs(plan: Any, best: Any, settings: dict[str, Any]) -> list[dict[str,
     for seed in range(first_seed, first_seed + plan.final_seeds):
         name = f"{group}-seed{seed}"
         folder = RunDir(Path(plan.runs_dir) / name)
-        if not (folder.is_run() and folder.read_result().get("status") == "finished"):
+        if not (folder.config_path.is_file() and folder.read_result().get("status") == "finished"):
             if folder.root.exists():
                 raise TrainingError(
                     f"{folder.root} exists but did not finish: "
@@ -208,8 +208,8 @@ def param_importance(study: Any) -> dict[str, Any]:
 
 
 def final_entry(finals: list[dict[str, Any]]) -> dict[str, Any]:
-    """Per-seed test metrics and their mean ± sample std (cnnlab.training.seeds' statistics)."""
-    from cnnlab.training.seeds import summarize_metrics
+    """Per-seed test metrics and their mean ± sample std (cnnlab.training.seed_study's statistics)."""
+    from cnnlab.training.seed_study import summarize_metrics
 
     if not finals:
         return {"seeds": [], "runs": [], "summary": {}}
