@@ -25,4 +25,11 @@ def train(model=None, dataset=None, **settings):
     return _train(model, dataset, **settings)
 
 
-__all__ = ["__version__", "train"]
+def sweep(name, model=None, dataset=None, **options):
+    """Search hyper-parameters with Optuna, each trial a cnnlab run; see :mod:`cnnlab.sweeps`."""
+    from cnnlab.sweeps import sweep as _sweep
+
+    return _sweep(name, model, dataset, **options)
+
+
+__all__ = ["__version__", "sweep", "train"]

@@ -246,7 +246,7 @@ def _cli_type(kind: Any) -> Any:
 def list_runs(
     runs_dir: Path | None = typer.Option(None, "--runs-dir", help=RUNS_DIR_HELP),
     status: str | None = typer.Option(
-        None, "--status", help="Only running, finished, failed or interrupted."
+        None, "--status", help="Only running, finished, failed, interrupted or pruned (sweep trials)."
     ),
     group: str | None = typer.Option(None, "--group", help="Only the runs of this multi-seed group."),
     limit: int | None = typer.Option(None, "--limit", help="At most this many runs (newest first)."),
