@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from cnnlab.errors import ModelError
+from cnnlab.errors import ModelError, UnknownNameError
 from cnnlab.models import create, get_info, list_models
 
 DATASET_SHAPES = ((1, 28, 28), (3, 32, 32))
@@ -159,6 +159,11 @@ def test_tutorial_cnn_is_the_pytorch_tutorial_net():
     linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
     assert [(m.in_features, m.out_features) for m in linears] == [(400, 120), (120, 84), (84, 10)]
     assert count(model) == 62_006
+    assert model.input_scale == "standardized"
+    course = create("tutorial-cnn", 10, 3, 32, input_scale="symmetric")  # the course's mean 0.5, std 0.5
+    assert course.input_scale == "symmetric"
+    with pytest.raises(UnknownNameError, match="input scale"):
+        create("tutorial-cnn", 10, 3, 32, input_scale="0.5")
 
 
 def test_lenet5_layers_have_the_papers_parameter_counts():

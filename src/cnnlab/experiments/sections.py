@@ -12,7 +12,7 @@ from cnnlab.experiments.report import (
     Report,
     format_count,
     format_duration,
-    format_metric,
+    format_range,
     format_summary,
     metric_title,
 )
@@ -105,7 +105,7 @@ def _course_section(ctx: Context, report: Report) -> None:
             [
                 check.reference.cell,
                 metric_title(metric),
-                format_metric(check.reference.value, metric),
+                format_range(check.reference.value, check.reference.high, metric),
                 format_summary(check.summary, metric),
                 check.verdict(),
             ]
