@@ -28,6 +28,7 @@ from cnnlab.training.run_data import RunData, prepare_data
 from cnnlab.training.seeding import INIT, seed_global_rng
 from cnnlab.training.tensorboard import require_tensorboard
 from cnnlab.training.trainer import Trainer
+from cnnlab.training.transfer import adopt_source_model, freeze, start_from
 from cnnlab.training.tta import with_tta
 
 # How many training images a model's data-dependent initialisation sees (airbench fits its whitening
@@ -119,6 +120,7 @@ def resume(
         else:
             module = _user_module(model, config)
             module.load_state_dict(payload["model_state"])
+        freeze(module, config)  # requires_grad is not in the checkpoint
         trainer = Trainer(config, hardware, module, payload["model"], data, run_dir, reporter)
         trainer.restore(payload)
         result = trainer.fit(resumed=True)
@@ -133,6 +135,7 @@ def _start(
     progress: bool | Reporter,
 ) -> Run:
     reporter = make_reporter(progress)
+    config = adopt_source_model(config)  # --init-from a run: its network, unless --model names it
     if user_model is None:
         from cnnlab.models import get_info
 
@@ -149,6 +152,7 @@ def _start(
         else:
             model, entry = _user_module(user_model, config), _user_entry(user_model)
         init_from_data(model, data.train)
+        start_from(model, config, data.train.image_size, data.train.num_classes)  # --init-from, --freeze
         with_tta(model, config.tta)  # test-time augmentation needs a classifier: refuse before writing
         run_dir = _new_run_dir(config)
         trainer = Trainer(config, hardware, model, entry, data, run_dir, reporter)
