@@ -26,6 +26,7 @@ COURSE_ORDER = [
     "dropout",
     "seed-noise",
     "autoencoders",
+    "transfer",
 ]
 
 
