@@ -138,6 +138,11 @@ def run(ctx: Context) -> None:
         "classes; the others are on cats vs dogs (chance: 50%)."
     )
     ctx.results_table(cells, ["test_accuracy", "train_accuracy", "test_loss"])
+    from cnnlab.experiments.plots import bars_figure
+
+    title = f"Cats vs dogs, {2 * TRAIN_PER_CLASS} training images"
+    ctx.figure("accuracy.png", bars_figure(cells[1:], "test_accuracy", title),
+               "Test accuracy on cats vs dogs: bars are the mean over seeds, dots the seeds")  # fmt: skip
     trainable = {label: _trainable(ctx, label) for label in (SCRATCH, FROZEN, TUNED)}
     ctx.results["trainable_parameters"] = trainable
     ctx.report.text(
