@@ -32,9 +32,7 @@ def test_the_target_is_written_as_png_files_and_read_back_as_an_image_folder(tmp
     assert len(list((tmp_path / "cats-vs-dogs" / "train" / "cat").glob("*.png"))) == 2
     assert train.classes == ["cat", "dog"] and len(train) == 4 and len(test) == 2
     original = colour_split("train")
-    assert torch.equal(
-        train.images[0], original.images[3]
-    )  # the first cat, to the pixel (PNG: lossless)
+    assert torch.equal(train.images[0], original.images[3])  # the first cat, to the pixel (PNG: lossless)
 
 
 def test_the_plan_starts_the_target_cells_from_the_source_and_only_the_frozen_one_freezes():
