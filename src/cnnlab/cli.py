@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import sys
 import traceback
+from dataclasses import dataclass
 
 import typer
-from typer._click.exceptions import ClickException  # typer >= 0.29 carries its own click
 
 from cnnlab import __version__
 from cnnlab.commands import COMMAND_MODULES
@@ -31,6 +31,16 @@ app = typer.Typer(
 )
 
 
+@dataclass
+class _Options:
+    """The root options that outlive the command: ``main`` reads them when a command fails."""
+
+    debug: bool = False
+
+
+_options = _Options()
+
+
 def _show_version(value: bool) -> None:
     if value:
         typer.echo(f"cnnlab {__version__}")
@@ -45,6 +55,7 @@ def _root(
     debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
 ) -> None:
     """cnnlab: datasets, classic CNNs, training, analysis and the course's experiments."""
+    _options.debug = debug
 
 
 for _module in COMMAND_MODULES:
@@ -54,7 +65,7 @@ for _module in COMMAND_MODULES:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the exit code (the console script exits with it)."""
     args = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in args
+    _options.debug = False  # set by the root callback once the command line is parsed
     try:
         result = app(args=args, prog_name="cnnlab", standalone_mode=False)
     except typer.Exit as exc:
@@ -62,11 +73,11 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Abort:
         err_console.print("Aborted.")
         return 130
-    except ClickException as exc:  # usage errors: bad flag values, missing arguments (exit code 2)
-        exc.show()
+    except typer.TyperException as exc:  # usage errors: bad flag values, missing arguments (exit code 2)
+        _show_usage_error(exc)
         return exc.exit_code
     except CnnlabError as exc:
-        if debug:
+        if _options.debug:
             traceback.print_exc()
         err_console.print(f"[bold red]Error:[/] {exc}", highlight=False)
         return exc.exit_code
@@ -75,6 +86,15 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     # In non-standalone mode click returns `typer.Exit(n)`'s code instead of raising it.
     return result if isinstance(result, int) else 0
+
+
+def _show_usage_error(exc: typer.TyperException) -> None:
+    """Click's usage errors print themselves with the usage line and a --help hint; others their message."""
+    show = getattr(exc, "show", None)
+    if callable(show):
+        show()
+    else:
+        err_console.print(f"Error: {exc.format_message()}", highlight=False)
 
 
 if __name__ == "__main__":

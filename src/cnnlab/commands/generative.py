@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from cnnlab.commands.output import console, print_json, print_table
+from cnnlab.formatting import format_shape
 
 DATA_DIR_HELP = "Data directory (<dir>/<dataset>/<files>); searched before $CNNLAB_DATA and the user cache."
 
@@ -86,7 +87,7 @@ def _print_report(report) -> None:
         }
         for row in report.rows
     ]
-    shape = "x".join(str(n) for n in report.matrix_shape[1:])
+    shape = format_shape(report.matrix_shape[1:])
     matrices = (
         f"{report.matrix_shape[0]} channel(s) of {shape}" if report.kind == "image" else f"{shape} matrix"
     )

@@ -50,7 +50,7 @@ def eval_command(
 
     trained = load_trained(run)
     dataset = metrics.load_split(run, trained, split, data_dir=data_dir)
-    evaluation = metrics.evaluate(
+    evaluation = metrics.evaluate_trained(
         trained, dataset, batch_size=batch_size, device=metrics.pick_device(device), top=top
     )
     out = out or _default_output(run, f"eval-{split}")
@@ -149,8 +149,6 @@ def visualize_command(
     out: Path | None = typer.Option(None, "--out", help="Folder for the PNGs (default RUN/visualize)."),
 ) -> None:
     """Filters, feature maps and Grad-CAM of a trained model, as PNGs sized for reading."""
-    from cnnlab.analysis import images as image_files
-    from cnnlab.analysis import metrics, visualize
     from cnnlab.runs import load_trained
 
     if not (filters or feature_maps or gradcam):
@@ -161,40 +159,68 @@ def visualize_command(
     out = out or _default_output(run, "visualize")
     written: dict[str, Path] = {}
     if filters:
-        name = layer or visualize.conv_layers_in_order(trained)[0]
-        figure = visualize.filters_figure(name, visualize.resolve_layer(trained.model, name))
-        written[f"filters of {name}"] = visualize.save_figure(figure, out / f"filters-{name}.png")
+        written |= _save_filters(trained, layer, out)
     if feature_maps is not None:
-        image = image_files.read_image(feature_maps, trained.input_shape, invert=invert)
-        _print_line(f"{image.path.name}: {image.description}")
-        (prediction,) = metrics.predict_images(trained, [image], top_k=1)
-        caption = (
-            f"{image.path.name}, predicted '{prediction.classes[0]}' (p = {prediction.probabilities[0]:.3f})"
-        )
-        maps = visualize.feature_maps(trained, image.pixels, [layer] if layer else None)
-        for name, activations in maps.items():
-            module = visualize.resolve_layer(trained.model, name)
-            figure = visualize.feature_maps_figure(name, activations, image.pixels, caption, module)
-            path = out / f"feature-maps-{image.path.stem}-{name}.png"
-            written[f"feature maps of {name}"] = visualize.save_figure(figure, path)
+        written |= _save_feature_maps(trained, _read_shown_image(trained, feature_maps, invert), layer, out)
     if gradcam is not None:
-        image = image_files.read_image(gradcam, trained.input_shape, invert=invert)
-        _print_line(f"{image.path.name}: {image.description}")
-        class_index = visualize.resolve_class(trained.classes, class_name) if class_name is not None else None
-        result = visualize.grad_cam(trained, image.pixels, class_index=class_index, layer=layer)
-        figure = visualize.grad_cam_figure(image.pixels, result, trained.classes, image.path.name)
-        written[f"Grad-CAM at {result.layer}"] = visualize.save_figure(
-            figure, out / f"gradcam-{image.path.stem}.png"
-        )
-        _print_line(
-            f"Grad-CAM for class '{trained.classes[result.class_index]}' (p = {result.probability:.3f}); "
-            f"predicted '{trained.classes[result.predicted]}' (p = {result.predicted_probability:.3f})"
-        )
-        if not result.has_evidence:
-            _print_line(
-                f"Nothing at layer {result.layer} speaks for this class; try an earlier one with --layer."
-            )
+        image = _read_shown_image(trained, gradcam, invert)
+        written |= _save_grad_cam(trained, image, class_name, layer, out)
     _print_files(written)
+
+
+def _read_shown_image(trained, path: Path, invert: bool):
+    """The image converted to the model's input, with what was done to it said aloud."""
+    from cnnlab.analysis import images as image_files
+
+    image = image_files.read_image(path, trained.input_shape, invert=invert)
+    _print_line(f"{image.path.name}: {image.description}")
+    return image
+
+
+def _save_filters(trained, layer: str | None, out: Path) -> dict[str, Path]:
+    """The kernels of ``layer`` (default: the first conv layer) as one PNG."""
+    from cnnlab.analysis import visualize
+
+    name = layer or visualize.conv_layers_in_order(trained)[0]
+    figure = visualize.filters_figure(name, visualize.resolve_layer(trained.model, name))
+    return {f"filters of {name}": visualize.save_figure(figure, out / f"filters-{name}.png")}
+
+
+def _save_feature_maps(trained, image, layer: str | None, out: Path) -> dict[str, Path]:
+    """One PNG a conv layer (or only ``layer``) of its activations for ``image``."""
+    from cnnlab.analysis import metrics, visualize
+
+    (prediction,) = metrics.predict_images(trained, [image], top_k=1)
+    caption = (
+        f"{image.path.name}, predicted '{prediction.classes[0]}' (p = {prediction.probabilities[0]:.3f})"
+    )
+    maps = visualize.feature_maps(trained, image.pixels, [layer] if layer else None)
+    written = {}
+    for name, activations in maps.items():
+        module = visualize.resolve_layer(trained.model, name)
+        figure = visualize.feature_maps_figure(name, activations, image.pixels, caption, module)
+        path = out / f"feature-maps-{image.path.stem}-{name}.png"
+        written[f"feature maps of {name}"] = visualize.save_figure(figure, path)
+    return written
+
+
+def _save_grad_cam(trained, image, class_name: str | None, layer: str | None, out: Path) -> dict[str, Path]:
+    """The Grad-CAM map of ``class_name`` (default: the predicted class) over ``image``, and what it says."""
+    from cnnlab.analysis import visualize
+
+    class_index = visualize.resolve_class(trained.classes, class_name) if class_name is not None else None
+    result = visualize.grad_cam(trained, image.pixels, class_index=class_index, layer=layer)
+    figure = visualize.grad_cam_figure(image.pixels, result, trained.classes, image.path.name)
+    path = visualize.save_figure(figure, out / f"gradcam-{image.path.stem}.png")
+    _print_line(
+        f"Grad-CAM for class '{trained.classes[result.class_index]}' (p = {result.probability:.3f}); "
+        f"predicted '{trained.classes[result.predicted]}' (p = {result.predicted_probability:.3f})"
+    )
+    if not result.has_evidence:
+        _print_line(
+            f"Nothing at layer {result.layer} speaks for this class; try an earlier one with --layer."
+        )
+    return {f"Grad-CAM at {result.layer}": path}
 
 
 def export_command(

@@ -35,22 +35,22 @@ def models_command(
     from rich.table import Table
 
     from cnnlab.analysis.model_table import DATASET_INPUTS, model_rows
-    from cnnlab.analysis.summary import format_count, markdown_table, shape_text
     from cnnlab.data.paths import user_cache_dir
+    from cnnlab.formatting import format_shape, format_short_count, markdown_table
 
     _check_format(output_format)
     rows = model_rows(family, task, cache_file=user_cache_dir() / "model_costs.json")
     if output_format == "json":
         print_json(rows)
         return
-    labels = [shape_text(shape) for shape in DATASET_INPUTS] + ["paper"]
+    labels = [format_shape(shape) for shape in DATASET_INPUTS] + ["paper"]
     columns = ["name", "family", "paper", "year"]
     for label in labels:
         columns += [f"params {label}", f"MACs {label}"]
     columns.insert(-2, "paper input")
-    shown = [_model_cells(row, labels, format_count) for row in rows]
+    shown = [_model_cells(row, labels, format_short_count) for row in rows]
     if output_format == "markdown":
-        print(markdown_table(columns, [[cells[c] for c in columns] for cells in shown]), end="")
+        print(markdown_table(columns, [[cells[c] for c in columns] for cells in shown], compact=True), end="")
         return
     table = Table(title="cnnlab models: parameters and MACs (one image) at each input; '-': input refused")
     for column in columns:
@@ -98,7 +98,6 @@ def explain_command(
     output_format: str = typer.Option("table", "--format", help="table, json or markdown."),
 ) -> None:
     """Show what every layer does to the tensor: shape, size formula, params, MACs, receptive field."""
-    from cnnlab.analysis.summary import Comparison, explain, summarize
     from cnnlab.commands.train import parse_model_args
 
     _check_format(output_format)
@@ -107,24 +106,37 @@ def explain_command(
     if options and (model is None or ":" in model):
         raise UsageError("--model-arg sets options of the named registry model: name one, e.g. speedrun.")
     if compare:
-        others = [explain(name.strip(), shape, classes) for name in compare.split(",") if name.strip()]
-        comparison = Comparison(([explain(model, shape, classes, **options)] if model else []) + others)
+        comparison = _comparison(model, compare.split(","), shape, classes, options)
         _emit(output_format, comparison.to_dict, comparison.to_markdown, comparison.to_table)
         return
-    if model is None:
-        raise UsageError("Name a model to explain (see `cnnlab models`), or use --compare a,b,c.")
-    if ":" in model and model.split(":")[0].endswith(".py"):
-        if shape is None:
-            raise UsageError("Give the input shape of your model with --input CxHxW, e.g. --input 3x32x32.")
-        summary = summarize(load_user_model(model), shape, name=model)
-    else:
-        summary = explain(model, shape, classes, **options)
+    summary = _summary(model, shape, classes, options)
     _emit(
         output_format,
         lambda: summary.to_dict(depth),
         lambda: summary.to_markdown(depth),
         lambda: summary.to_table(depth),
     )
+
+
+def _comparison(model: str | None, others: list[str], shape, classes: int | None, options: dict):
+    """``model`` (with its options), then each of ``others``, side by side."""
+    from cnnlab.analysis.summary import Comparison, explain
+
+    compared = [explain(name.strip(), shape, classes) for name in others if name.strip()]
+    return Comparison(([explain(model, shape, classes, **options)] if model else []) + compared)
+
+
+def _summary(model: str | None, shape, classes: int | None, options: dict):
+    """The summary of a registry model, or of a user's ``FILE.py:NAME`` (which needs ``--input``)."""
+    from cnnlab.analysis.summary import explain, summarize_model
+
+    if model is None:
+        raise UsageError("Name a model to explain (see `cnnlab models`), or use --compare a,b,c.")
+    if ":" in model and model.split(":")[0].endswith(".py"):
+        if shape is None:
+            raise UsageError("Give the input shape of your model with --input CxHxW, e.g. --input 3x32x32.")
+        return summarize_model(load_user_model(model), shape, name=model)
+    return explain(model, shape, classes, **options)
 
 
 def parse_input_shape(text: str) -> tuple[int, int, int]:

@@ -18,6 +18,7 @@ import typer
 
 from cnnlab.commands.output import console, err_console, print_json, print_table
 from cnnlab.errors import UsageError
+from cnnlab.formatting import format_duration
 from cnnlab.training import config as train_config
 
 RUNS_DIR_HELP = "Runs directory (default: $CNNLAB_RUNS or ./runs)."
@@ -296,7 +297,7 @@ def show_run(
 
 def _show_group(group: str, runs_dir: Path | None, as_json: bool) -> None:
     finals, run_ids = _group_finals(group, runs_dir)
-    from cnnlab.training.seeds import summarize_metrics
+    from cnnlab.training.seed_study import summarize_metrics
 
     summary = summarize_metrics(finals)
     if as_json:
@@ -314,7 +315,7 @@ def compare_runs(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """Do two configurations differ by more than seed noise? Welch's t-test on each final metric."""
-    from cnnlab.training.seeds import compare_finals
+    from cnnlab.training.seed_study import compare_finals
 
     finals_a, _ = _side_finals(first, runs_dir)
     finals_b, _ = _side_finals(second, runs_dir)
@@ -378,4 +379,4 @@ def _mean_std(summary: Any) -> str:
 
 
 def _seconds(value: float | None) -> str:
-    return "" if value is None else f"{value:.0f} s"
+    return "" if value is None else format_duration(value)

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from cnnlab.data import cache, verify
+from cnnlab.data.image_dataset import dataset_from_decoded, decoded_with_stats
 from cnnlab.errors import DataError, UnknownNameError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
@@ -32,9 +33,7 @@ class DataWarning(UserWarning):
 
 
 def load_image_folder(root: Path, split: str = "train", *, skip_bad_images: bool = False, image_size=None):
-    """Load one split of an image folder as an :class:`~cnnlab.data.datasets.ImageDataset`."""
-    from cnnlab.data.datasets import dataset_from_decoded, decoded_with_stats
-
+    """Load one split of an image folder as an :class:`~cnnlab.data.image_dataset.ImageDataset`."""
     root = root.expanduser()
     if not root.is_dir():
         raise DataError(f"No folder {root}. An image folder is laid out as <folder>/<class>/*.png|jpg.")

@@ -1,4 +1,4 @@
-"""What a recipe's ``run(ctx)`` works with: its size and seeds, the data, training over seeds,
+"""What an experiment's ``run(ctx)`` works with: its size and seeds, the data, training over seeds,
 comparisons, figures, and the two parts of the report it writes (results and answer).
 """
 
@@ -16,10 +16,11 @@ from cnnlab.data import ImageDataset, load_dataset
 from cnnlab.experiments.cells import TRAIN_EVAL_ACCURACY, Cell
 from cnnlab.experiments.course import CourseCheck, check_reference
 from cnnlab.experiments.registry import CellSpec, Experiment
-from cnnlab.experiments.report import Report, format_count, format_summary, metric_title
+from cnnlab.experiments.report import Report, format_summary, metric_title
 from cnnlab.experiments.timing import record_throughput
+from cnnlab.formatting import format_count
 from cnnlab.runs.run import Run
-from cnnlab.runs.stats import Comparison, welch_test
+from cnnlab.runs.stats import WelchTest, welch_test
 from cnnlab.training import train_seeds
 
 
@@ -58,7 +59,7 @@ class Context:
         self.answer = Report()
         self.cells: dict[str, Cell] = {}
         self.runs: dict[str, list[Run]] = {}  # each cell's runs, trained models included
-        self.results: dict[str, Any] = {}  # the recipe's own numbers, saved in results.json
+        self.results: dict[str, Any] = {}  # the experiment's own numbers, saved in results.json
         self.comparisons: list[dict[str, Any]] = []
         self.datasets: dict[str, dict[str, str]] = {}  # name -> verification and location, for the report
         self._splits: dict[tuple[str, str], ImageDataset] = {}
@@ -150,7 +151,7 @@ class Context:
         return [self.train(spec) for spec in self.plan.cells]
 
     # -- numbers ------------------------------------------------------------------------------
-    def compare(self, a: str, b: str, metric: str = "test_accuracy") -> Comparison:
+    def compare(self, a: str, b: str, metric: str = "test_accuracy") -> WelchTest:
         """Welch's test of cell ``a`` against cell ``b`` on ``metric``; recorded for results.json."""
         comparison = welch_test(self.cells[a].values(metric), self.cells[b].values(metric))
         self.comparisons.append({"cell_a": a, "cell_b": b, "metric": metric, **comparison.to_dict()})

@@ -1,5 +1,5 @@
-"""``run_experiment``: estimate, run a recipe in its own directory, and write ``report.md`` and
-``results.json`` (atomically; also when the recipe fails or is interrupted, with that status).
+"""``run_experiment``: estimate, run an experiment in its own directory, and write ``report.md`` and
+``results.json`` (atomically; also when the experiment fails or is interrupted, with that status).
 
 The directory is ``--out``, else ``<runs dir>/experiments/<name>-<timestamp>/`` (runs dir:
 ``--runs-dir``, ``$CNNLAB_RUNS`` or ``./runs``). It holds the report, its PNGs, ``results.json``
@@ -19,9 +19,9 @@ from cnnlab.errors import ConfigError, UsageError
 from cnnlab.experiments.context import Context
 from cnnlab.experiments.machine import describe_machine
 from cnnlab.experiments.registry import Experiment, get_experiment
-from cnnlab.experiments.report import format_duration
 from cnnlab.experiments.sections import compose_report
 from cnnlab.experiments.timing import Estimate, Measure, estimate
+from cnnlab.formatting import format_duration
 from cnnlab.runs.rundir import RunDir, default_runs_dir
 from cnnlab.training import TrainingInterrupted
 
@@ -58,7 +58,7 @@ def run_experiment(
     say: Callable[[str], None] = lambda text: None,
     measure: Measure | None = None,
 ) -> ExperimentResult:
-    """Run experiment ``name`` (``quick``: its short version) over ``seeds`` seeds (default: the recipe's)."""
+    """Run experiment ``name`` (``quick``: its short version) over ``seeds`` seeds (default: its own)."""
     experiment = get_experiment(name)
     seed_count = experiment.size(quick).seeds if seeds is None else seeds
     if seed_count < 1:

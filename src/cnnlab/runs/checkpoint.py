@@ -8,7 +8,8 @@ A checkpoint is a dict of plain data and tensors::
       "model_state": <state_dict>,
       "data": {"dataset": "mnist", "classes": [...], "mean": [...], "std": [...],
                "input_shape": [1, 28, 28], "scale": "standardized"},
-      "training": {...},   # optional: optimizer, scheduler, RNG states, position in the data order
+      "training": {...},   # optional: optimizer, RNG states, position in the data order, and the
+                           # state of each part of the run under its key (cnnlab.training.parts)
       "metrics": {...},    # optional: the metrics at the time of saving
     }
 
@@ -18,6 +19,7 @@ is rejected instead of executed.
 
 from __future__ import annotations
 
+import io
 import pickle
 import zipfile
 from dataclasses import dataclass, field
@@ -27,7 +29,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from cnnlab.atomic import atomic_path
+from cnnlab.atomic import atomic_write_bytes
 from cnnlab.errors import CheckpointError
 
 CHECKPOINT_FORMAT = "cnnlab-checkpoint/1"
@@ -36,11 +38,14 @@ CHECKPOINT_NAMES = ("best.pt", "last.pt")
 
 
 def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
-    """Write ``payload`` to ``path`` atomically (temp file + rename); return the path."""
+    """Write ``payload`` to ``path`` atomically (temp file + rename); return the path.
+
+    The checkpoint is serialised in memory first, then written as plain bytes: a full disk is then
+    an OSError (ENOSPC) naming itself, not torch's zip writer's "unexpected pos" RuntimeError."""
     path = Path(path)
-    payload = {"format": CHECKPOINT_FORMAT, **payload}
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+    buffer = io.BytesIO()
+    torch.save({"format": CHECKPOINT_FORMAT, **payload}, buffer)
+    atomic_write_bytes(path, buffer.getbuffer())
     return path
 
 

@@ -47,7 +47,9 @@ def prepare_data(
         full, test = dataset, test_data
     else:
         name = dataset or config.dataset
-        full = load_dataset(name, "train", data_dir=config.data_dir, progress=progress)
+        full = load_dataset(
+            name, "train", data_dir=config.data_dir, progress=progress, skip_bad_images=config.skip_bad_images
+        )
         test = test_data if test_data is not None else _test_split(name, config, progress)
     full = _first(full, config.subset, "subset", "training")
     if test is not None and config.test_subset is not None:
@@ -63,7 +65,9 @@ def _test_split(name: str, config: TrainConfig, progress: bool) -> ImageDataset 
 
         if "test" not in find_splits(Path(name)):
             return None
-    return load_dataset(name, "test", data_dir=config.data_dir, progress=progress)
+    return load_dataset(
+        name, "test", data_dir=config.data_dir, progress=progress, skip_bad_images=config.skip_bad_images
+    )
 
 
 def _first(dataset: ImageDataset, n: int | None, setting: str, what: str) -> ImageDataset:

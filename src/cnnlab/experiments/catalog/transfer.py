@@ -29,7 +29,7 @@ from cnnlab.data import ImageDataset
 from cnnlab.experiments.context import Context
 from cnnlab.experiments.registry import CellSpec, Plan, Size, experiment
 from cnnlab.experiments.report import format_summary
-from cnnlab.runs.stats import Comparison
+from cnnlab.runs.stats import WelchTest
 
 MODEL, DATASET = "tutorial-cnn", "cifar10"
 TARGET_CLASSES = ("cat", "dog")
@@ -158,7 +158,7 @@ def _trainable(ctx: Context, label: str) -> int:
     return sum(p.numel() for p in ctx.runs[label][0].model.parameters() if p.requires_grad)
 
 
-def _why(ctx: Context, tuned: Comparison) -> str:
+def _why(ctx: Context, tuned: WelchTest) -> str:
     """Why pretrained features help, and whether they did here, from the measured difference."""
     source = ctx.cells[SOURCE]
     strength = (
