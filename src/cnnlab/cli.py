@@ -5,7 +5,8 @@ root app here. Commands import torch and the heavy modules inside their bodies, 
 ``cnnlab --help`` stays fast.
 
 Exit codes: 0 success, 1 a :class:`~cnnlab.errors.CnnlabError` (the message is printed, no
-traceback unless ``--debug``), 2 a usage error, 130 interrupted.
+traceback unless ``--debug``), 2 a usage error, 130 interrupted. Warnings are printed as one line
+each ("Warning: ..."), with Python's source location only under ``--debug``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import typer
 
 from cnnlab import __version__
 from cnnlab.commands import COMMAND_MODULES
-from cnnlab.commands.output import err_console
+from cnnlab.commands.output import err_console, one_line_warnings
 from cnnlab.errors import CnnlabError
 
 app = typer.Typer(
@@ -27,6 +28,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -67,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     _options.debug = False  # set by the root callback once the command line is parsed
     try:
-        result = app(args=args, prog_name="cnnlab", standalone_mode=False)
+        with one_line_warnings(keep_source=lambda: _options.debug):
+            result = app(args=args, prog_name="cnnlab", standalone_mode=False)
     except typer.Exit as exc:
         return exc.exit_code
     except typer.Abort:

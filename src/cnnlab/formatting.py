@@ -8,12 +8,16 @@ Everything printed or written into a report goes through these, so one concept h
   ``7 min 5 s``;
 - :func:`markdown_table`, the one Markdown table writer (``report.md``, ``--format markdown``).
 
-Metric values (accuracies in percent, means with their std) are the experiments' business:
-:mod:`cnnlab.experiments.report`.
+- :func:`format_value` a metric's value: an accuracy as a percentage (``98.31%``) everywhere
+  (tables, progress, summaries; curves.png plots it in %), other floats by :func:`format_number`
+  with about five significant digits, trailing zeros kept, so 1.0003 never reads ``1``.
+
+The experiments' report tables (means with their std) are :mod:`cnnlab.experiments.report`'s.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,10 +28,16 @@ def format_count(value: int) -> str:
 
 
 def format_short_count(value: int) -> str:
-    """1234567 -> ``1.23 M`` (k, M, G; below 1,000 the number itself)."""
-    for threshold, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+    """1234567 -> ``1.23 M``; 6.3e12 -> ``6.3 T``, never ``6.3e+03 G``: three significant digits
+    and a prefix from k to P, so the number before it stays below 1,000 (below 1,000 the number
+    itself)."""
+    prefixes = ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
+    for index, (threshold, suffix) in enumerate(prefixes):
         if abs(value) >= threshold:
-            return f"{value / threshold:.3g} {suffix}"
+            scaled = value / threshold
+            if round(abs(scaled)) >= 1000 and index > 0:  # 999,999,999 is 1 G, not 1000 M
+                return f"{value / prefixes[index - 1][0]:.3g} {prefixes[index - 1][1]}"
+            return f"{scaled:.3g} {suffix}" if abs(scaled) < 100 else f"{scaled:.0f} {suffix}"
     return str(value)
 
 
@@ -71,3 +81,32 @@ def markdown_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], *, com
 
 def _markdown_row(cells: Sequence[str]) -> str:
     return "| " + " | ".join(cell.replace("|", "\\|").replace("\n", " ") for cell in cells) + " |"
+
+
+def is_accuracy(key: str) -> bool:
+    """``test_accuracy``, ``val_accuracy``, ``accuracy``: a fraction shown as a percentage."""
+    return key.endswith("accuracy")
+
+
+def format_number(value: float) -> str:
+    """A float with about five significant digits, trailing zeros kept (so 1.0003 is "1.0003" and
+    1.0 is "1.0000", never "1"); very small or very large values in scientific notation."""
+    if not math.isfinite(value):
+        return str(value)
+    size = abs(value)
+    if size == 0:
+        return "0"
+    if size < 1e-3 or size >= 1e6:
+        return f"{value:.3g}"
+    decimals = min(4, max(1, 4 - math.floor(math.log10(size))))
+    return f"{value:.{decimals}f}"
+
+
+def format_value(key: str, value: Any) -> str:
+    """A metric's value for people: ``98.31%`` for an accuracy, ``0.0612`` for a loss; ints and
+    text as they are."""
+    if isinstance(value, bool) or not isinstance(value, float):
+        return str(value)
+    if is_accuracy(key) and math.isfinite(value):
+        return f"{value:.2%}"
+    return format_number(value)

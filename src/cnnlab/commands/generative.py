@@ -19,8 +19,13 @@ def register(app: typer.Typer) -> None:
 
 
 def generate(
-    run: Path = typer.Argument(..., help="A run directory of `cnnlab train` or a checkpoint file."),
-    out: Path | None = typer.Option(None, "--out", help="Folder for the PNGs [default: RUN/generated]."),
+    run: Path = typer.Argument(
+        ..., help="A run: its name (as in `cnnlab runs list`), its directory, or a checkpoint file."
+    ),
+    runs_dir: Path | None = typer.Option(
+        None, "--runs-dir", help="Where a RUN given by name is looked for (default: $CNNLAB_RUNS or ./runs)."
+    ),
+    out: Path | None = typer.Option(None, "--out", help="Folder for the PNGs (default: RUN/generated)."),
     count: int = typer.Option(
         10, "--count", help="Images a row (one test image a class; VAE: count x count samples)."
     ),
@@ -31,8 +36,9 @@ def generate(
     """Figures of a trained autoencoder, VAE or RBM: reconstructions, samples, latent map,
     interpolation, learned features."""
     from cnnlab.analysis.generative import generate as make_figures
+    from cnnlab.runs.rundir import locate_run
 
-    result = make_figures(run, out, data_dir=data_dir, count=count, seed=seed)
+    result = make_figures(locate_run(run, runs_dir), out, data_dir=data_dir, count=count, seed=seed)
     if as_json:
         print_json(result.to_dict())
         return

@@ -7,12 +7,13 @@ Thin shells over :mod:`cnnlab.models`, :mod:`cnnlab.analysis.summary` and
 from __future__ import annotations
 
 import importlib.util
+import inspect
 from pathlib import Path
 
 import typer
 
 from cnnlab.commands.output import console, print_json
-from cnnlab.errors import UsageError
+from cnnlab.errors import ModelError, UsageError
 
 FORMATS = ("table", "json", "markdown")
 # Wide tables are cut to the terminal's width by rich; when the output is a pipe or a file, give
@@ -151,23 +152,79 @@ def parse_input_shape(text: str) -> tuple[int, int, int]:
 
 def load_user_model(spec: str):
     """``path/to/file.py:Name`` -> an ``nn.Module``: ``Name`` may be a module instance, a class
-    or a function taking no arguments."""
+    or a function taking no arguments. Whatever goes wrong (the file raises on import, the class
+    needs arguments, the name is something else) is one line naming the file and the cause."""
     from torch import nn
 
     file_name, _, attribute = spec.rpartition(":")
     path = Path(file_name)
     if not path.is_file():
         raise UsageError(f"No Python file at {path} (expected FILE.py:NAME).")
-    module_spec = importlib.util.spec_from_file_location(path.stem, path)
-    source = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(source)
+    source = _import_user_file(path)
     if not hasattr(source, attribute):
-        raise UsageError(f"{path} defines no '{attribute}'.")
+        modules = sorted(
+            name
+            for name, value in vars(source).items()
+            if isinstance(value, type)
+            and issubclass(value, nn.Module)
+            and value.__module__ == source.__name__
+        )
+        defined = f" Its nn.Module classes: {', '.join(modules)}." if modules else ""
+        raise UsageError(f"{path} defines no '{attribute}'.{defined}")
     value = getattr(source, attribute)
-    model = value if isinstance(value, nn.Module) else value()
+    if isinstance(value, nn.Module):
+        return value
+    if not callable(value):
+        raise UsageError(
+            f"{spec} is a {type(value).__name__}, not an nn.Module, nor a class or function that returns one."
+        )
+    try:
+        inspect.signature(value).bind()
+    except TypeError as exc:
+        raise UsageError(
+            f"{spec} cannot be built without arguments ({exc}). Give its arguments defaults, or "
+            f"name a function in {path} that builds it and takes none."
+        ) from exc
+    except ValueError:
+        pass  # no signature to read (a builtin): calling it will tell
+    try:
+        model = value()
+    except Exception as exc:  # noqa: BLE001  (the user's own code: any error is theirs to see)
+        raise ModelError(f"Building {spec} raised {_user_code_error(exc, path)}.") from exc
     if not isinstance(model, nn.Module):
-        raise UsageError(f"{spec} is not an nn.Module, nor a class or function that returns one.")
+        raise UsageError(
+            f"{spec} returned a {type(model).__name__}, not an nn.Module: name a module instance, "
+            "or a class or function that returns one."
+        )
     return model
+
+
+def _import_user_file(path: Path):
+    """Run the user's file as a module; an error in it is a one-line :class:`ModelError`."""
+    module_spec = importlib.util.spec_from_file_location(path.stem, path)
+    if module_spec is None or module_spec.loader is None:
+        raise UsageError(f"{path} is not a Python file that can be imported (expected FILE.py:NAME).")
+    source = importlib.util.module_from_spec(module_spec)
+    try:
+        module_spec.loader.exec_module(source)
+    except (Exception, SystemExit) as exc:  # noqa: BLE001
+        raise ModelError(f"Importing {path} raised {_user_code_error(exc, path)}.") from exc
+    return source
+
+
+def _user_code_error(exc: BaseException, path: Path) -> str:
+    """``NameError: name 'x' is not defined (my_net.py, line 7)``: the error and the line of the
+    user's file it came from."""
+    import traceback
+
+    line = getattr(exc, "lineno", None) if isinstance(exc, SyntaxError) else None
+    if line is None:
+        mine = path.resolve()
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename).resolve() == mine]
+        line = frames[-1].lineno if frames else None
+    where = f" ({path.name}, line {line})" if line else ""
+    message = str(exc.msg if isinstance(exc, SyntaxError) else exc).strip().splitlines()
+    return f"{type(exc).__name__}: {message[0] if message else ''}".rstrip(": ") + where
 
 
 def _emit(output_format: str, as_dict, as_markdown, as_table) -> None:

@@ -90,6 +90,8 @@ def locate(
 ) -> paths.Location:
     """The folder holding the dataset's files; downloads them when allowed and missing."""
     found = paths.find_dataset(spec, data_dir)
+    if data_dir is not None:
+        _require_complete_explicit_folder(spec, found, paths.download_root(data_dir) / spec.name)
     if found.location is not None:
         return found.location
     if not download or paths.offline():
@@ -97,6 +99,18 @@ def locate(
     from cnnlab.data.download import download_dataset
 
     return download_dataset(spec, paths.download_root(data_dir) / spec.name, progress=progress)
+
+
+def _require_complete_explicit_folder(spec: DatasetSpec, found: paths.SearchResult, folder: Path) -> None:
+    """A data directory the user named that holds part of a dataset is an error, never a reason to
+    fall back to another copy (``$CNNLAB_DATA``, the user cache, the shipped MNIST) unnoticed."""
+    missing = found.incomplete.get(folder)
+    if missing:
+        first = (
+            f"{folder} (--data-dir) is incomplete: it lacks {', '.join(missing)}; with a data "
+            "directory given, cnnlab uses no other copy."
+        )
+        raise DataError(f"{first} {_where_to_put(spec, folder)}")
 
 
 def official_checksums(spec: DatasetSpec, location: paths.Location) -> dict[str, str | None]:
@@ -115,13 +129,16 @@ def missing_files_message(spec: DatasetSpec, found: paths.SearchResult, data_dir
         f"{folder} is incomplete: it lacks {', '.join(missing)}."
         for folder, missing in found.incomplete.items()
     ]
+    lines.append(_where_to_put(spec, paths.download_root(data_dir) / spec.name))
+    return " ".join(lines)
+
+
+def _where_to_put(spec: DatasetSpec, where: Path) -> str:
     names = ", ".join(f.name for f in spec.files)
-    where = paths.download_root(data_dir) / spec.name
     put = f"Put the official files into {where}/ with these names: {names}"
     if spec.archive:
         put += f" (or just the archive {spec.archive.name}, from {spec.mirrors[0]}{spec.archive.name})"
-    lines.append(put + f"; or run `cnnlab data download {spec.name}` with network access.")
-    return " ".join(lines)
+    return put + f"; or run `cnnlab data download {spec.name}` with network access."
 
 
 def _mismatch_hint(spec: DatasetSpec, location: paths.Location) -> str:

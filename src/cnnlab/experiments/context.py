@@ -44,10 +44,12 @@ class Context:
         threads: int | None = None,
         progress: bool = True,
         say: Callable[[str], None] = lambda text: None,
+        runs_dir: Path | None = None,
     ):
         self.experiment = experiment
         self.dir = Path(directory)
-        self.runs_dir = self.dir / "runs"
+        # The cells' training runs: inside the experiment's folder, unless a runs folder was named.
+        self.runs_dir = Path(runs_dir) if runs_dir is not None else self.dir / "runs"
         self.quick = quick
         self.size = experiment.size(quick)
         self.plan = experiment.plan(self.size)
@@ -119,7 +121,7 @@ class Context:
             settings=dict(spec.settings),
             parameters=sum(p.numel() for p in first.model.parameters()),
             seeds=list(self.seeds),
-            runs=[str(run.dir.relative_to(self.dir)) for run in study.runs],
+            runs=[_path_from(self.dir, run.dir) for run in study.runs],
             finals=[run.final for run in study.runs],
             histories=[run.history for run in study.runs],
             time_s=sum(float(run.result.get("duration_s", 0.0)) for run in study.runs),
@@ -188,3 +190,9 @@ class Context:
         path = save_figure(figure, self.dir / filename)
         (report or self.report).image(filename, caption)
         return path
+
+
+def _path_from(folder: Path, path: Path) -> str:
+    """``path`` relative to ``folder`` when it lies inside it (the usual ``runs/...``), else absolute
+    (the runs of ``--runs-dir`` with ``--out``)."""
+    return str(path.relative_to(folder)) if path.is_relative_to(folder) else str(path.resolve())

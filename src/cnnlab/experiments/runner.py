@@ -84,9 +84,12 @@ def run_experiment(
     )
     directory = _experiment_dir(experiment, out, runs_dir)
     say(f"Experiment directory: {directory}")
+    # With --out the experiment's folder is out; a --runs-dir given as well then gets the cells'
+    # runs (without --out it holds the experiment's folder, and the runs inside that).
+    cell_runs = Path(runs_dir) if out is not None and runs_dir is not None else None
     ctx = Context(
         experiment, directory, quick=quick, seeds=list(range(seed_count)), data_dir=data_dir,
-        device=device, threads=threads, progress=progress, say=say,
+        device=device, threads=threads, progress=progress, say=say, runs_dir=cell_runs,
     )  # fmt: skip
     machine = describe_machine(device, threads)
     started = time.time()

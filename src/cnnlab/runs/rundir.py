@@ -149,8 +149,8 @@ class RunDir:
         taken = f"A run named '{self.name}' already exists in {self.root.parent}"
         if not self.config_path.is_file():
             return (
-                f"{taken} but is not a complete run (it has no config.json: stopped as it started?). "
-                f"Delete {self.root} or choose another --name."
+                f"{taken} but is not a complete run: it has no config.json (stopped as it started?), "
+                f"so `cnnlab train --resume` cannot continue it. Delete {self.root} or choose another --name."
             )
         result = self.read_result()
         status = result.get("status")
@@ -326,3 +326,13 @@ def _read_records(path: Path) -> Iterator[dict[str, Any]]:
                 yield json.loads(line)
             except json.JSONDecodeError:
                 continue
+
+
+def locate_run(run: str | os.PathLike[str], runs_dir: str | os.PathLike[str] | None = None) -> Path:
+    """What a command that takes RUN was given, as a path: an existing file or folder as it is (a
+    checkpoint, a run directory), else the run of that name in the runs directory, found as
+    ``cnnlab runs show`` finds it (:meth:`RunDir.find`, whose error lists where it looked)."""
+    path = Path(run).expanduser()
+    if path.exists():
+        return path
+    return RunDir.find(run, runs_dir).root

@@ -247,12 +247,10 @@ class ReporterPart(Part):
 
 
 def format_metric(key: str, value: Any) -> str:
-    """``test_accuracy 98.31%``, ``train_loss 0.0612``."""
-    if isinstance(value, float) and key.endswith("accuracy"):
-        return f"{key} {value:.2%}"
-    if isinstance(value, float):
-        return f"{key} {value:.4g}"
-    return f"{key} {value}"
+    """``test_accuracy 98.31%``, ``train_loss 0.0612``, ``test_loss 1.0003``."""
+    from cnnlab.formatting import format_value
+
+    return f"{key} {format_value(key, value)}"
 
 
 def make_reporter(progress: bool | Reporter) -> Reporter:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,13 @@ def prepare_data(
     if test is not None and config.test_subset is not None:
         test = _first(test, config.test_subset, "test_subset", "test")
     train, val = split_validation(full, config.val_split, config.seed) if config.val_split else (full, None)
+    if config.batch_size > len(train):
+        warnings.warn(
+            f"--batch-size {config.batch_size} is larger than the {len(train)} training images: each "
+            f"epoch is one step of {len(train)} images. Choose a batch of at most {len(train)}, or "
+            "train on more images.",
+            stacklevel=2,
+        )
     return RunData(train=train, val=val, test=test, from_object=isinstance(dataset, ImageDataset))
 
 
