@@ -17,7 +17,7 @@ Two of the course's numbers need a word:
   cfg A with five pools, as in kuangliu's pytorch-cifar, which the notebook follows) and changes
   only the layer that cannot fit it.
 - Inception (05_05) prints a loss of 0.361 at its very first minibatch, where an untrained
-  10-class network starts near ln 10 = 2.30 (the VGG and ResNet notebooks print 2.45 and 2.40):
+  10-class network starts near ln 10 = 2.30 (the VGG and ResNet notebooks print 2.453 and 2.407):
   the network had already been trained when that cell ran (the cell was run a second time, say),
   so its 85.40% is
   not a 10-epoch result from scratch, and a gap to it is no evidence against cnnlab.
