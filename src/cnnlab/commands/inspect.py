@@ -44,43 +44,18 @@ def eval_command(
     json_output: bool = typer.Option(False, "--json", help="Print the results as JSON."),
 ) -> None:
     """Accuracy, per-class precision/recall/F1, confusion matrix and the worst mistakes on a split."""
-    from cnnlab.analysis import metrics, visualize
-    from cnnlab.atomic import atomic_write_json
-    from cnnlab.runs import load_trained
+    from cnnlab.analysis.reports import PER_CLASS_COLUMNS, evaluate_run
 
-    trained = load_trained(run)
-    dataset = metrics.load_split(run, trained, split, data_dir=data_dir)
-    evaluation = metrics.evaluate(
-        trained, dataset, batch_size=batch_size, device=metrics.pick_device(device), top=top
+    report = evaluate_run(
+        run, split, out=out, top=top, batch_size=batch_size, device=device, data_dir=data_dir
     )
-    out = out or _default_output(run, f"eval-{split}")
-    title = f"{trained.model_name} on {trained.dataset} {split} ({len(dataset)} images)"
-    files = visualize.save_evaluation_figures(evaluation, dataset.images, out, title)
-    files["report"] = out / "eval.json"
-    report = {
-        "run": str(run),
-        "checkpoint": str(trained.checkpoint),
-        "model": trained.model_name,
-        "dataset": trained.dataset,
-        "split": split,
-        **evaluation.to_dict(),
-        "files": {name: str(path) for name, path in files.items()},
-    }
-    atomic_write_json(files["report"], report)
     if json_output:
-        print_json(report)
+        print_json(report.to_dict())
         return
-    console.print(
-        f"[bold]{escape(title)}[/]: accuracy {evaluation.accuracy:.2%} ({evaluation.num_correct} of "
-        f"{evaluation.num_images}), loss {evaluation.loss:.4f}",
-        soft_wrap=True,
-    )
-    per_class = [
-        {"class": s.name, "precision": s.precision, "recall": s.recall, "f1": s.f1, "images": s.support}
-        for s in evaluation.per_class
-    ]
-    per_class.append({"class": "macro average", **evaluation.macro_average()})
-    print_table(per_class, columns=["class", "precision", "recall", "f1", "images"], title="Per class")
+    console.print(f"[bold]{escape(report.headline())}[/]", soft_wrap=True)
+    per_class = [dict(zip(PER_CLASS_COLUMNS, row, strict=True)) for row in report.per_class_rows()]
+    print_table(per_class, columns=PER_CLASS_COLUMNS, title="Per class")
+    evaluation = report.evaluation
     if evaluation.most_confused:
         print_table(
             [
@@ -89,7 +64,7 @@ def eval_command(
             ],
             title="Most confused",
         )
-    _print_files(files)
+    _print_files(report.files)
 
 
 def predict_command(
@@ -103,23 +78,15 @@ def predict_command(
     json_output: bool = typer.Option(False, "--json", help="Print the results as JSON."),
 ) -> None:
     """Classify image files; each is converted to the model's input, and the output says how."""
-    from cnnlab.analysis import images as image_files
-    from cnnlab.analysis import metrics
-    from cnnlab.runs import load_trained
+    from cnnlab.analysis.reports import predict_files
 
-    trained = load_trained(run)
-    converted, problems = image_files.read_images(images, trained.input_shape, invert=invert)
-    predictions = metrics.predict_images(trained, converted, top_k=top_k, device=metrics.pick_device(device))
+    predictions, problems = predict_files(run, images, top_k=top_k, invert=invert, device=device)
     if json_output:
         print_json(
-            {
-                "run": str(run),
-                "predictions": [p.to_dict() for p in predictions],
-                "errors": [{"file": str(p.path), "error": p.message} for p in problems],
-            }
+            {**predictions.to_dict(), "errors": [{"file": str(p.path), "error": p.message} for p in problems]}
         )
     else:
-        _print_predictions(predictions)
+        _print_predictions(predictions.predictions)
     for problem in problems:
         err_console.print(f"[bold red]Error:[/] {escape(str(problem))}", soft_wrap=True)
     if problems:
@@ -149,52 +116,23 @@ def visualize_command(
     out: Path | None = typer.Option(None, "--out", help="Folder for the PNGs (default RUN/visualize)."),
 ) -> None:
     """Filters, feature maps and Grad-CAM of a trained model, as PNGs sized for reading."""
-    from cnnlab.analysis import images as image_files
-    from cnnlab.analysis import metrics, visualize
-    from cnnlab.runs import load_trained
+    from cnnlab import visualize
 
     if not (filters or feature_maps or gradcam):
         raise UsageError("Choose what to show: --filters, --feature-maps IMAGE and/or --gradcam IMAGE.")
     if class_name is not None and gradcam is None:
         raise UsageError("--class chooses the class Grad-CAM explains; use it with --gradcam IMAGE.")
-    trained = load_trained(run)
     out = out or _default_output(run, "visualize")
-    written: dict[str, Path] = {}
+    pictures = []
     if filters:
-        name = layer or visualize.conv_layers_in_order(trained)[0]
-        figure = visualize.filters_figure(name, visualize.resolve_layer(trained.model, name))
-        written[f"filters of {name}"] = visualize.save_figure(figure, out / f"filters-{name}.png")
+        pictures.append(visualize.filters(run, layer))
     if feature_maps is not None:
-        image = image_files.read_image(feature_maps, trained.input_shape, invert=invert)
-        _print_line(f"{image.path.name}: {image.description}")
-        (prediction,) = metrics.predict_images(trained, [image], top_k=1)
-        caption = (
-            f"{image.path.name}, predicted '{prediction.classes[0]}' (p = {prediction.probabilities[0]:.3f})"
-        )
-        maps = visualize.feature_maps(trained, image.pixels, [layer] if layer else None)
-        for name, activations in maps.items():
-            module = visualize.resolve_layer(trained.model, name)
-            figure = visualize.feature_maps_figure(name, activations, image.pixels, caption, module)
-            path = out / f"feature-maps-{image.path.stem}-{name}.png"
-            written[f"feature maps of {name}"] = visualize.save_figure(figure, path)
+        pictures.extend(visualize.feature_maps(run, feature_maps, layer, invert=invert))
     if gradcam is not None:
-        image = image_files.read_image(gradcam, trained.input_shape, invert=invert)
-        _print_line(f"{image.path.name}: {image.description}")
-        class_index = visualize.resolve_class(trained.classes, class_name) if class_name is not None else None
-        result = visualize.grad_cam(trained, image.pixels, class_index=class_index, layer=layer)
-        figure = visualize.grad_cam_figure(image.pixels, result, trained.classes, image.path.name)
-        written[f"Grad-CAM at {result.layer}"] = visualize.save_figure(
-            figure, out / f"gradcam-{image.path.stem}.png"
-        )
-        _print_line(
-            f"Grad-CAM for class '{trained.classes[result.class_index]}' (p = {result.probability:.3f}); "
-            f"predicted '{trained.classes[result.predicted]}' (p = {result.predicted_probability:.3f})"
-        )
-        if not result.has_evidence:
-            _print_line(
-                f"Nothing at layer {result.layer} speaks for this class; try an earlier one with --layer."
-            )
-    _print_files(written)
+        pictures.append(visualize.gradcam(run, gradcam, class_name, layer, invert=invert))
+    for line in dict.fromkeys(line for picture in pictures for line in picture.notes):
+        _print_line(line)
+    _print_files({picture.label: picture.save(out / f"{picture.name}.png") for picture in pictures})
 
 
 def export_command(
@@ -228,11 +166,9 @@ def export_command(
 
 
 def _default_output(run: Path, name: str) -> Path:
-    """RUN/name for a run directory (or a checkpoint inside one); else beside the checkpoint file."""
-    from cnnlab.analysis.metrics import run_directory
+    from cnnlab.analysis.reports import default_output
 
-    directory = run_directory(run)
-    return directory / name if directory is not None else run.parent / f"{run.stem}-{name}"
+    return default_output(run, name)
 
 
 def _print_predictions(predictions: list) -> None:

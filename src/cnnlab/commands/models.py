@@ -98,7 +98,7 @@ def explain_command(
     output_format: str = typer.Option("table", "--format", help="table, json or markdown."),
 ) -> None:
     """Show what every layer does to the tensor: shape, size formula, params, MACs, receptive field."""
-    from cnnlab.analysis.summary import Comparison, explain, summarize
+    from cnnlab.analysis.summary import Comparison, explain, parse_input_shape, summarize
     from cnnlab.commands.train import parse_model_args
 
     _check_format(output_format)
@@ -125,16 +125,6 @@ def explain_command(
         lambda: summary.to_markdown(depth),
         lambda: summary.to_table(depth),
     )
-
-
-def parse_input_shape(text: str) -> tuple[int, int, int]:
-    """``"3x32x32"`` -> ``(3, 32, 32)``; anything else is a usage error."""
-    parts = text.lower().replace("×", "x").split("x")
-    if len(parts) != 3 or not all(part.strip().isdigit() and int(part) > 0 for part in parts):
-        raise UsageError(
-            f"--input must be CxHxW with positive integers, e.g. 3x32x32 or 1x28x28, not '{text}'."
-        )
-    return tuple(int(part) for part in parts)
 
 
 def load_user_model(spec: str):

@@ -175,17 +175,10 @@ def _print_run(run: Any, quiet: bool, as_json: bool) -> None:
 
 
 def print_summary_table(summary: dict[str, Any], title: str) -> None:
-    rows = [
-        {
-            "metric": metric,
-            "mean": s.mean,
-            "std": s.std if s.std is not None else "",
-            "95% CI": f"{s.ci_low:.4g} to {s.ci_high:.4g}" if s.ci_low is not None else "(n=1)",
-            "n": s.n,
-        }
-        for metric, s in summary.items()
-    ]
-    print_table(rows, ["metric", "mean", "std", "95% CI", "n"], title=title)
+    from cnnlab.training.seeds import SUMMARY_COLUMNS, summary_rows
+
+    rows = [dict(zip(SUMMARY_COLUMNS, row, strict=True)) for row in summary_rows(summary)]
+    print_table(rows, SUMMARY_COLUMNS, title=title)
 
 
 def _train_command():
@@ -295,7 +288,9 @@ def show_run(
 
 
 def _show_group(group: str, runs_dir: Path | None, as_json: bool) -> None:
-    finals, run_ids = _group_finals(group, runs_dir)
+    from cnnlab.training.compare import group_finals
+
+    finals, run_ids = group_finals(group, runs_dir)
     from cnnlab.training.seeds import summarize_metrics
 
     summary = summarize_metrics(finals)
@@ -314,67 +309,15 @@ def compare_runs(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """Do two configurations differ by more than seed noise? Welch's t-test on each final metric."""
-    from cnnlab.training.seeds import compare_finals
+    from cnnlab.training.compare import COLUMNS, compare
 
-    finals_a, _ = _side_finals(first, runs_dir)
-    finals_b, _ = _side_finals(second, runs_dir)
-    comparisons = compare_finals(finals_a, finals_b)
-    if metric:
-        unknown = sorted(set(metric) - set(comparisons))
-        if unknown:
-            raise UsageError(f"No metric {', '.join(unknown)} in both; they have: {', '.join(comparisons)}.")
-        comparisons = {name: comparisons[name] for name in metric}
+    comparison = compare(first, second, metrics=metric, runs_dir=runs_dir)
     if as_json:
-        print_json({"a": first, "b": second, "metrics": {k: c.to_dict() for k, c in comparisons.items()}})
+        print_json(comparison.to_dict())
         return
-    rows = [
-        {
-            "metric": name,
-            "A mean ± std": _mean_std(c.a),
-            "B mean ± std": _mean_std(c.b),
-            "A - B": c.difference,
-            "95% CI of A - B": f"{c.ci_low:.3g} to {c.ci_high:.3g}" if c.ci_low is not None else "",
-            "p": c.p_value if c.p_value is not None else "",
-        }
-        for name, c in comparisons.items()
-    ]
-    print_table(rows, title=f"A = {first} (n={len(finals_a)})   B = {second} (n={len(finals_b)})")
-    for name, c in comparisons.items():
-        console.print(f"{name}: {c.verdict()}")
-
-
-def _side_finals(name: str, runs_dir: Path | None) -> tuple[list[dict[str, Any]], list[str]]:
-    """The final metrics of a run (one) or of a group's finished runs."""
-    from cnnlab.runs.rundir import RunDir
-
-    try:
-        run_dir = RunDir.find(name, runs_dir)
-    except UsageError:
-        return _group_finals(name, runs_dir)
-    result = run_dir.read_result()
-    if result.get("status") != "finished":
-        raise UsageError(
-            f"Run {name} is {result.get('status', 'running')}, not finished: nothing to compare."
-        )
-    return [result["final"]], [run_dir.name]
-
-
-def _group_finals(group: str, runs_dir: Path | None) -> tuple[list[dict[str, Any]], list[str]]:
-    from cnnlab.runs.index import RunIndex
-    from cnnlab.runs.rundir import default_runs_dir
-
-    index = RunIndex(default_runs_dir(runs_dir))
-    rows = [row for row in index.list(group=group) if row["status"] == "finished"]
-    if not rows:
-        raise UsageError(
-            f"'{group}' is neither a run nor a group with finished runs in {index.runs_dir} "
-            "(see `cnnlab runs list`)."
-        )
-    return [row["result"]["final"] for row in rows], [row["run_id"] for row in rows]
-
-
-def _mean_std(summary: Any) -> str:
-    return f"{summary.mean:.4g}" + (f" ± {summary.std:.2g}" if summary.std is not None else "")
+    print_table([dict(zip(COLUMNS, row, strict=True)) for row in comparison.rows()], title=comparison.title)
+    for line in comparison.verdicts():
+        console.print(line)
 
 
 def _seconds(value: float | None) -> str:
