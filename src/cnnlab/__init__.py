@@ -27,6 +27,8 @@ import importlib
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
+from cnnlab import errors  # noqa: F401  (cnnlab.errors.CnnlabError without another import; no torch)
+
 try:
     __version__ = version("cnnlab")
 except PackageNotFoundError:  # running from a source tree that was not installed

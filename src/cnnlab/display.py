@@ -50,15 +50,15 @@ def register_error_display(shell: Any = None) -> bool:
     return True
 
 
-def _one_line_error(
-    shell: Any, etype: type, value: BaseException, tb: Any, tb_offset: Any = None
-) -> list[str]:
-    """IPython's custom exception hook: the structured traceback is the message alone.
+def _one_line_error(shell: Any, etype: type, value: BaseException, tb: Any, tb_offset: Any = None) -> list[str]:
+    """IPython's custom exception hook: print the message alone, on stderr.
 
-    The cell still fails (the kernel reports an error, nbclient raises), but what the learner reads
-    is the line that says what to do. ``%debug`` or ``%tb`` still show the full traceback.
+    IPython's ``run_code`` calls the hook and shows nothing else; the cell still fails (the kernel
+    replies with an error, so nbclient and "Run all" stop there), but what the learner reads is the
+    line that says what to do. ``%tb`` still shows the full traceback.
     """
-    return [f"{etype.__name__}: {value}"]
+    print(f"{etype.__name__}: {value}", file=sys.stderr)
+    return []
 
 
 # -- Tables ------------------------------------------------------------------------------------
