@@ -50,7 +50,9 @@ def register_error_display(shell: Any = None) -> bool:
     return True
 
 
-def _one_line_error(shell: Any, etype: type, value: BaseException, tb: Any, tb_offset: Any = None) -> list[str]:
+def _one_line_error(
+    shell: Any, etype: type, value: BaseException, tb: Any, tb_offset: Any = None
+) -> list[str]:
     """IPython's custom exception hook: print the message alone, on stderr.
 
     IPython's ``run_code`` calls the hook and shows nothing else; the cell still fails (the kernel

@@ -13,7 +13,14 @@ import time
 from typing import Any
 
 from cnnlab.display import escape, figure_png, html_table, png_img, text_table
-from cnnlab.training.progress import _POSITION_KEYS, TIMING_KEYS, Reporter, RunStart, format_metric
+from cnnlab.training.progress import (
+    _POSITION_KEYS,
+    TIMING_KEYS,
+    Reporter,
+    RunStart,
+    format_metric,
+    image_counts,
+)
 
 BAR_WIDTH_PX = 320
 
@@ -34,11 +41,7 @@ class NotebookReporter(Reporter):
 
     # -- the Reporter hooks --------------------------------------------------------------------
     def run_started(self, start: RunStart) -> None:
-        sizes = f"{start.train_images:,} train"
-        if start.val_images:
-            sizes += f" / {start.val_images:,} val"
-        if start.test_images:
-            sizes += f" / {start.test_images:,} test"
+        sizes = image_counts(start)
         verb = f"Resuming at {start.resumed_at}:" if start.resumed_at else "Training"
         self._header = (
             f"{verb} {start.model} on {start.dataset} ({sizes} images), {start.epochs} "

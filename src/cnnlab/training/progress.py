@@ -64,11 +64,7 @@ class ConsoleReporter(Reporter):
         self._stats = ""
 
     def run_started(self, start: RunStart) -> None:
-        sizes = f"{start.train_images:,} train"
-        if start.val_images:
-            sizes += f" / {start.val_images:,} val"
-        if start.test_images:
-            sizes += f" / {start.test_images:,} test"
+        sizes = image_counts(start)
         verb = f"Resuming at {start.resumed_at}:" if start.resumed_at else "Training"
         self.console.print(
             f"{verb} [bold]{start.model}[/] on [bold]{start.dataset}[/] ({sizes} images), "
@@ -123,6 +119,16 @@ class ConsoleReporter(Reporter):
         if self._progress is not None:
             self._progress.stop()
             self._progress = None
+
+
+def image_counts(start: RunStart) -> str:
+    """``60,000 train / 10,000 test``: the splits a run uses."""
+    sizes = f"{start.train_images:,} train"
+    if start.val_images:
+        sizes += f" / {start.val_images:,} val"
+    if start.test_images:
+        sizes += f" / {start.test_images:,} test"
+    return sizes
 
 
 def format_metric(key: str, value: Any) -> str:
