@@ -26,7 +26,7 @@ def reporter(monkeypatch):
         return handles[-1]
 
     monkeypatch.setattr(NotebookReporter, "_display", staticmethod(display))
-    reporter = NotebookReporter(refresh_s=0.0)
+    reporter = NotebookReporter(refresh_s=0.0, curve_refresh_s=3600)
     reporter.handles = handles
     return reporter
 
@@ -50,7 +50,8 @@ def test_a_run_updates_one_display_and_one_curve(reporter):
     assert "Finished in 2.0 s: test_accuracy 90.00%" in last["text/plain"]
     assert "careful" in last["text/html"] and last["text/html"].count("<tr>") == 3  # header + 2 epochs
     assert "Epoch" not in last["text/plain"].splitlines()[-1]  # the bar is gone at the end
-    assert len(curve.bundles) == 3 and "data:image/png;base64," in curve.bundles[-1]["text/html"]
+    # The curve: its placeholder, the first step's draw, then one redraw an epoch (steps are throttled).
+    assert len(curve.bundles) == 4 and "data:image/png;base64," in curve.bundles[-1]["text/html"]
 
 
 def test_updates_are_throttled(monkeypatch):

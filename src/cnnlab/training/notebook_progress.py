@@ -28,16 +28,19 @@ BAR_WIDTH_PX = 320
 class NotebookReporter(Reporter):
     """A live progress bar, an epoch table and (``curve=True``) live curves, in notebook output."""
 
-    def __init__(self, *, curve: bool = True, refresh_s: float = 1.0):
+    def __init__(self, *, curve: bool = True, refresh_s: float = 1.0, curve_refresh_s: float = 5.0):
         self.curve = curve
         self.refresh_s = refresh_s
+        self.curve_refresh_s = curve_refresh_s  # a redraw costs matplotlib a few tenths of a second
         self._handle: Any = None
         self._curve_handle: Any = None
         self._header = ""
         self._epochs: list[dict[str, Any]] = []
         self._bar: dict[str, Any] = {}
         self._notes: list[str] = []
-        self._last_draw = 0.0
+        self._steps: list[dict[str, float]] = []  # the step records' training stats, x in epochs
+        self._last_draw = float("-inf")
+        self._last_curve = float("-inf")
 
     # -- the Reporter hooks --------------------------------------------------------------------
     def run_started(self, start: RunStart) -> None:
@@ -66,14 +69,16 @@ class NotebookReporter(Reporter):
             elapsed = max(time.perf_counter() - self._bar["started"], 1e-9)
             shown = [format_metric(k, v) for k, v in stats.items()]
             self._bar["stats"] = "  ".join([*shown, f"{self._bar['images'] / elapsed:,.0f} img/s"])
+            position = self._bar["epoch"] - 1 + self._bar["done"] / max(self._bar["total"], 1)
+            self._steps.append({"x": position, **stats})
+            self._draw_curve()
         self._draw()
 
     def epoch_ended(self, record: dict[str, Any]) -> None:
         self._epochs.append(record)
         self._bar = {}
         self._draw(force=True)
-        if self.curve and self._curve_handle is not None:
-            self._curve_handle.update(self._curve_bundle(), raw=True)
+        self._draw_curve(force=True)
 
     def note(self, text: str) -> None:
         self._notes.append(text)
@@ -96,6 +101,13 @@ class NotebookReporter(Reporter):
             return
         self._last_draw = now
         self._handle.update(self._bundle(), raw=True)
+
+    def _draw_curve(self, force: bool = False) -> None:
+        now = time.perf_counter()
+        if self._curve_handle is None or (not force and now - self._last_curve < self.curve_refresh_s):
+            return
+        self._last_curve = now
+        self._curve_handle.update(self._curve_bundle(), raw=True)
 
     def _bundle(self) -> dict[str, str]:
         columns, rows = self._epoch_rows()
@@ -155,7 +167,7 @@ class NotebookReporter(Reporter):
         )
 
     def _curve_bundle(self) -> dict[str, str]:
-        png = figure_png(live_curve_figure(self._epochs))
+        png = figure_png(live_curve_figure(self._epochs, self._steps))
         return {"text/html": png_img(png, "learning curves"), "text/plain": "(learning curves)"}
 
     @staticmethod
@@ -165,14 +177,19 @@ class NotebookReporter(Reporter):
         return display(bundle, raw=True, display_id=True)
 
 
-def live_curve_figure(epochs: list[dict[str, Any]]) -> Any:
-    """Loss and accuracy per epoch (train, val, test), small enough to sit under the bar."""
+def live_curve_figure(epochs: list[dict[str, Any]], steps: list[dict[str, float]] = ()) -> Any:
+    """Loss and accuracy: the training steps so far (grey) and each finished epoch's train, val and
+    test values, small enough to sit under the bar."""
     from matplotlib.figure import Figure
 
-    quantities = [q for q in ("loss", "accuracy") if any(k.endswith(q) for r in epochs for k in r)]
+    records = [*epochs, *steps]
+    quantities = [q for q in ("loss", "accuracy") if any(k.endswith(q) for r in records for k in r)]
     figure = Figure(figsize=(4.2 * max(len(quantities), 1), 2.6), layout="constrained")
     axes_list = figure.subplots(1, max(len(quantities), 1), squeeze=False)[0]
     for axes, quantity in zip(axes_list, quantities, strict=False):
+        points = [(s["x"], s[quantity]) for s in steps if quantity in s]
+        if points:
+            axes.plot(*zip(*points, strict=True), color="0.6", linewidth=0.9, label="train (steps)")
         for split in ("train", "val", "test"):
             points = [(r["epoch"], r[f"{split}_{quantity}"]) for r in epochs if f"{split}_{quantity}" in r]
             if points:
