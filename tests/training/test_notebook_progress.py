@@ -65,3 +65,16 @@ def test_updates_are_throttled(monkeypatch):
     for _ in range(100):
         reporter.step(1, None)
     assert len(shown) == 1 and len(shown[0].bundles) == 2  # the first draw, then the epoch's start
+
+
+def test_each_run_of_a_seed_study_gets_its_own_display(reporter):
+    for seed in range(2):
+        reporter.run_started(RunStart(f"runs/s{seed}", "m", "d", 10, 0, 0, 1, "cpu"))
+        reporter.epoch_started(0, 1, 1, 0)
+        reporter.step(10, None)
+        reporter.epoch_ended({"epoch": 1, "train_loss": 1.0 + seed, "time_s": 1.0})
+        reporter.run_ended({"status": "finished", "duration_s": float(seed)})
+    first, _, second, _ = reporter.handles
+    assert "Finished in 0.0 s" in first.bundles[-1]["text/plain"]
+    last = second.bundles[-1]["text/plain"]
+    assert "Finished in 1.0 s" in last and "Finished in 0.0 s" not in last and "runs/s1" in last

@@ -44,6 +44,8 @@ class NotebookReporter(Reporter):
 
     # -- the Reporter hooks --------------------------------------------------------------------
     def run_started(self, start: RunStart) -> None:
+        # One reporter serves every run of a seed study: each run gets a display of its own.
+        self._epochs, self._steps, self._notes, self._bar = [], [], [], {}
         sizes = image_counts(start)
         verb = f"Resuming at {start.resumed_at}:" if start.resumed_at else "Training"
         self._header = (
