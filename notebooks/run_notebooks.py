@@ -23,6 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ROOT / "notebooks"
 RENDERED = ROOT / "docs" / "notebooks"
 CELL_TIMEOUT_S = 1800
+# nbclient waits 60 s for a kernel by default; on a busy machine starting one took longer.
+STARTUP_TIMEOUT_S = 300
 
 
 def execute(path: Path, workdir: Path, *, small: bool, timeout_s: int = CELL_TIMEOUT_S):
@@ -44,7 +46,11 @@ def execute(path: Path, workdir: Path, *, small: bool, timeout_s: int = CELL_TIM
     os.environ.update(environment)  # the kernel inherits the environment of this process
     try:
         client = NotebookClient(
-            notebook, timeout=timeout_s, kernel_name="python3", resources={"metadata": {"path": str(workdir)}}
+            notebook,
+            timeout=timeout_s,
+            startup_timeout=STARTUP_TIMEOUT_S,
+            kernel_name="python3",
+            resources={"metadata": {"path": str(workdir)}},
         )
         client.execute()
     finally:
