@@ -40,7 +40,7 @@ def explain(
         cnnlab.explain("vgg11", input="3x32x32", depth=1)
         cnnlab.explain(["vgg11", "googlenet", "resnet18"], input="3x32x32")
     """
-    from cnnlab.analysis.summary import Comparison, parse_input_shape, summarize
+    from cnnlab.analysis.summary import Comparison, parse_input_shape, summarize_model
     from cnnlab.analysis.summary import explain as explain_name
 
     shape = (
@@ -57,7 +57,7 @@ def explain(
             raise UsageError(
                 "Give the input shape of your model, e.g. cnnlab.explain(model, input='3x32x32')."
             )
-        summary = summarize(model, shape, name=type(model).__name__)
+        summary = summarize_model(model, shape, name=type(model).__name__)
     summary.shown_depth = depth
     return summary
 

@@ -121,7 +121,7 @@ def evaluate_run(
 
     trained = load_trained(run)
     dataset = metrics.load_split(run, trained, split, data_dir=data_dir)
-    evaluation = metrics.evaluate(
+    evaluation = metrics.evaluate_trained(
         trained, dataset, batch_size=batch_size, device=metrics.pick_device(device), top=top
     )
     report = EvaluationReport(

@@ -18,6 +18,7 @@ import typer
 
 from cnnlab.commands.output import console, err_console, print_json, print_table
 from cnnlab.errors import UsageError
+from cnnlab.formatting import format_duration
 from cnnlab.training import config as train_config
 
 RUNS_DIR_HELP = "Runs directory (default: $CNNLAB_RUNS or ./runs)."
@@ -175,10 +176,17 @@ def _print_run(run: Any, quiet: bool, as_json: bool) -> None:
 
 
 def print_summary_table(summary: dict[str, Any], title: str) -> None:
-    from cnnlab.training.seeds import SUMMARY_COLUMNS, summary_rows
-
-    rows = [dict(zip(SUMMARY_COLUMNS, row, strict=True)) for row in summary_rows(summary)]
-    print_table(rows, SUMMARY_COLUMNS, title=title)
+    rows = [
+        {
+            "metric": metric,
+            "mean": s.mean,
+            "std": s.std if s.std is not None else "",
+            "95% CI": _interval(metric, s.ci_low, s.ci_high) if s.ci_low is not None else "(n=1)",
+            "n": s.n,
+        }
+        for metric, s in summary.items()
+    ]
+    print_table(rows, ["metric", "mean", "std", "95% CI", "n"], title=title)
 
 
 def _train_command():
@@ -288,10 +296,8 @@ def show_run(
 
 
 def _show_group(group: str, runs_dir: Path | None, as_json: bool) -> None:
-    from cnnlab.training.compare import group_finals
-
-    finals, run_ids = group_finals(group, runs_dir)
-    from cnnlab.training.seeds import summarize_metrics
+    finals, run_ids = _group_finals(group, runs_dir)
+    from cnnlab.training.seed_study import summarize_metrics
 
     summary = summarize_metrics(finals)
     if as_json:
@@ -309,16 +315,112 @@ def compare_runs(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """Do two configurations differ by more than seed noise? Welch's t-test on each final metric."""
-    from cnnlab.training.compare import COLUMNS, compare
+    from cnnlab.training.seed_study import compare_finals
 
-    comparison = compare(first, second, metrics=metric, runs_dir=runs_dir)
+    finals_a, _ = _side_finals(first, runs_dir)
+    finals_b, _ = _side_finals(second, runs_dir)
+    _warn_if_setups_differ(first, second, runs_dir)
+    comparisons = compare_finals(finals_a, finals_b)
+    if metric:
+        unknown = sorted(set(metric) - set(comparisons))
+        if unknown:
+            raise UsageError(f"No metric {', '.join(unknown)} in both; they have: {', '.join(comparisons)}.")
+        comparisons = {name: comparisons[name] for name in metric}
     if as_json:
-        print_json(comparison.to_dict())
+        print_json({"a": first, "b": second, "metrics": {k: c.to_dict() for k, c in comparisons.items()}})
         return
-    print_table([dict(zip(COLUMNS, row, strict=True)) for row in comparison.rows()], title=comparison.title)
-    for line in comparison.verdicts():
-        console.print(line)
+    rows = [
+        {
+            "metric": name,
+            "A mean ± std": _mean_std(name, c.a),
+            "B mean ± std": _mean_std(name, c.b),
+            "A - B": c.difference,
+            "95% CI of A - B": _interval(name, c.ci_low, c.ci_high) if c.ci_low is not None else "",
+            "p": c.p_value if c.p_value is not None else "",
+        }
+        for name, c in comparisons.items()
+    ]
+    print_table(rows, title=f"A = {first} (n={len(finals_a)})   B = {second} (n={len(finals_b)})")
+    for name, c in comparisons.items():
+        console.print(f"{name}: {c.verdict()}")
+
+
+def _side_finals(name: str, runs_dir: Path | None) -> tuple[list[dict[str, Any]], list[str]]:
+    """The final metrics of a run (one) or of a group's finished runs."""
+    from cnnlab.runs.rundir import RunDir
+
+    try:
+        run_dir = RunDir.find(name, runs_dir)
+    except UsageError:
+        return _group_finals(name, runs_dir)
+    result = run_dir.read_result()
+    if result.get("status") != "finished":
+        raise UsageError(
+            f"Run {name} is {result.get('status', 'running')}, not finished: nothing to compare."
+        )
+    return [result["final"]], [run_dir.name]
+
+
+def _warn_if_setups_differ(first: str, second: str, runs_dir: Path | None) -> None:
+    """One line when A and B are not the same model on the same dataset: then a difference is not
+    one setting's effect against seed noise (and across datasets the numbers do not compare)."""
+    a, b = _side_setups(first, runs_dir), _side_setups(second, runs_dir)
+    differ = [
+        what
+        for what, index in (("models", 0), ("datasets", 1))
+        if {s[index] for s in a} != {s[index] for s in b}
+    ]
+    if differ:
+        err_console.print(
+            f"[yellow]Warning:[/] A ({_setup_text(a)}) and B ({_setup_text(b)}) differ in their "
+            f"{' and '.join(differ)}: the test compares them as they are, not one change of setting.",
+            highlight=False,
+        )
+
+
+def _side_setups(name: str, runs_dir: Path | None) -> set[tuple[str, str]]:
+    """{(model, dataset)} of a run, or of a group's finished runs."""
+    from cnnlab.runs.index import RunIndex
+    from cnnlab.runs.rundir import RunDir, default_runs_dir
+
+    try:
+        config = RunDir.find(name, runs_dir).read_config()
+        return {(str(config.get("model")), str(config.get("dataset")))}
+    except UsageError:
+        rows = RunIndex(default_runs_dir(runs_dir)).list(group=name)
+        return {(str(row["model"]), str(row["dataset"])) for row in rows if row["status"] == "finished"}
+
+
+def _setup_text(setups: set[tuple[str, str]]) -> str:
+    return ", ".join(f"{model} on {dataset}" for model, dataset in sorted(setups))
+
+
+def _group_finals(group: str, runs_dir: Path | None) -> tuple[list[dict[str, Any]], list[str]]:
+    from cnnlab.runs.index import RunIndex
+    from cnnlab.runs.rundir import default_runs_dir
+
+    index = RunIndex(default_runs_dir(runs_dir))
+    rows = [row for row in index.list(group=group) if row["status"] == "finished"]
+    if not rows:
+        raise UsageError(
+            f"'{group}' is neither a run nor a group with finished runs in {index.runs_dir} "
+            "(see `cnnlab runs list`)."
+        )
+    return [row["result"]["final"] for row in rows], [row["run_id"] for row in rows]
+
+
+def _mean_std(metric: str, summary: Any) -> str:
+    from cnnlab.formatting import format_value
+
+    spread = f" ± {format_value(metric, summary.std)}" if summary.std is not None else ""
+    return format_value(metric, summary.mean) + spread
+
+
+def _interval(metric: str, low: float, high: float) -> str:
+    from cnnlab.formatting import format_value
+
+    return f"{format_value(metric, low)} to {format_value(metric, high)}"
 
 
 def _seconds(value: float | None) -> str:
-    return "" if value is None else f"{value:.0f} s"
+    return "" if value is None else format_duration(value)

@@ -2,7 +2,7 @@
 
 Each side is one finished run or a group of them (the runs of ``cnnlab train --seeds``): a run's
 name or directory, a group's name, a :class:`~cnnlab.runs.Run`, a list of Runs, or the
-:class:`~cnnlab.training.seeds.SeedStudy` that ``train(..., seeds=...)`` returned. Welch's t-test
+:class:`~cnnlab.training.seed_study.SeedStudy` that ``train(..., seeds=...)`` returned. Welch's t-test
 compares each final metric the two sides share.
 """
 
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cnnlab.errors import UsageError
-from cnnlab.runs.stats import Comparison
+from cnnlab.runs.stats import WelchTest
 
 Side = Any  # str | os.PathLike | Run | list[Run] | SeedStudy
 COLUMNS = ["metric", "A mean ± std", "B mean ± std", "A - B", "95% CI of A - B", "p"]
@@ -21,13 +21,13 @@ COLUMNS = ["metric", "A mean ± std", "B mean ± std", "A - B", "95% CI of A - B
 
 @dataclass
 class RunComparison:
-    """The two sides' labels and sizes, and one :class:`~cnnlab.runs.stats.Comparison` a metric."""
+    """The two sides' labels and sizes, and one :class:`~cnnlab.runs.stats.WelchTest` a metric."""
 
     a: str
     b: str
     n_a: int
     n_b: int
-    metrics: dict[str, Comparison]
+    metrics: dict[str, WelchTest]
 
     @property
     def title(self) -> str:
@@ -66,7 +66,7 @@ def compare(
     runs_dir: str | os.PathLike[str] | None = None,
 ) -> RunComparison:
     """Welch's t-test between two runs or groups on each final metric (or only ``metrics``)."""
-    from cnnlab.training.seeds import compare_finals
+    from cnnlab.training.seed_study import compare_finals
 
     finals_a, label_a = side_finals(first, runs_dir)
     finals_b, label_b = side_finals(second, runs_dir)
