@@ -62,8 +62,9 @@ def _runner():
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_runs_top_to_bottom(path: Path, tmp_path: Path):
     notebook = _runner().execute(path, tmp_path, small=True, timeout_s=CELL_TIMEOUT_S)
-    errors = [
-        o for c in notebook.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"
-    ]
-    assert not errors
-    assert all(c.outputs for c in notebook.cells if c.cell_type == "code"), "a cell showed nothing"
+    outputs = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    # The objects show themselves: at least one figure came back inline.
+    assert any(
+        "image/png" in o.get("data", {}) or "data:image/png" in str(o.get("data", "")) for o in outputs
+    )
