@@ -1,0 +1,101 @@
+"""The runs as the web lab lists them: the index's rows, each run folder that cannot be read
+marked damaged (the others still list), and the best accuracy of each run from its metrics."""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from cnnlab.errors import CnnlabError
+from cnnlab.runs.index import RunIndex, row_from_run_dir
+from cnnlab.runs.rundir import RunDir
+
+# Folders of a runs directory that are not runs (experiment reports live in their own).
+NOT_RUNS = frozenset({"experiments"})
+# The metric a run is ranked by, in order of preference.
+ACCURACY_KEYS = ("test_accuracy", "val_accuracy", "train_accuracy")
+LIST_FIELDS = (
+    "run_id", "name", "group", "model", "dataset", "seed", "status", "epochs_done", "epochs",
+    "started", "updated", "duration_s", "test_accuracy", "test_loss", "val_accuracy", "train_accuracy",
+    "train_loss",
+)  # fmt: skip
+
+
+class BestAccuracyCache:
+    """The best per-epoch accuracy of each run, re-read only when its metrics.jsonl changes."""
+
+    def __init__(self) -> None:
+        self._cache: dict[Path, tuple[tuple[int, int], float | None]] = {}
+
+    def best(self, run_dir: RunDir) -> float | None:
+        path = run_dir.metrics_path
+        try:
+            stat = path.stat()
+        except OSError:
+            return None
+        stamp = (stat.st_mtime_ns, stat.st_size)
+        cached = self._cache.get(path)
+        if cached and cached[0] == stamp:
+            return cached[1]
+        value = best_accuracy(run_dir.history())
+        self._cache[path] = (stamp, value)
+        return value
+
+
+def best_accuracy(history: list[dict[str, Any]]) -> float | None:
+    """The highest accuracy over the epochs, of the first split that has one (test, val, train)."""
+    for key in ACCURACY_KEYS:
+        values = [r[key] for r in history if isinstance(r.get(key), int | float) and math.isfinite(r[key])]
+        if values:
+            return max(values)
+    return None
+
+
+def list_runs(runs_dir: Path, best: BestAccuracyCache) -> dict[str, list[dict[str, Any]]]:
+    """``{"runs": [...], "damaged": [...]}``: every readable run, newest first, and why the rest
+    cannot be read."""
+    try:
+        rows = RunIndex(runs_dir).list()
+    except (CnnlabError, sqlite3.Error, OSError):
+        rows = []  # an index that cannot be built (a damaged run inside): fall back on the folders
+    indexed = {row["run_id"] for row in rows}
+    damaged: list[dict[str, Any]] = []
+    for folder in _run_folders(runs_dir):
+        if folder.name in indexed:
+            continue
+        try:
+            row = row_from_run_dir(RunDir(folder))
+        except (CnnlabError, OSError, ValueError) as exc:
+            damaged.append({"run_id": folder.name, "status": "damaged", "error": str(exc)})
+            continue
+        row["group"] = row.pop("grp")
+        row["result"] = json.loads(row.pop("result_json") or "{}")
+        rows.append(row)
+    runs = [_list_entry(row, runs_dir, best) for row in rows]
+    runs.sort(key=lambda r: r.get("started") or 0, reverse=True)
+    return {"runs": runs, "damaged": damaged}
+
+
+def _run_folders(runs_dir: Path) -> list[Path]:
+    """Folders that are or were meant to be runs: a config.json, metrics, a result or checkpoints."""
+    if not runs_dir.is_dir():
+        return []
+    markers = ("config.json", "metrics.jsonl", "result.json", "checkpoints")
+    return [
+        folder
+        for folder in sorted(runs_dir.iterdir())
+        if folder.is_dir()
+        and not folder.name.startswith(".")
+        and folder.name not in NOT_RUNS
+        and any((folder / marker).exists() for marker in markers)
+    ]
+
+
+def _list_entry(row: dict[str, Any], runs_dir: Path, best: BestAccuracyCache) -> dict[str, Any]:
+    entry = {field: row.get(field) for field in LIST_FIELDS}
+    entry["best_accuracy"] = best.best(RunDir(runs_dir / row["run_id"]))
+    entry["error"] = (row.get("result") or {}).get("error")
+    return entry
