@@ -21,7 +21,9 @@ def trained_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     import cnnlab
 
     runs = tmp_path_factory.mktemp("trained-runs")
-    run = cnnlab.train("lenet5", "mnist", runs_dir=str(runs), name="lenet", progress=False, **TRAINED_SETTINGS)
+    run = cnnlab.train(
+        "lenet5", "mnist", runs_dir=str(runs), name="lenet", progress=False, **TRAINED_SETTINGS
+    )
     return run.dir
 
 

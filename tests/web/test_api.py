@@ -189,7 +189,9 @@ def test_predict_a_drawn_digit_with_conversion_and_grad_cam(client):
 
 def test_predict_says_how_a_photo_was_resized(client):
     photo = png(Image.new("RGB", (640, 480), (200, 30, 30)))
-    answer = client.post("/api/runs/lenet/predict", files={"file": ("photo.png", photo)}, data={"gradcam": "false"})
+    answer = client.post(
+        "/api/runs/lenet/predict", files={"file": ("photo.png", photo)}, data={"gradcam": "false"}
+    )
     assert answer.json()["conversion"] == "RGB -> grayscale, resized 640x480 -> 28x28 (aspect ratio not kept)"
     assert answer.json()["gradcam"] == []
 
@@ -251,7 +253,9 @@ def test_paths_out_of_the_runs_directory_are_404(client, runs_dir, tmp_path, pat
 def test_experiment_reports_render_with_their_images(client, runs_dir):
     report = runs_dir / "experiments" / "dropout-20261201"
     report.mkdir(parents=True)
-    (report / "report.md").write_text("# Dropout\n\n| a | b |\n| --- | --- |\n| 1 | 2 |\n\n![curves](curves.png)\n")
+    (report / "report.md").write_text(
+        "# Dropout\n\n| a | b |\n| --- | --- |\n| 1 | 2 |\n\n![curves](curves.png)\n"
+    )
     (report / "curves.png").write_bytes(png(Image.new("RGB", (4, 4))))
     listed = client.get("/api/experiments").json()
     assert [(r["source"], r["name"], r["title"]) for r in listed] == [("runs", "dropout-20261201", "Dropout")]
