@@ -265,7 +265,9 @@ def test_experiment_reports_render_with_their_images(client, runs_dir):
 
 
 # -- seed groups -----------------------------------------------------------------------------------
-def test_group_curve_is_the_mean_and_std_over_seeds(client, make_run):
+def test_group_curve_is_the_mean_and_std_over_seeds(client, make_run, runs_dir):
+    (runs_dir / "torn").mkdir()
+    (runs_dir / "torn" / "config.json").write_text("{")  # a damaged folder does not hide the groups
     make_run("a-seed0", [0.5, 0.7], group="a", seed=0)
     make_run("a-seed1", [0.7, 0.9], group="a", seed=1)
     curve = client.get("/api/groups/a/curve?metric=test_accuracy").json()

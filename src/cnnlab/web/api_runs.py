@@ -10,13 +10,12 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from cnnlab.errors import CnnlabError
-from cnnlab.runs.index import RunIndex
 from cnnlab.runs.rundir import RunDir
 from cnnlab.runs.stats import summarize
 from cnnlab.training.seeds import compare_finals
 from cnnlab.web.lab import Lab, lab_of
 from cnnlab.web.live import metric_events, read_new_records
-from cnnlab.web.runs_view import list_runs
+from cnnlab.web.runs_view import list_runs, run_rows
 from cnnlab.web.trained import png_bytes
 
 router = APIRouter(prefix="/api", tags=["runs"])
@@ -110,7 +109,7 @@ def group_curve(
     group: str, metric: str = Query("test_accuracy"), lab: Lab = Depends(lab_of)
 ) -> dict[str, Any]:
     """Mean ± std of ``metric`` over the group's runs, epoch by epoch (epochs all runs reached)."""
-    rows = [row for row in RunIndex(lab.runs_dir).list(group=group)]
+    rows = _group_rows(lab, group)
     if not rows:
         raise HTTPException(404, f"no group '{group}' in the index")
     curves = [
@@ -144,15 +143,16 @@ def compare(a: str, b: str, lab: Lab = Depends(lab_of)) -> dict[str, Any]:
 
 def _finals(lab: Lab, side: str) -> list[dict[str, Any]]:
     """The final metrics of the finished runs of group ``side``, or of run ``side`` alone."""
-    rows = RunIndex(lab.runs_dir).list(group=side) or [r for r in [_index_row(lab, side)] if r]
+    rows = _group_rows(lab, side) or [r for r in [_index_row(lab, side)] if r]
     finals = [row["result"].get("final") or {} for row in rows if row["status"] == "finished"]
     if not finals:
         raise HTTPException(404, f"'{side}' is neither a group nor a run with finished runs")
     return finals
 
 
+def _group_rows(lab: Lab, group: str) -> list[dict[str, Any]]:
+    return [row for row in run_rows(lab.runs_dir)[0] if row.get("group") == group]
+
+
 def _index_row(lab: Lab, run_id: str) -> dict[str, Any] | None:
-    try:
-        return RunIndex(lab.runs_dir).get(run_id)
-    except (CnnlabError, OSError):
-        return None
+    return next((row for row in run_rows(lab.runs_dir)[0] if row["run_id"] == run_id), None)

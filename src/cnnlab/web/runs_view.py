@@ -54,13 +54,14 @@ def best_accuracy(history: list[dict[str, Any]]) -> float | None:
     return None
 
 
-def list_runs(runs_dir: Path, best: BestAccuracyCache) -> dict[str, list[dict[str, Any]]]:
-    """``{"runs": [...], "damaged": [...]}``: every readable run, newest first, and why the rest
-    cannot be read."""
+def run_rows(runs_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The index's rows of every readable run (as ``RunIndex.list`` gives them), and the run
+    folders that cannot be read, each with why. A damaged folder never hides the others: when the
+    index cannot be built because of one, the rows come from the folders one by one."""
     try:
         rows = RunIndex(runs_dir).list()
     except (CnnlabError, sqlite3.Error, OSError):
-        rows = []  # an index that cannot be built (a damaged run inside): fall back on the folders
+        rows = []
     indexed = {row["run_id"] for row in rows}
     damaged: list[dict[str, Any]] = []
     for folder in _run_folders(runs_dir):
@@ -72,8 +73,16 @@ def list_runs(runs_dir: Path, best: BestAccuracyCache) -> dict[str, list[dict[st
             damaged.append({"run_id": folder.name, "status": "damaged", "error": str(exc)})
             continue
         row["group"] = row.pop("grp")
+        row["config"] = json.loads(row.pop("config_json") or "{}")
         row["result"] = json.loads(row.pop("result_json") or "{}")
         rows.append(row)
+    return rows, damaged
+
+
+def list_runs(runs_dir: Path, best: BestAccuracyCache) -> dict[str, list[dict[str, Any]]]:
+    """``{"runs": [...], "damaged": [...]}``: every readable run, newest first, and why the rest
+    cannot be read."""
+    rows, damaged = run_rows(runs_dir)
     runs = [_list_entry(row, runs_dir, best) for row in rows]
     runs.sort(key=lambda r: r.get("started") or 0, reverse=True)
     return {"runs": runs, "damaged": damaged}

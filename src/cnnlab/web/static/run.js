@@ -15,10 +15,10 @@ async function startPage() {
   document.getElementById("name").textContent = NAME;
   document.title = NAME + " · cnnlab";
   let detail;
-  try { detail = await Lab.json(API); } catch (error) {
-    if (error.status === 404) { waitForRun(); return; }
-    Lab.show("error", error); return;
-  }
+  try {
+    if (!(await exists())) return;
+    detail = await Lab.json(API);
+  } catch (error) { Lab.show("error", error); return; }
   showDetail(detail);
   if (detail.damaged) return;
   const data = await Lab.json(API + "/metrics");
@@ -27,10 +27,20 @@ async function startPage() {
   if (detail.status === "running") follow(); else evaluate();
 }
 
-// A run queued from the Train page has no folder until its process starts: wait for it.
-function waitForRun() {
-  document.getElementById("summary").textContent = "waiting for the run to start (it is queued, or its process is loading)...";
-  setTimeout(startPage, 1000);
+// A run queued from the Train page has no folder until its process starts: wait for it (asking
+// the list and the queue, so that the wait is not a stream of failed requests).
+async function exists() {
+  const all = await Lab.json("/api/runs");
+  const listed = all.runs.concat(all.damaged);
+  if (listed.some((r) => r.run_id === NAME)) return true;
+  const jobs = await Lab.json("/api/jobs");
+  if (jobs.some((j) => j.run === NAME && (j.status === "queued" || j.status === "running"))) {
+    document.getElementById("summary").textContent = "waiting for the run to start (it is queued, or its process is loading)...";
+    setTimeout(startPage, 1000);
+  } else {
+    Lab.show("error", { message: `No run '${NAME}' in the runs directory.` });
+  }
+  return false;
 }
 
 function showDetail(detail) {
