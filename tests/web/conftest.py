@@ -1,4 +1,4 @@
-"""Fixtures of the web lab's tests: one small trained run (LeNet-5 on 256 MNIST digits, the MNIST
+"""Fixtures of the web lab's tests: one small trained run (LeNet-5 on 2,048 MNIST digits, the MNIST
 that ships with cnnlab), hand-written run folders for the list and the seed groups, and a client."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from cnnlab.web.app import create_app
 
-TRAINED_SETTINGS = {"epochs": 2, "subset": 256, "test_subset": 128, "batch_size": 64, "log_every": 2}
+TRAINED_SETTINGS = {"epochs": 2, "subset": 2048, "test_subset": 128, "batch_size": 64, "log_every": 4}
 
 
 @pytest.fixture(scope="session")

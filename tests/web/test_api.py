@@ -172,7 +172,7 @@ def test_predict_a_drawn_digit_with_conversion_and_grad_cam(client):
     response = client.post(
         "/api/runs/lenet/predict",
         files={"file": ("drawing.png", drawn_one(), "image/png")},
-        data={"class": "7", "top_k": 10},
+        data={"class": "7", "top_k": 10, "layer": "features.c1"},
     )
     answer = response.json()
     assert response.status_code == 200
@@ -181,7 +181,7 @@ def test_predict_a_drawn_digit_with_conversion_and_grad_cam(client):
     assert probabilities == sorted(probabilities, reverse=True)
     assert answer["conversion"] == "RGBA -> grayscale (transparent areas on white), resized 280x280 -> 28x28"
     cams = answer["gradcam"]
-    assert cams[0]["class"] == answer["top_k"][0]["class"]
+    assert cams[0]["class"] == answer["top_k"][0]["class"] and cams[0]["layer"] == "features.c1"
     assert len(cams[0]["heatmap"]) == 28 and len(cams[0]["heatmap"][0]) == 28
     if answer["top_k"][0]["class"] != "7":
         assert cams[1]["class"] == "7"

@@ -24,7 +24,7 @@ WAIT_S = 60
 
 pytestmark = pytest.mark.skipif(
     not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
-    reason=f"browser tests need {CHROMIUM} and {CHROMEDRIVER} (Debian: apt-get install chromium chromium-driver)",
+    reason=f"browser tests need {CHROMIUM} and {CHROMEDRIVER} (apt-get install chromium chromium-driver)",
 )
 
 
@@ -49,7 +49,9 @@ def lab(trained_run: Path, tmp_path_factory: pytest.TempPathFactory):
     (damaged / "config.json").write_text('{"model": "lenet5", "dat')
     _report(runs)
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(runs), host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(runs), host="127.0.0.1", port=port, log_level="warning")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + WAIT_S
@@ -101,8 +103,13 @@ def console_errors(driver) -> list[str]:
 
 
 def shoot(driver, name: str) -> Path:
+    """A screenshot of the whole page (the window made as tall as the page, up to 2,400 pixels)."""
     path = ARTIFACTS / f"{name}.png"
+    width, height = driver.get_window_size()["width"], driver.get_window_size()["height"]
+    page_height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(width, min(max(height, page_height + 140), 2400))
     driver.save_screenshot(str(path))
+    driver.set_window_size(width, height)
     return path
 
 
@@ -171,13 +178,15 @@ def test_a_curves_points_are_the_records_of_metrics_jsonl(lab, browser):
 def test_a_confusion_cell_opens_its_test_images(lab, browser):
     base, _ = lab
     browser.get(base + "/run/lenet")
-    cell = wait(browser, lambda d: css(d, '#confusion td[data-true="1"][data-predicted="1"]'), "the matrix")[0]
+    cell = wait(browser, lambda d: css(d, '#confusion td[data-true="1"][data-predicted="1"]'), "the matrix")[
+        0
+    ]
     count = int(cell.text)
     cell.click()
     images = wait(browser, lambda d: css(d, "#cell img"), "the cell's images")
     assert len(images) == min(64, count)
-    wait(browser, lambda d: all(d.execute_script("return arguments[0].naturalWidth", i) == 28 for i in images),
-         "the images to load")  # fmt: skip
+    loaded = "return arguments[0].naturalWidth"
+    wait(browser, lambda d: all(d.execute_script(loaded, i) == 28 for i in images), "the images to load")
     shoot(browser, "run-confusion")
 
 
@@ -203,7 +212,11 @@ def test_a_runs_layer_shows_its_filters_and_feature_maps(lab, browser):
     browser.get(base + "/explore?run=lenet")
     wait(browser, lambda d: css(d, '.layer[data-layer="features.c1"]'), "the run's layers")[0].click()
     filters = wait(browser, lambda d: css(d, '#details img[alt="filters of features.c1"]'), "the filters")[0]
-    wait(browser, lambda d: d.execute_script("return arguments[0].naturalWidth", filters) > 0, "filters to load")
+    wait(
+        browser,
+        lambda d: d.execute_script("return arguments[0].naturalWidth", filters) > 0,
+        "filters to load",
+    )
     [button] = [b for b in css(browser, "#details button") if b.text == "Show"]
     button.click()
     maps = wait(browser, lambda d: css(d, "#maps img"), "the feature maps")[0]
@@ -219,7 +232,7 @@ def test_a_stroke_drawn_with_the_mouse_gives_a_prediction(lab, browser):
     wait(browser, lambda d: css(d, "#class option[value='9']"), "the run's classes")
     canvas = css(browser, "#canvas")[0]
     strokes = ActionChains(browser).move_to_element_with_offset(canvas, 10, -90).click_and_hold()
-    for step in range(1, 10):
+    for _ in range(9):
         strokes.move_by_offset(-2, 20)
     strokes.release().perform()
     bars = wait(browser, lambda d: css(d, "#bars .bar"), "the prediction")
@@ -252,7 +265,12 @@ def test_a_run_started_from_the_page_appears_and_its_curve_grows(lab, browser):
     wait(browser, lambda d: css(d, "#model option[value='lenet5']"), "the form")
     Select(css(browser, "#model")[0]).select_by_value("lenet5")
     Select(css(browser, "#dataset")[0]).select_by_value("mnist")
-    for name, value in (("epochs", "3"), ("subset", "1024"), ("test_subset", "128"), ("name", "from-browser")):
+    for name, value in (
+        ("epochs", "3"),
+        ("subset", "1024"),
+        ("test_subset", "128"),
+        ("name", "from-browser"),
+    ):
         field = css(browser, f'input[name="{name}"]')[0]
         field.clear()
         field.send_keys(value)
@@ -276,15 +294,20 @@ def _seed_groups(runs: Path) -> None:
             folder.mkdir()
             curve = [final - 0.2, final - 0.05, final]
             records = [
-                {"kind": "epoch", "epoch": i + 1, "step": 100 * (i + 1), "train_loss": 1 - a, "test_accuracy": a,
-                 "train_accuracy": a + 0.01, "test_loss": 1.1 - a, "lr": 0.01}
+                {"kind": "epoch", "epoch": i + 1, "step": 100 * (i + 1), "train_loss": 1 - a,
+                 "test_accuracy": a, "train_accuracy": a + 0.01, "test_loss": 1.1 - a, "lr": 0.01}
                 for i, a in enumerate(curve)
             ]  # fmt: skip
             (folder / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
             config = {"model": "vgg11" if group == "wide" else "lenet5", "dataset": "cifar10", "epochs": 3}
             (folder / "config.json").write_text(json.dumps({**config, "seed": seed, "group": group}))
             final_record = {k: v for k, v in records[-1].items() if k != "kind"}
-            result = {"status": "finished", "final": final_record, "epochs_done": 3, "duration_s": 60.0 + seed}
+            result = {
+                "status": "finished",
+                "final": final_record,
+                "epochs_done": 3,
+                "duration_s": 60.0 + seed,
+            }
             (folder / "result.json").write_text(json.dumps({**result, "started": 1.7e9 + seed}))
 
 

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-TINY = {"model": "lenet5", "dataset": "mnist", "subset": 1024, "test_subset": 128, "batch_size": 64}
+TINY = {"model": "lenet5", "dataset": "mnist", "subset": 512, "test_subset": 128, "batch_size": 64}
 
 
 def wait_for(condition, timeout: float = 120.0, what: str = "the job"):

@@ -129,17 +129,18 @@ async def predict(
     invert: bool = Form(False),
     gradcam: bool = Form(True),
     class_name: str | None = Form(None, alias="class"),
+    layer: str | None = Form(None, description="Grad-CAM's conv layer (default: the last one)"),
     lab: Lab = Depends(lab_of),
 ) -> dict[str, Any]:
     """``cnnlab predict RUN FILE`` for one upload: the top-k classes, what was done to the image
     ("RGBA -> RGB, resized 640x480 -> 32x32") and, with ``gradcam``, the Grad-CAM heat maps of the
-    predicted class and of ``class`` (a name or index)."""
+    predicted class and of ``class`` (a name or index), at ``layer``."""
     trained = lab.trained.model(lab.run(name))
     data = await read_limited(file)
     image = convert_upload(data, file.filename or "drawing.png", trained.input_shape, invert=invert)
     with lab.trained.lock:
         (prediction,) = metrics.predict_images(trained, [image], top_k=top_k)
-        cams = grad_cams(trained, image, class_name) if gradcam else []
+        cams = grad_cams(trained, image, class_name, layer or None) if gradcam else []
     answer = prediction.to_dict()
     answer["file"] = file.filename
     answer["input_png"] = base64.b64encode(png_bytes(image.pixels)).decode()
@@ -148,12 +149,14 @@ async def predict(
     return answer
 
 
-def grad_cams(trained: TrainedModel, image: ConvertedImage, class_name: str | None) -> list[dict[str, Any]]:
+def grad_cams(
+    trained: TrainedModel, image: ConvertedImage, class_name: str | None, layer: str | None
+) -> list[dict[str, Any]]:
     """Grad-CAM for the predicted class and, if chosen and different, for ``class_name``."""
     chosen = visualize.resolve_class(trained.classes, class_name) if class_name else None
-    results = [visualize.grad_cam(trained, image.pixels)]
+    results = [visualize.grad_cam(trained, image.pixels, layer=layer)]
     if chosen is not None and chosen != results[0].predicted:
-        results.append(visualize.grad_cam(trained, image.pixels, class_index=chosen))
+        results.append(visualize.grad_cam(trained, image.pixels, class_index=chosen, layer=layer))
     return [
         {
             "class": trained.classes[result.class_index],

@@ -24,6 +24,12 @@ async function chooseRun() {
     document.getElementById("draw-card").hidden = channels !== 1;
     const classes = document.getElementById("class");
     classes.replaceChildren(Lab.el("option", { value: "", text: "(predicted only)" }), ...info.classes.map((c) => Lab.el("option", { value: c, text: c })));
+    // Grad-CAM's layer: the last conv layer whose maps are still spatial (LeNet-5's last is 1x1).
+    const shapes = Object.fromEntries(info.layers.map((l) => [l.name, l.output_shape]));
+    const spatial = info.conv_layers.filter((name) => shapes[name] && shapes[name].length === 3 && shapes[name][1] * shapes[name][2] > 1);
+    const layers = document.getElementById("layer");
+    layers.replaceChildren(...info.conv_layers.map((name) => Lab.el("option", { value: name, text: name })));
+    layers.value = spatial.length ? spatial[spatial.length - 1] : info.conv_layers[info.conv_layers.length - 1];
   } catch (error) { Lab.show("error", error); }
 }
 
@@ -34,6 +40,7 @@ async function predict(blob, filename) {
   form.append("invert", document.getElementById("invert").checked);
   const chosen = document.getElementById("class").value;
   if (chosen) form.append("class", chosen);
+  form.append("layer", document.getElementById("layer").value);
   Lab.show("error", null);
   try {
     const answer = await Lab.post(`/api/runs/${encodeURIComponent(tryIt.run)}/predict`, form);
@@ -105,7 +112,7 @@ function setUpDrop() {
 }
 
 document.getElementById("run").addEventListener("change", chooseRun);
-for (const id of ["invert", "class"]) document.getElementById(id).addEventListener("change", () => { if (tryIt.lastImage) predict(...tryIt.lastImage); });
+for (const id of ["invert", "class", "layer"]) document.getElementById(id).addEventListener("change", () => { if (tryIt.lastImage) predict(...tryIt.lastImage); });
 setUpCanvas();
 setUpDrop();
 init().catch((error) => Lab.show("error", error));
