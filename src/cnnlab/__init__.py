@@ -17,9 +17,9 @@ except PackageNotFoundError:  # running from a source tree that was not installe
     __version__ = "0.0.0+unknown"
 
 
-def train(model, dataset, **settings):
-    """Train ``model`` (a registry name or an ``nn.Module``) on ``dataset``; see :mod:`cnnlab.training`."""
-    from cnnlab.training import train as _train
+def train(model=None, dataset=None, **settings):
+    """Train ``model`` (a registry name or an ``nn.Module``) on ``dataset``: :func:`cnnlab.training.api.train`."""
+    from cnnlab.training.api import train as _train
 
     return _train(model, dataset, **settings)
 
