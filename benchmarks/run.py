@@ -9,7 +9,8 @@ Parts: ``peak`` (matmul GFLOP/s), ``breakdown`` (where a step's time goes, and w
 trainer's CPU choices changes), ``profile`` (torch.profiler's operator table), ``compile`` (eager
 vs ``torch.compile``), ``throughput`` (goal 2), ``evaluation`` (goal 5), ``time-to-64`` (goal 1),
 ``quick-sweep`` (the variants of ``cifar10-quick`` it was chosen from, over three seeds),
-``recipes`` (goals 3 and 4: ``mnist-fast`` and ``cifar10-fast`` end to end). ``--quick`` runs peak,
+``recipes`` (goals 3 and 4: ``mnist-fast`` and ``cifar10-fast`` end to end), ``web`` (the web lab:
+runs page, live delay, drawn digit, the cost of watching a run; see benchmarks/web.py). ``--quick`` runs peak,
 breakdown, throughput and evaluation on a few models; the other parts run only with ``--full`` (or
 when named in ``--only``).
 Results also go to a JSON file (``--out``). CIFAR-10 must be reachable (``CNNLAB_DATA``); note
@@ -27,14 +28,14 @@ from typing import Any
 
 import torch
 
-from benchmarks import accuracy, breakdown, compiled, evaluation, throughput
+from benchmarks import accuracy, breakdown, compiled, evaluation, throughput, web
 from benchmarks.measure import machine, matmul_gflops, synthetic_dataset
 from cnnlab.atomic import atomic_write_json
 from cnnlab.models import create, list_models
 
 PARTS = (
     "peak", "breakdown", "profile", "compile", "throughput", "evaluation", "time-to-64", "quick-sweep",
-    "recipes",
+    "recipes", "web",
 )  # fmt: skip
 QUICK_PARTS = ("peak", "breakdown", "throughput", "evaluation")
 CONV_HEAVY = ("vgg", "resnet")  # families whose achieved GFLOP/s is compared with the matmul peak
@@ -197,6 +198,10 @@ def part_recipes(mode: str, results: dict[str, Any]) -> None:
     results["recipes"] = rows
 
 
+def part_web(mode: str, results: dict[str, Any]) -> None:
+    web.run(mode, results)
+
+
 RUNNERS: dict[str, Callable[[str, dict[str, Any]], None]] = {
     "peak": part_peak,
     "breakdown": part_breakdown,
@@ -207,6 +212,7 @@ RUNNERS: dict[str, Callable[[str, dict[str, Any]], None]] = {
     "time-to-64": part_time_to_64,
     "quick-sweep": part_quick_sweep,
     "recipes": part_recipes,
+    "web": part_web,
 }
 
 

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
-import threading
 import time
 from pathlib import Path
 
@@ -28,18 +26,11 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def lab(trained_run: Path, tmp_path_factory: pytest.TempPathFactory):
     """The base address of a lab serving the trained run, seed groups and one damaged folder."""
-    import uvicorn
-
     from cnnlab.web.app import create_app
+    from cnnlab.web.background import BackgroundServer
 
     runs = tmp_path_factory.mktemp("browser-runs")
     shutil.copytree(trained_run, runs / trained_run.name)
@@ -48,18 +39,8 @@ def lab(trained_run: Path, tmp_path_factory: pytest.TempPathFactory):
     damaged.mkdir()
     (damaged / "config.json").write_text('{"model": "lenet5", "dat')
     _report(runs)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(runs), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + WAIT_S
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", runs
-    server.should_exit = True
-    thread.join(timeout=90)
+    with BackgroundServer(create_app(runs)) as server:
+        yield server.url, runs
 
 
 @pytest.fixture(scope="module")

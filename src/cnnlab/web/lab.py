@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import tempfile
 from dataclasses import dataclass, field
@@ -61,5 +62,11 @@ def finite(value: Any) -> Any:
 
 
 class FiniteJSONResponse(JSONResponse):
+    """JSON whose NaN and infinities are null; the walk over the content is only made when
+    plain encoding finds one (a diverged run), so large answers stay fast."""
+
     def render(self, content: Any) -> bytes:
-        return super().render(finite(content))
+        try:
+            return json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+        except ValueError:
+            return super().render(finite(content))
