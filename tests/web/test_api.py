@@ -298,7 +298,7 @@ def test_every_page_is_served_and_loads_nothing_from_another_site(client, path):
 
 def test_no_static_file_loads_anything_from_another_site():
     static = Path(__file__).parents[2] / "src" / "cnnlab" / "web" / "static"
-    for file in static.iterdir():
+    for file in (path for path in static.rglob("*") if path.is_file()):
         text = file.read_text()
         assert "https://" not in text and "//cdn" not in text, file.name
 

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from cnnlab import __version__
@@ -23,13 +23,15 @@ from cnnlab.web.lab import FiniteJSONResponse, Lab
 from cnnlab.web.uploads import MAX_UPLOAD_BYTES, UploadRefused
 
 STATIC = Path(__file__).parent / "static"
-# Page paths -> their HTML file; each page's script fetches what it shows from /api.
+# Page paths -> (page, title): static/pages/PAGE.html is its body inside static/shell.html, and
+# static/PAGE.js fetches what it shows from /api.
 PAGES = {
-    "/": "runs.html",
-    "/explore": "explore.html",
-    "/try": "try.html",
-    "/experiments": "experiments.html",
-    "/train": "train.html",
+    "/": ("runs", "Runs"),
+    "/run/{name}": ("run", "Run"),
+    "/explore": ("explore", "Network explorer"),
+    "/try": ("try", "Try it"),
+    "/experiments": ("experiments", "Experiments"),
+    "/train": ("train", "Train"),
 }
 # Room for the multipart framing around a file of the upload limit.
 MAX_BODY = MAX_UPLOAD_BYTES + 2**16
@@ -76,14 +78,16 @@ def create_app(
 
 
 def _add_pages(app: FastAPI) -> None:
-    for path, file in PAGES.items():
-        app.add_api_route(path, _page(file), include_in_schema=False, response_class=FileResponse)
-    app.add_api_route("/run/{name}", _page("run.html"), include_in_schema=False, response_class=FileResponse)
+    shell = (STATIC / "shell.html").read_text(encoding="utf-8")
+    for path, (page, title) in PAGES.items():
+        body = (STATIC / "pages" / f"{page}.html").read_text(encoding="utf-8")
+        html = shell.replace("{title}", title).replace("{page}", page).replace("{body}", body)
+        app.add_api_route(path, _page(html), include_in_schema=False, response_class=HTMLResponse)
 
 
-def _page(file: str):
-    def page() -> FileResponse:
-        return FileResponse(STATIC / file, media_type="text/html")
+def _page(html: str):
+    def page() -> HTMLResponse:
+        return HTMLResponse(html)
 
     return page
 
