@@ -7,10 +7,14 @@ other than the shipped MNIST skip with a clear reason where it is absent.
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
+
+from cnnlab.training.progress import Reporter
 
 
 def shared_data_dir() -> Path | None:
@@ -35,6 +39,61 @@ def cifar10_dir(data_dir: Path) -> Path:
     if not (data_dir / "cifar10").is_dir():
         pytest.skip(f"CIFAR-10 is not in {data_dir}")
     return data_dir
+
+
+# -- a tiny training run, and one stopped by Ctrl-C (training and fault tests) ------------------
+@pytest.fixture
+def tiny(tmp_path: Path) -> dict[str, Any]:
+    """Settings of a run that takes about a second: 256 MNIST images, 2 epochs of 8 steps."""
+    return {
+        "model": "course-cnn",
+        "dataset": "mnist",
+        "subset": 256,
+        "test_subset": 128,
+        "batch_size": 32,
+        "epochs": 2,
+        "lr": 3e-3,
+        "log_every": 2,
+        "checkpoint_every": 3,
+        "threads": 1,
+        "curves": False,
+        "runs_dir": str(tmp_path / "runs"),
+        "progress": False,
+    }
+
+
+class CtrlCAtStep(Reporter):
+    """Sends this process a real SIGINT during the given step, as a user's Ctrl-C would."""
+
+    def __init__(self, step: int):
+        self.at, self.steps = step, 0
+
+    def step(self, images, stats):
+        self.steps += 1
+        if self.steps == self.at:
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+@pytest.fixture
+def ctrl_c_at_step():
+    """``ctrl_c_at_step(n)``: a progress reporter that presses Ctrl-C during step ``n``."""
+    return CtrlCAtStep
+
+
+@pytest.fixture
+def interrupted_run():
+    """``interrupted_run(settings, n, name)``: train with ``settings`` until Ctrl-C during step ``n``
+    (the run must stop as interrupted); return the run directory, ready for ``resume``."""
+
+    def interrupt(settings: dict[str, Any], step: int, name: str = "cut") -> Path:
+        import cnnlab
+        from cnnlab.training import TrainingInterrupted
+
+        with pytest.raises(TrainingInterrupted):
+            cnnlab.train(**{**settings, "progress": CtrlCAtStep(step)}, name=name)
+        return Path(settings["runs_dir"]) / name
+
+    return interrupt
 
 
 @pytest.fixture(scope="session", autouse=True)

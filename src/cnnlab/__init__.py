@@ -18,7 +18,8 @@ except PackageNotFoundError:  # running from a source tree that was not installe
 
 
 def train(model=None, dataset=None, **settings):
-    """Train ``model`` (a registry name or an ``nn.Module``) on ``dataset``: :func:`cnnlab.training.api.train`."""
+    """Train ``model`` (a registry name or an ``nn.Module``) on ``dataset``:
+    :func:`cnnlab.training.api.train`."""
     from cnnlab.training.api import train as _train
 
     return _train(model, dataset, **settings)

@@ -81,7 +81,7 @@ def test_confident_mistakes_are_the_wrong_answers_the_model_was_surest_of():
 def test_summarize_accuracy_loss_and_macro_average():
     logits = torch.tensor([[2.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 3.0], [1.0, 0.0, 0.0]])
     labels = torch.tensor([0, 1, 2, 2])
-    evaluation = metrics.summarize(logits, labels, CLASSES)
+    evaluation = metrics.evaluation_from_logits(logits, labels, CLASSES)
     assert evaluation.accuracy == pytest.approx(0.75)
     assert evaluation.loss == pytest.approx(float(F.cross_entropy(logits, labels)))
     assert evaluation.num_images == 4 and evaluation.num_correct == 3
@@ -95,14 +95,14 @@ def test_summarize_accuracy_loss_and_macro_average():
 
 def test_summarize_refuses_outputs_that_are_not_one_logit_per_class():
     with pytest.raises(CnnlabError, match="one logit per class"):
-        metrics.summarize(torch.zeros(4, 5), torch.zeros(4, dtype=torch.long), CLASSES)
+        metrics.evaluation_from_logits(torch.zeros(4, 5), torch.zeros(4, dtype=torch.long), CLASSES)
     with pytest.raises(CnnlabError, match=r"outputs of shape \(4, 3, 8, 8\)"):
         metrics.check_classifier_output(torch.zeros(4, 3, 8, 8), CLASSES)  # an autoencoder's
 
 
 def test_evaluate_counts_every_image_and_agrees_with_the_model(trained, mnist_test):
     split = mnist_test.subset(2000)
-    evaluation = metrics.evaluate(trained, split, batch_size=512)
+    evaluation = metrics.evaluate_trained(trained, split, batch_size=512)
     assert int(evaluation.confusion.sum()) == len(split) == 2000
     row_sums = evaluation.confusion.sum(dim=1)
     assert torch.equal(row_sums, torch.bincount(split.labels, minlength=10))

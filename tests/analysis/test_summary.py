@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from cnnlab.analysis.summary import Comparison, explain, summarize
+from cnnlab.analysis.summary import Comparison, explain, summarize_model
 from cnnlab.errors import ModelError
 from cnnlab.models import create, get_info, list_models
 
@@ -46,7 +46,7 @@ CASES += [("lenet5", (1, 28, 28), 10), ("course-cnn", (1, 28, 28), 10)]
 @pytest.mark.parametrize(("name", "shape", "classes"), CASES, ids=lambda v: str(v))
 def test_macs_match_the_flop_counter(name, shape, classes):
     model = meta_model(name, shape, classes)
-    assert 2 * summarize(model, shape).macs == flops(model, shape)
+    assert 2 * summarize_model(model, shape).macs == flops(model, shape)
 
 
 class Zoo(nn.Module):
@@ -68,7 +68,7 @@ class Zoo(nn.Module):
 
 
 def test_macs_of_odd_corners_match_the_flop_counter():
-    summary = summarize(Zoo(), (3, 15, 15))
+    summary = summarize_model(Zoo(), (3, 15, 15))
     assert 2 * summary.macs == flops(Zoo(), (3, 15, 15))
     rows = {row.name: row for row in summary.rows}
     assert rows["conv2d"].type == "conv2d (functional)"
@@ -104,7 +104,7 @@ def real_output_shapes(model: nn.Module, shape) -> dict[str, tuple[int, ...]]:
 def test_row_shapes_match_a_real_forward(name, shape):
     model = create(name, 10, shape[0], shape[1:])
     real = real_output_shapes(model, shape)
-    rows = {row.name: row.output_shape for row in summarize(model, shape).rows if row.name in real}
+    rows = {row.name: row.output_shape for row in summarize_model(model, shape).rows if row.name in real}
     assert len(rows) == len(real)
     assert rows == real
 
@@ -141,7 +141,7 @@ def test_receptive_field_through_dilation_and_a_residual_merge():
         def forward(self, x):
             return self.dilated(x) + self.wide(x)
 
-    rows = {row.name: row for row in summarize(Block(), (1, 16, 16)).rows}
+    rows = {row.name: row for row in summarize_model(Block(), (1, 16, 16)).rows}
     assert rows["dilated"].receptive_field == "5"
     assert rows["add"].receptive_field == "7"  # the larger of the two merged paths
 
@@ -159,7 +159,7 @@ class SharedConv(nn.Module):
 
 
 def test_a_module_used_twice_counts_its_parameters_once():
-    summary = summarize(SharedConv(), (1, 8, 8))
+    summary = summarize_model(SharedConv(), (1, 8, 8))
     assert summary.params == 40 + 148 + 10
     names = [row.name for row in summary.rows]
     assert names == ["stem", "conv", "conv (call 2)", "head"]
@@ -186,7 +186,7 @@ def test_frozen_parameters_are_counted_apart():
     model = create("resnet18", 10, 3, 32)
     for parameter in model.stem.parameters():
         parameter.requires_grad_(False)
-    summary = summarize(model, (3, 32, 32))
+    summary = summarize_model(model, (3, 32, 32))
     assert summary.frozen_params == 3 * 64 * 9 + 2 * 64
     assert summary.trainable_params + summary.frozen_params == summary.params == 11_173_962
 
@@ -196,11 +196,11 @@ def test_activation_memory_counts_each_distinct_output_once():
         nn.Conv2d(1, 2, 3, padding=1), nn.ReLU(inplace=True), nn.Flatten(), nn.Linear(32, 3)
     )
     # conv output 2x4x4 = 32 floats; the in-place ReLU and the flatten view add none; linear 3 floats
-    assert summarize(model, (1, 4, 4)).activation_bytes == (32 + 3) * 4
+    assert summarize_model(model, (1, 4, 4)).activation_bytes == (32 + 3) * 4
 
 
 def test_a_single_layer_is_a_model_too():
-    summary = summarize(nn.Conv2d(3, 8, 3), (3, 10, 10))
+    summary = summarize_model(nn.Conv2d(3, 8, 3), (3, 10, 10))
     [row] = summary.rows
     assert (row.name, row.window, row.formula) == ("Conv2d", "k3 s1 p0", "(10 + 2*0 - 3)/1 + 1 = 8")
     assert (row.params, row.macs, row.receptive_field) == (224, 8 * 8 * 8 * 27, "3")
@@ -208,7 +208,7 @@ def test_a_single_layer_is_a_model_too():
 
 def test_too_small_inputs_raise_model_errors_naming_the_layer():
     with pytest.raises(ModelError, match=r"at layer '1' \(MaxPool2d, k2 s2 p0\)"):
-        summarize(nn.Sequential(nn.Conv2d(1, 1, 3), nn.MaxPool2d(2)), (1, 3, 3))
+        summarize_model(nn.Sequential(nn.Conv2d(1, 1, 3), nn.MaxPool2d(2)), (1, 3, 3))
 
 
 def test_explain_defaults_to_the_papers_classes_at_the_papers_input():

@@ -181,7 +181,7 @@ def test_feature_maps_figure_shows_input_and_every_channel(trained, mnist_test, 
 def test_confusion_matrix_figure_annotates_every_nonzero_count(tmp_path: Path):
     logits = torch.eye(3)[[0, 0, 1, 2, 2, 2, 1]] * 5
     labels = torch.tensor([0, 1, 1, 2, 2, 2, 2])
-    evaluation = metrics.summarize(logits, labels, ["cat", "dog", "bird"])
+    evaluation = metrics.evaluation_from_logits(logits, labels, ["cat", "dog", "bird"])
     figure = visualize.confusion_matrix_figure(evaluation, "toy")
     axes = figure.axes[0]
     annotated = sorted(int(text.get_text()) for text in axes.texts)
@@ -195,7 +195,7 @@ def test_confusion_matrix_figure_annotates_every_nonzero_count(tmp_path: Path):
 
 def test_mistakes_figure_labels_each_image_with_truth_prediction_and_probability(trained, mnist_test):
     split = mnist_test.subset(300)
-    evaluation = metrics.evaluate(trained, split, top=6)
+    evaluation = metrics.evaluate_trained(trained, split, top=6)
     figure = visualize.mistakes_figure(evaluation, split.images, "most confidently wrong")
     titles = [axes.get_title() for axes in figure.axes if axes.images]
     assert len(titles) == len(evaluation.mistakes) == 6

@@ -30,6 +30,15 @@ def test_a_cnnlab_error_prints_its_message_only_and_debug_adds_the_traceback(cap
     assert "Traceback" in capsys.readouterr().err
 
 
+def test_debug_is_the_root_option_not_any_word_on_the_line(capsys):
+    # "--debug" here is the dataset's name (after "--"), not the option: no traceback.
+    assert main(["data", "verify", "--", "--debug"]) == 2
+    err = capsys.readouterr().err
+    assert "Unknown dataset '--debug'" in err and "Traceback" not in err
+    assert main(["data", "verify", "no-such-dataset"]) == 2  # a --debug run before does not stick
+    assert "Traceback" not in capsys.readouterr().err
+
+
 def test_every_area_has_its_commands(capsys):
     assert main(["--help"]) == 0
     out = capsys.readouterr().out

@@ -100,8 +100,9 @@ def test_missing_files_offline_say_where_and_which_names(tiny_mnist, tmp_path, m
     with pytest.raises(DataError) as info:
         load_dataset("tiny-mnist", data_dir=empty)
     message = str(info.value)
-    assert "CNNLAB_OFFLINE=1" in message
-    assert f"{empty / 'tiny-mnist'} is incomplete: it lacks train-labels-idx1-ubyte.gz" in message
+    assert "with a data directory given, cnnlab uses no other copy" in message
+    lacks = "(--data-dir) is incomplete: it lacks train-labels-idx1-ubyte.gz"
+    assert f"{empty / 'tiny-mnist'} {lacks}" in message
     assert f"Put the official files into {empty / 'tiny-mnist'}/" in message
     assert all(f.name in message for f in spec.files)
     monkeypatch.delenv("CNNLAB_OFFLINE")

@@ -1,4 +1,4 @@
-"""Fixtures of the experiment tests: a tiny experiment of our own, quick runs of the real recipes
+"""Fixtures of the experiment tests: a tiny experiment of our own, quick runs of the real experiments
 (each run once per session and shared by its tests), and a fixed training speed for estimates."""
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def _tiny_run(ctx) -> None:
 @pytest.fixture
 def tiny_experiment(monkeypatch):
     """A two-cell experiment on 256 MNIST images (shipped with cnnlab), registered for one test."""
-    monkeypatch.setattr(registry, "_EXPERIMENTS", dict(registry._EXPERIMENTS))
+    monkeypatch.setattr(registry, "_EXPERIMENTS", registry._EXPERIMENTS.copy())
     size = Size(seeds=2, train_images=256, test_images=200)
     experiment(
         TINY, version=1, title="Tiny", question="Does it work?", full=size, quick=size, plan=_tiny_plan,

@@ -1,4 +1,4 @@
-"""Every recipe's ``--quick`` version, run through the CLI once per session: the report's numbers are
+"""Every experiment's ``--quick`` version, run through the CLI once per session: the report's numbers are
 present, complete and consistent with the per-seed values in results.json; parameter counts exact.
 
 Each run takes from a few seconds to about a minute on two cores, hence ``slow``.

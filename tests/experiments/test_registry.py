@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from cnnlab.data import get_spec
 from cnnlab.errors import UnknownNameError
 from cnnlab.experiments import (
     CellSpec,
@@ -15,7 +16,7 @@ from cnnlab.experiments import (
     list_experiments,
     registry,
 )
-from cnnlab.training import resolve_config
+from cnnlab.training import TrainConfig, resolve_config
 
 COURSE_ORDER = [
     "fc-vs-cnn",
@@ -59,9 +60,23 @@ def test_every_planned_cell_is_a_valid_training_setting(name, quick):
     assert found.quick.seeds <= found.full.seeds
 
 
+def _images_trained(cell: CellSpec) -> int:
+    """Training images one seed of ``cell`` goes through: its subset (or the whole split) x epochs."""
+    config = TrainConfig().replace(**cell.settings)
+    return (config.subset or get_spec(cell.dataset).split_sizes["train"]) * config.epochs
+
+
 def test_quick_versions_are_smaller_than_full_ones():
     for found in list_experiments():
         assert found.quick.train_images is not None, found.name
+        assert found.quick.seeds <= found.full.seeds, found.name
+        full = {cell.label: _images_trained(cell) for cell in found.plan(found.full).cells}
+        quick = {cell.label: _images_trained(cell) for cell in found.plan(found.quick).cells}
+        assert set(quick) == set(full), found.name  # the same cells, each cut down
+        for label, images in quick.items():
+            assert images <= full[label], (found.name, label)
+        quick_total = sum(quick.values()) * found.quick.seeds
+        assert quick_total < sum(full.values()) * found.full.seeds, found.name
 
 
 def test_size_apply_keeps_the_smaller_subset_and_replaces_epochs():
@@ -81,7 +96,7 @@ def _plan(size: Size) -> Plan:
 
 
 def test_registering_twice_or_referencing_an_unknown_cell_fails(monkeypatch):
-    monkeypatch.setattr(registry, "_EXPERIMENTS", dict(registry._EXPERIMENTS))
+    monkeypatch.setattr(registry, "_EXPERIMENTS", registry._EXPERIMENTS.copy())
     with pytest.raises(ValueError, match="registered twice"):
         experiment("fc-vs-cnn", version=1, title="t", question="q", full=Size(1), quick=Size(1), plan=_plan)(
             lambda ctx: None

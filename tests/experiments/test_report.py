@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from cnnlab.experiments.report import Report, format_duration, format_metric, format_summary
+from cnnlab.experiments.report import Report, format_metric, format_summary
+from cnnlab.formatting import format_duration
 from cnnlab.runs.stats import summarize
 
 

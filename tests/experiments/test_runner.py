@@ -65,7 +65,7 @@ def test_course_check_comparison_and_figures(finished):
     assert "Machine:" in finished.report and "official" in finished.report
 
 
-def test_a_failing_recipe_still_writes_its_partial_report(tiny_experiment, fixed_speed, tmp_path):
+def test_a_failing_experiment_still_writes_its_partial_report(tiny_experiment, fixed_speed, tmp_path):
     def fail_after_one_cell(ctx):
         ctx.train("FC")
         raise TrainingError("the loss became nan")

@@ -1,36 +1,14 @@
-"""Fixtures for the training tests: a tiny, fast run on the shipped MNIST."""
+"""Fixtures for the training tests (``tiny``, ``ctrl_c_at_step`` and ``interrupted_run`` are in
+tests/conftest.py: the fault tests use them too)."""
 
 from __future__ import annotations
 
-import os
-import signal
-from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
 
-from cnnlab.training import TIMING_KEYS, Reporter
-
-
-@pytest.fixture
-def tiny(tmp_path: Path) -> dict[str, Any]:
-    """Settings of a run that takes about a second: 256 MNIST images, 2 epochs of 8 steps."""
-    return {
-        "model": "course-cnn",
-        "dataset": "mnist",
-        "subset": 256,
-        "test_subset": 128,
-        "batch_size": 32,
-        "epochs": 2,
-        "lr": 3e-3,
-        "log_every": 2,
-        "checkpoint_every": 3,
-        "threads": 1,
-        "curves": False,
-        "runs_dir": str(tmp_path / "runs"),
-        "progress": False,
-    }
+from cnnlab.training import TIMING_KEYS
 
 
 def _same_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:
@@ -52,37 +30,3 @@ def same_weights():
 def learning_records():
     """learning_records(records): metrics.jsonl records without their wall-clock entries."""
     return _learning_records
-
-
-class CtrlCAtStep(Reporter):
-    """Sends this process a real SIGINT during the given step, as a user's Ctrl-C would."""
-
-    def __init__(self, step: int):
-        self.at, self.steps = step, 0
-
-    def step(self, images, stats):
-        self.steps += 1
-        if self.steps == self.at:
-            os.kill(os.getpid(), signal.SIGINT)
-
-
-@pytest.fixture
-def ctrl_c_at_step():
-    """``ctrl_c_at_step(n)``: a progress reporter that presses Ctrl-C during step ``n``."""
-    return CtrlCAtStep
-
-
-@pytest.fixture
-def interrupted_run():
-    """``interrupted_run(settings, n, name)``: train with ``settings`` until Ctrl-C during step ``n``
-    (the run must stop as interrupted); return the run directory, ready for ``resume``."""
-
-    def interrupt(settings: dict[str, Any], step: int, name: str = "cut") -> Path:
-        import cnnlab
-        from cnnlab.training import TrainingInterrupted
-
-        with pytest.raises(TrainingInterrupted):
-            cnnlab.train(**{**settings, "progress": CtrlCAtStep(step)}, name=name)
-        return Path(settings["runs_dir"]) / name
-
-    return interrupt

@@ -135,6 +135,42 @@ def test_bad_config_files_are_explained(tmp_path: Path):
         resolve_config(config_file=listing.rename(tmp_path / "list.json"))
 
 
+def test_a_settings_file_with_several_problems_lists_them_all(tmp_path: Path):
+    settings = tmp_path / "run.toml"
+    settings.write_text('learnin_rate = 0.1\nepochz = 3\nlr = "fast"\nbatch_size = "big"\n')
+    with pytest.raises(ConfigError) as error:
+        resolve_config(config_file=settings)
+    text = str(error.value)
+    assert text.startswith(f"4 problems in {settings}:")
+    assert "Unknown setting 'learnin_rate'" in text and "Did you mean 'epochs'?" in text
+    assert f"lr = 'fast' in {settings} is not a valid number" in text
+    assert f"batch_size = 'big' in {settings} is not a valid whole number" in text
+
+
+def test_impossible_values_and_combinations_are_all_listed():
+    with pytest.raises(ConfigError) as error:
+        resolve_config(overrides={"lr": 0, "muon_lr": -1, "early_stop": 2, "alternate_flips": True})
+    text = str(error.value)
+    for problem in ("lr must", "muon_lr must", "early_stop needs", "alternate_flips changes"):
+        assert problem in text, problem
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "place"),
+    [
+        ("broken.toml", "lr = 0.1\nepochs = = 3\n", "line 2, column 10"),
+        ("broken.yaml", "lr: 0.1\n  epochs: 3\n", "line 2, column 9"),
+    ],
+)
+def test_a_file_that_does_not_parse_names_the_file_and_the_line(tmp_path: Path, name, text, place):
+    broken = tmp_path / name
+    broken.write_text(text)
+    with pytest.raises(ConfigError) as error:
+        resolve_config(config_file=broken)
+    message = str(error.value)
+    assert message.startswith(f"Cannot parse {broken}, {place}: ") and "\n" not in message
+
+
 def test_unknown_recipe_lists_the_known_ones():
     assert get_recipe("default").settings == {}
     with pytest.raises(ValueError, match="defined twice"):

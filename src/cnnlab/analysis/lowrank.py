@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from cnnlab.errors import DataError, UsageError
+from cnnlab.formatting import format_shape
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -391,7 +392,7 @@ def lowrank_figure(report: LowRankReport) -> Figure:
     spectrum_axes, energy_axes = rows[1].subplots(1, 2)
     _plot_spectra(spectrum_axes, report)
     _plot_energy(energy_axes, report)
-    shape = "x".join(str(n) for n in report.matrix_shape[1:])
+    shape = format_shape(report.matrix_shape[1:])
     what = (
         f"{report.matrix_shape[0]} channel(s) of {shape}"
         if report.kind == "image"

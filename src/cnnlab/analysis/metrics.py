@@ -1,9 +1,11 @@
 """How a trained classifier does on a split: accuracy, per-class scores, confusions, worst mistakes.
 
 The functions on tensors (:func:`confusion_matrix`, :func:`class_scores`, :func:`most_confused`,
-:func:`confident_mistakes`, :func:`summarize`) know nothing of models. :func:`predict_logits` runs a model
-over a uint8 image tensor in large batches under ``torch.inference_mode``; :func:`evaluate` joins
-the two for a :class:`~cnnlab.runs.TrainedModel`; :func:`load_split` finds the images a run is
+:func:`confident_mistakes`, :func:`evaluation_from_logits`) know nothing of models.
+:func:`predict_logits` runs a model over a uint8 image tensor in large batches under
+``torch.inference_mode``; :func:`evaluate_trained` joins the two for a
+:class:`~cnnlab.runs.TrainedModel` (the trainer's own per-epoch metrics are
+:func:`cnnlab.training.evaluate`'s); :func:`load_split` finds the images a run is
 judged on (its test split, or the validation split it held out while training).
 
 Conventions, as in scikit-learn: rows of the confusion matrix are the true classes, columns the
@@ -68,7 +70,8 @@ class Mistake:
 
 @dataclass
 class Evaluation:
-    """Everything :func:`summarize` measured; ``to_dict`` is what ``cnnlab eval --json`` prints."""
+    """Everything :func:`evaluation_from_logits` measured; ``to_dict`` is what ``cnnlab eval --json``
+    prints."""
 
     classes: list[str]
     accuracy: float
@@ -186,7 +189,7 @@ def confident_mistakes(probabilities: torch.Tensor, labels: torch.Tensor, k: int
     ]
 
 
-def summarize(
+def evaluation_from_logits(
     logits: torch.Tensor, labels: torch.Tensor, classes: list[str], *, top: int = 16, pairs: int = 5
 ) -> Evaluation:
     """All metrics of one split from the model's logits (N, K) and the true labels (N,)."""
@@ -312,7 +315,7 @@ def pick_device(name: str = "auto") -> torch.device:
     return torch.device("cpu")
 
 
-def evaluate(
+def evaluate_trained(
     trained: TrainedModel,
     dataset: ImageDataset,
     *,
@@ -327,7 +330,7 @@ def evaluate(
             f"was trained on ({', '.join(trained.classes[:5])}, ...); evaluate it on its own dataset"
         )
     logits = predict_logits(trained, dataset.images, batch_size=batch_size, device=device)
-    return summarize(logits, dataset.labels, trained.classes, top=top)
+    return evaluation_from_logits(logits, dataset.labels, trained.classes, top=top)
 
 
 def run_directory(run_or_file: str | Path) -> Path | None:

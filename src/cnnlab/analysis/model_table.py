@@ -15,9 +15,10 @@ from functools import lru_cache
 from pathlib import Path
 
 from cnnlab import __version__, models
-from cnnlab.analysis.summary import explain, shape_text
+from cnnlab.analysis.summary import explain
 from cnnlab.atomic import atomic_write_json
 from cnnlab.errors import CnnlabError, UnknownNameError
+from cnnlab.formatting import format_shape
 
 DATASET_INPUTS = ((1, 28, 28), (3, 32, 32))
 DATASET_CLASSES = 10
@@ -53,8 +54,8 @@ def model_rows(
             "task": info.task,
         }
         for shape in DATASET_INPUTS:
-            row.update(_costs_columns(shape_text(shape), cache.costs(info.name, shape, DATASET_CLASSES)))
-        row["paper_input"] = shape_text(info.paper_input)
+            row.update(_costs_columns(format_shape(shape), cache.costs(info.name, shape, DATASET_CLASSES)))
+        row["paper_input"] = format_shape(info.paper_input)
         row.update(_costs_columns("paper", cache.costs(info.name, info.paper_input, info.paper_classes)))
         rows.append(row)
     cache.save()
@@ -81,7 +82,7 @@ class _Cache:
                 self.entries = stored.get("costs", {})
 
     def costs(self, name: str, shape: tuple[int, int, int], classes: int) -> tuple[int, int] | None:
-        key = f"{name}|{shape_text(shape)}|{classes}"
+        key = f"{name}|{format_shape(shape)}|{classes}"
         if key not in self.entries:
             costs = model_costs(name, tuple(shape), classes)
             self.entries[key] = list(costs) if costs is not None else None

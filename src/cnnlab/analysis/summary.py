@@ -1,6 +1,6 @@
 """A layer-by-layer account of any ``nn.Module``: the machinery behind ``cnnlab explain``.
 
-:func:`summarize` runs the model once on the meta device (no memory, no compute, so VGG-16 at
+:func:`summarize_model` runs the model once on the meta device (no memory, no compute, so VGG-16 at
 224x224 takes a fraction of a second) and records, for every module call in order: its output
 shape, the size formula of its convolution or pooling with the numbers in it, its parameters, its
 multiply-accumulates (MACs) and the receptive field and jump of its output. Residual additions and
@@ -27,6 +27,7 @@ from torch import Tensor, nn
 from cnnlab import models
 from cnnlab.analysis.receptive_field import Field, merge
 from cnnlab.errors import ConfigError
+from cnnlab.formatting import format_bytes, format_shape, format_short_count, markdown_table
 from cnnlab.models.layer_arithmetic import Window
 from cnnlab.models.tracing import ShapeTracer, trace
 
@@ -101,17 +102,17 @@ class ModelSummary:
 
     def total_lines(self) -> list[str]:
         return [
-            f"Input {shape_text(self.input_shape)} -> output {shape_text(self.output_shape)}",
-            f"Parameters: {self.params:,} ({format_count(self.params)}): trainable "
+            f"Input {format_shape(self.input_shape)} -> output {format_shape(self.output_shape)}",
+            f"Parameters: {self.params:,} ({format_short_count(self.params)}): trainable "
             f"{self.trainable_params:,}, frozen {self.frozen_params:,}",
-            f"MACs for one image: {self.macs:,} ({format_count(self.macs)}; FLOPs = 2 x MACs)",
+            f"MACs for one image: {self.macs:,} ({format_short_count(self.macs)}; FLOPs = 2 x MACs)",
             f"Activation memory, one image in training: {format_bytes(self.activation_bytes)} "
             "(every layer output kept for the backward pass, float32)",
         ]
 
     def to_table(self, depth: int | None = None) -> Table:
         table = Table(
-            title=f"{self.name} on {shape_text(self.input_shape)}", caption="\n".join(self.total_lines())
+            title=f"{self.name} on {format_shape(self.input_shape)}", caption="\n".join(self.total_lines())
         )
         for column in COLUMNS:
             numeric = column in ("Params", "MACs", "RF", "Jump")
@@ -121,9 +122,11 @@ class ModelSummary:
         return table
 
     def to_markdown(self, depth: int | None = None) -> str:
-        table = markdown_table(COLUMNS, [_cells(row, depth, indent=False) for row in self.rows_at(depth)])
+        table = markdown_table(
+            COLUMNS, [_cells(row, depth, indent=False) for row in self.rows_at(depth)], compact=True
+        )
         totals = "\n".join(f"- {line}" for line in self.total_lines())
-        return f"### {self.name} on {shape_text(self.input_shape)}\n\n{table}\n{totals}\n"
+        return f"### {self.name} on {format_shape(self.input_shape)}\n\n{table}\n{totals}\n"
 
 
 @dataclass
@@ -134,12 +137,12 @@ class Comparison:
 
     def rows(self) -> list[dict[str, str]]:
         metrics = {
-            "input": lambda s: shape_text(s.input_shape),
-            "output": lambda s: shape_text(s.output_shape),
+            "input": lambda s: format_shape(s.input_shape),
+            "output": lambda s: format_shape(s.output_shape),
             "params": lambda s: f"{s.params:,}",
             "trainable": lambda s: f"{s.trainable_params:,}",
             "MACs": lambda s: f"{s.macs:,}",
-            "MACs (short)": lambda s: format_count(s.macs),
+            "MACs (short)": lambda s: format_short_count(s.macs),
             "activations": lambda s: format_bytes(s.activation_bytes),
             "conv/linear layers": lambda s: str(s.totals()["weight_layers"]),
         }
@@ -163,10 +166,11 @@ class Comparison:
         return table
 
     def to_markdown(self) -> str:
-        return markdown_table(self.columns(), [[row[c] for c in self.columns()] for row in self.rows()])
+        rows = [[row[c] for c in self.columns()] for row in self.rows()]
+        return markdown_table(self.columns(), rows, compact=True)
 
 
-def summarize(model: nn.Module, input_shape: Sequence[int], name: str | None = None) -> ModelSummary:
+def summarize_model(model: nn.Module, input_shape: Sequence[int], name: str | None = None) -> ModelSummary:
     """Summarise ``model`` on one image of ``input_shape`` (C, H, W): works for any ``nn.Module``.
 
     The model runs on the meta device in eval mode (training-only parts such as auxiliary heads
@@ -201,11 +205,11 @@ def explain(
     info = models.get_info(name)
     shape = tuple(input_shape or info.default_input)
     if len(shape) != 3:
-        raise ConfigError(f"An input shape is C x H x W, e.g. 3x32x32, not {shape_text(shape)}.")
+        raise ConfigError(f"An input shape is C x H x W, e.g. 3x32x32, not {format_shape(shape)}.")
     classes = num_classes or (info.paper_classes if shape == info.paper_input else 10)
     with torch.device("meta"):
         model = models.create(name, classes, shape[0], shape[1:], **kwargs)
-    return summarize(model, shape, name=name)
+    return summarize_model(model, shape, name=name)
 
 
 class _SummaryTracer(ShapeTracer):
@@ -324,7 +328,7 @@ class _SummaryTracer(ShapeTracer):
         elif macs:
             kind, text = f"{name} (functional)", ""
         elif name in _ADDS and len(spatial) == 2 and spatial[0].shape == spatial[1].shape:
-            kind, text = "Add", " + ".join(shape_text(t.shape[1:]) for t in spatial) + " (paths merged)"
+            kind, text = "Add", " + ".join(format_shape(t.shape[1:]) for t in spatial) + " (paths merged)"
         elif name in _CATS and len(spatial) >= 2 and _cat_dim(args, kwargs) == 1:
             widths = [t.shape[1] for t in spatial]
             kind, text = "Concat", f"channels {' + '.join(map(str, widths))} = {sum(widths)}"
@@ -442,36 +446,10 @@ def _cells(row: LayerRow, depth: int | None, indent: bool) -> list[str]:
         name + (" (folded)" if _folded(row, depth) else ""),
         row.type,
         row.window,
-        shape_text(row.output_shape),
+        format_shape(row.output_shape),
         row.formula,
         f"{row.params:,}" if show_numbers else "",
         f"{row.macs:,}" if show_numbers else "",
         row.receptive_field,
         row.jump,
     ]
-
-
-def markdown_table(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A GitHub-flavoured Markdown table; ``|`` inside cells is escaped."""
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(str(cell).replace("|", "\\|") for cell in row) + " |" for row in rows]
-    return "\n".join(lines) + "\n"
-
-
-def shape_text(shape: Sequence[int] | None) -> str:
-    return "" if shape is None else "x".join(str(s) for s in shape)
-
-
-def format_count(value: int) -> str:
-    """1234567 -> '1.23 M'."""
-    for threshold, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(value) >= threshold:
-            return f"{value / threshold:.3g} {suffix}"
-    return str(value)
-
-
-def format_bytes(value: int) -> str:
-    for threshold, suffix in ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
-        if value >= threshold:
-            return f"{value / threshold:.3g} {suffix}"
-    return f"{value} B"

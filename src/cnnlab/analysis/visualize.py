@@ -5,7 +5,9 @@ function turns them into a matplotlib :class:`~matplotlib.figure.Figure` built w
 nothing depends on a display or on pyplot's global state; :func:`save_figure` writes it atomically.
 
 Layers are named as in ``model.named_modules()`` (e.g. ``features.0``); the layers these tools
-work on are the ``nn.Conv2d`` ones, listed in the order the forward pass runs them.
+work on are the convolution-like ones (:func:`is_conv_like`: every ``nn.Conv2d``, and modules such
+as LeNet-5's ``TableConv`` that convolve with a kernel they build, exposed by ``dense_weight()``),
+listed in the order the forward pass runs them.
 
 Grad-CAM (Selvaraju et al., 2017, "Grad-CAM: Visual Explanations from Deep Networks via
 Gradient-based Localization"): the feature maps ``A_k`` of a conv layer are weighted by the mean
@@ -52,25 +54,49 @@ _DIVERGING_NOTE = "blue < 0 < red, one scale for all"
 # --- Layers and activations -------------------------------------------------------------------
 
 
-def conv_layers(model: nn.Module) -> dict[str, nn.Conv2d]:
-    """The model's ``nn.Conv2d`` layers by name, in registration order."""
-    layers = {name: module for name, module in model.named_modules() if isinstance(module, nn.Conv2d)}
+def is_conv_like(module: nn.Module) -> bool:
+    """An ``nn.Conv2d``, or a module that convolves with a (out, in, kh, kw) kernel it builds and
+    exposes as ``dense_weight()`` (LeNet-5's C3, wired by the paper's Table I)."""
+    return isinstance(module, nn.Conv2d) or callable(getattr(module, "dense_weight", None))
+
+
+def kernel_of(module: nn.Module) -> torch.Tensor:
+    """The (out, in/groups, kh, kw) kernel a conv-like layer convolves with."""
+    return module.weight if isinstance(module, nn.Conv2d) else module.dense_weight()
+
+
+def conv_layers(model: nn.Module) -> dict[str, nn.Module]:
+    """The model's convolution-like layers by name, in registration order."""
+    layers = {name: module for name, module in model.named_modules() if is_conv_like(module)}
     if not layers:
-        raise ModelError(f"{type(model).__name__} has no Conv2d layer, so there is nothing to show")
+        raise ModelError(f"{type(model).__name__} has no convolution layer, so there is nothing to show")
     return layers
 
 
 def conv_layers_in_order(trained: TrainedModel) -> list[str]:
     """Names of the conv layers in the order one forward pass runs them (skips unused ones, such as
     GoogLeNet's auxiliary heads in eval mode)."""
+    return list(_conv_output_shapes(trained))
+
+
+def default_cam_layer(trained: TrainedModel) -> str:
+    """Grad-CAM's default layer: the last conv layer whose output still has spatial extent (more
+    than one position). A 1x1 output, such as LeNet-5's C5, can only give a uniform map."""
+    shapes = _conv_output_shapes(trained)
+    spatial = [name for name, shape in shapes.items() if shape[-2] * shape[-1] > 1]
+    return (spatial or list(shapes))[-1]
+
+
+def _conv_output_shapes(trained: TrainedModel) -> dict[str, tuple[int, ...]]:
+    """{conv layer: output shape}, in the order one forward pass of a blank image runs them."""
     layers = conv_layers(trained.model)
     example = torch.zeros(tuple(trained.input_shape), dtype=torch.uint8)
     with torch.inference_mode(), recording(layers) as outputs:
         trained.model(_model_input(trained, example))
-    return list(outputs)
+    return {name: tuple(output.shape) for name, output in outputs.items()}
 
 
-def resolve_layer(model: nn.Module, name: str) -> nn.Conv2d:
+def resolve_layer(model: nn.Module, name: str) -> nn.Module:
     """The conv layer called ``name``; an unknown name lists the valid ones."""
     layers = conv_layers(model)
     if name not in layers:
@@ -144,11 +170,11 @@ def grad_cam(
 ) -> GradCam:
     """Grad-CAM of one uint8 image (C, H, W) for ``class_index`` (default: the predicted class).
 
-    ``layer`` defaults to the last conv layer the forward pass runs: the one whose maps are both
-    the most semantic and still spatial.
+    ``layer`` defaults to the last conv layer the forward pass runs whose output is still spatial
+    (:func:`default_cam_layer`): its maps are the most semantic ones that can still say where.
     """
     model = trained.model.eval()
-    layer = layer or conv_layers_in_order(trained)[-1]
+    layer = layer or default_cam_layer(trained)
     module = resolve_layer(model, layer)
     # An input that requires grad builds the graph even when the model's weights are frozen.
     x = _model_input(trained, pixels).requires_grad_(True)
@@ -219,7 +245,7 @@ def save_figure(figure: Figure, path: str | Path) -> Path:
     return path
 
 
-def filters_figure(name: str, conv: nn.Conv2d) -> Figure:
+def filters_figure(name: str, conv: nn.Module) -> Figure:
     """The kernels of a conv layer.
 
     A layer that reads RGB (the first layer of a colour model) shows each filter as a colour image,
@@ -227,7 +253,7 @@ def filters_figure(name: str, conv: nn.Conv2d) -> Figure:
     (filter, input channel) pair on a shared blue-white-red scale centred on 0, so strong and dead
     kernels can be told apart.
     """
-    weights = conv.weight.detach().float().cpu()  # (out, in/groups, kh, kw)
+    weights = kernel_of(conv).detach().float().cpu()  # (out, in/groups, kh, kw)
     out_channels, in_channels, kh, kw = weights.shape
     if in_channels == 3:
         return _rgb_filters_figure(name, weights)

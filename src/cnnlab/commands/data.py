@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
-import warnings
-from collections.abc import Iterator
 from pathlib import Path
 
 import typer
 
-from cnnlab.commands.output import console, err_console, print_json, print_table
+from cnnlab.commands.output import console, print_json, print_table
 
+SAMPLES_FOLDER = "samples"  # `data show` writes its grids here, inside the runs directory
 DATA_DIR_HELP = "Data directory (<dir>/<dataset>/<files>); searched before $CNNLAB_DATA and the user cache."
 
 data_app = typer.Typer(
@@ -21,16 +19,6 @@ data_app = typer.Typer(
 def register(app: typer.Typer) -> None:
     """Add this area's commands to the root app."""
     app.add_typer(data_app, name="data")
-
-
-@contextlib.contextmanager
-def printed_warnings() -> Iterator[None]:
-    """Show the data layer's warnings (skipped or resized images) as one line each on stderr."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        yield
-    for warning in caught:
-        err_console.print(f"[yellow]Warning:[/] {warning.message}", highlight=False)
 
 
 @data_app.command("list")
@@ -114,7 +102,9 @@ def _print_report(report) -> None:
 def show_dataset(
     name: str = typer.Argument(..., help="A dataset name or an image folder."),
     split: str = typer.Option("train", "--split", help="train or test (an image folder: its splits)."),
-    out: Path | None = typer.Option(None, "--out", help="PNG to write [default: <name>-<split>.png]."),
+    out: Path | None = typer.Option(
+        None, "--out", help=f"PNG to write (default: <runs dir>/{SAMPLES_FOLDER}/<name>-<split>.png)."
+    ),
     count: int = typer.Option(32, "--count", help="How many images to show."),
     seed: int = typer.Option(0, "--seed", help="Which random images to show."),
     data_dir: Path | None = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
@@ -125,12 +115,13 @@ def show_dataset(
     """Write a PNG grid of sample images with their class names."""
     from cnnlab.data import load_dataset
     from cnnlab.data.preview import save_sample_grid
+    from cnnlab.runs.rundir import default_runs_dir
 
-    with printed_warnings():
-        dataset = load_dataset(name, split, data_dir=data_dir, skip_bad_images=skip_bad_images)
-    out = out or Path(f"{dataset.name}-{split}.png")
+    dataset = load_dataset(name, split, data_dir=data_dir, skip_bad_images=skip_bad_images)
+    out = out or default_runs_dir() / SAMPLES_FOLDER / f"{dataset.name}-{split}.png"
     save_sample_grid(dataset, out, count=count, seed=seed)
     console.print(
         f"Wrote {out}: {min(count, len(dataset))} of {len(dataset)} {dataset.name} {split} images "
-        f"({dataset.verification}, from {dataset.location})."
+        f"({dataset.verification}, from {dataset.location}).",
+        soft_wrap=True,
     )

@@ -22,22 +22,25 @@ def experiment(
     quick: bool = typer.Option(
         False, "--quick", help="The short version: small subsets, few steps, few seeds."
     ),
-    seeds: int | None = typer.Option(None, "--seeds", help="Seeds 0..N-1 [default: the recipe's]."),
+    seeds: int | None = typer.Option(None, "--seeds", help="Seeds 0..N-1 (default: the experiment's)."),
     out: Path | None = typer.Option(
-        None, "--out", help="Folder for the report [default: RUNS/experiments/NAME-TIME]."
+        None, "--out", help="Folder for the report (default: RUNS/experiments/NAME-TIME)."
     ),
     runs_dir: Path | None = typer.Option(
-        None, "--runs-dir", help="Runs directory [default: $CNNLAB_RUNS or ./runs]."
+        None,
+        "--runs-dir",
+        help="Runs directory, RUNS above ($CNNLAB_RUNS or ./runs by default); with --out, the "
+        "folder of the experiment's training runs.",
     ),
     data_dir: Path | None = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N or mps."),
-    threads: int | None = typer.Option(None, "--threads", help="CPU threads [default: all cores]."),
+    threads: int | None = typer.Option(None, "--threads", help="CPU threads (default: all cores)."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress output."),
     as_json: bool = typer.Option(
         False, "--json", help="Print JSON (the list, or results.json) instead of tables."
     ),
 ) -> None:
-    """Run a named, versioned recipe of the course; it writes report.md and results.json.
+    """Run a named, versioned experiment of the course; it writes report.md and results.json.
 
     Examples: cnnlab experiment list; cnnlab experiment fc-vs-cnn --quick;
     cnnlab experiment seed-noise --seeds 10.
@@ -64,7 +67,7 @@ def experiment(
 def _list(seeds: int | None, device: str, threads: int | None, as_json: bool) -> None:
     from cnnlab.experiments import estimate, list_experiments
     from cnnlab.experiments.machine import describe_machine
-    from cnnlab.experiments.report import format_duration
+    from cnnlab.formatting import format_duration
 
     rows = []
     for item in list_experiments():

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from cnnlab.commands.output import console, print_json, print_table
+from cnnlab.formatting import format_shape
 
 DATA_DIR_HELP = "Data directory (<dir>/<dataset>/<files>); searched before $CNNLAB_DATA and the user cache."
 
@@ -18,8 +19,13 @@ def register(app: typer.Typer) -> None:
 
 
 def generate(
-    run: Path = typer.Argument(..., help="A run directory of `cnnlab train` or a checkpoint file."),
-    out: Path | None = typer.Option(None, "--out", help="Folder for the PNGs [default: RUN/generated]."),
+    run: Path = typer.Argument(
+        ..., help="A run: its name (as in `cnnlab runs list`), its directory, or a checkpoint file."
+    ),
+    runs_dir: Path | None = typer.Option(
+        None, "--runs-dir", help="Where a RUN given by name is looked for (default: $CNNLAB_RUNS or ./runs)."
+    ),
+    out: Path | None = typer.Option(None, "--out", help="Folder for the PNGs (default: RUN/generated)."),
     count: int = typer.Option(
         10, "--count", help="Images a row (one test image a class; VAE: count x count samples)."
     ),
@@ -30,8 +36,9 @@ def generate(
     """Figures of a trained autoencoder, VAE or RBM: reconstructions, samples, latent map,
     interpolation, learned features."""
     from cnnlab.analysis.generative import generate as make_figures
+    from cnnlab.runs.rundir import locate_run
 
-    result = make_figures(run, out, data_dir=data_dir, count=count, seed=seed)
+    result = make_figures(locate_run(run, runs_dir), out, data_dir=data_dir, count=count, seed=seed)
     if as_json:
         print_json(result.to_dict())
         return
@@ -86,7 +93,7 @@ def _print_report(report) -> None:
         }
         for row in report.rows
     ]
-    shape = "x".join(str(n) for n in report.matrix_shape[1:])
+    shape = format_shape(report.matrix_shape[1:])
     matrices = (
         f"{report.matrix_shape[0]} channel(s) of {shape}" if report.kind == "image" else f"{shape} matrix"
     )

@@ -1,7 +1,8 @@
 """Looking inside a trained CNN: ``cnnlab eval``, ``predict``, ``visualize`` and ``export``.
 
-Each takes RUN: a run directory of ``cnnlab train`` (its best checkpoint, else the last) or a
-checkpoint file. What they write goes beside the run unless ``--out`` says otherwise.
+Each takes RUN: a run's name or directory (its best checkpoint, else the last) or a checkpoint
+file, resolved by :func:`cnnlab.runs.rundir.locate_run` as ``cnnlab runs show`` resolves it.
+What they write goes beside the run unless ``--out`` says otherwise.
 """
 
 from __future__ import annotations
@@ -14,7 +15,11 @@ from rich.markup import escape
 from cnnlab.commands.output import console, err_console, print_json, print_table
 from cnnlab.errors import DataError, UsageError
 
-RUN_ARGUMENT = typer.Argument(..., help="A run directory of `cnnlab train`, or a checkpoint file.")
+RUN_HELP = "A run: its name (see `cnnlab runs list`), its directory, or a checkpoint file."
+RUN_ARGUMENT = typer.Argument(..., help=RUN_HELP)
+RUNS_DIR_OPTION = typer.Option(
+    None, "--runs-dir", help="Where a RUN given by name is looked for (default: $CNNLAB_RUNS or ./runs)."
+)
 DEVICE_OPTION = typer.Option("auto", "--device", help="auto (CUDA, then MPS, then CPU), cpu, cuda, ...")
 DATA_DIR_OPTION = typer.Option(
     None, "--data-dir", help="Where the datasets are (default: $CNNLAB_DATA, cache)."
@@ -31,6 +36,7 @@ def register(app: typer.Typer) -> None:
 
 def eval_command(
     run: Path = RUN_ARGUMENT,
+    runs_dir: Path | None = RUNS_DIR_OPTION,
     split: str = typer.Option("test", "--split", help="test, or val (the run's held-out validation split)."),
     out: Path | None = typer.Option(
         None, "--out", help="Folder for eval.json and the PNGs (default RUN/eval-SPLIT)."
@@ -47,22 +53,25 @@ def eval_command(
     from cnnlab.analysis import metrics, visualize
     from cnnlab.atomic import atomic_write_json
     from cnnlab.runs import load_trained
+    from cnnlab.runs.rundir import locate_run
+    from cnnlab.training.metrics import uses_objective
 
+    run = locate_run(run, runs_dir)
     trained = load_trained(run)
     dataset = metrics.load_split(run, trained, split, data_dir=data_dir)
-    evaluation = metrics.evaluate(
+    out = out or _default_output(run, f"eval-{split}")
+    if uses_objective(trained.model):
+        hardware = metrics.pick_device(device)
+        _eval_objective(run, trained, dataset, split, out, hardware, batch_size, json_output)
+        return
+    evaluation = metrics.evaluate_trained(
         trained, dataset, batch_size=batch_size, device=metrics.pick_device(device), top=top
     )
-    out = out or _default_output(run, f"eval-{split}")
-    title = f"{trained.model_name} on {trained.dataset} {split} ({len(dataset)} images)"
+    title = _eval_title(trained, split, dataset)
     files = visualize.save_evaluation_figures(evaluation, dataset.images, out, title)
     files["report"] = out / "eval.json"
     report = {
-        "run": str(run),
-        "checkpoint": str(trained.checkpoint),
-        "model": trained.model_name,
-        "dataset": trained.dataset,
-        "split": split,
+        **_eval_header(run, trained, split),
         **evaluation.to_dict(),
         "files": {name: str(path) for name, path in files.items()},
     }
@@ -92,8 +101,49 @@ def eval_command(
     _print_files(files)
 
 
+def _eval_header(run: Path, trained, split: str) -> dict[str, str | None]:
+    """What every eval.json starts with: which run, checkpoint, model, dataset and split."""
+    return {
+        "run": str(run),
+        "checkpoint": str(trained.checkpoint),
+        "model": trained.model_name,
+        "dataset": trained.dataset,
+        "split": split,
+    }
+
+
+def _eval_title(trained, split: str, dataset) -> str:
+    return f"{trained.model_name} on {trained.dataset} {split} ({len(dataset)} images)"
+
+
+def _eval_objective(run: Path, trained, dataset, split: str, out: Path, device, batch_size, as_json: bool):
+    """`cnnlab eval` of an autoencoder, VAE or RBM: the mean of each term of its training objective
+    on the split (what ``train`` reports as test_loss, test_recon, ...), with the sampling seeded,
+    in eval.json; the figures are `cnnlab generate`'s."""
+    from cnnlab.analysis.metrics import run_directory
+    from cnnlab.atomic import atomic_write_json
+    from cnnlab.training.evaluation import eval_loader, evaluate
+    from cnnlab.training.progress import format_metric
+
+    model = trained.model.to(device)
+    loader = eval_loader(dataset, scale=trained.scale, device=device, batch_size=batch_size)
+    terms = evaluate(model, loader, seed=0)
+    report = {**_eval_header(run, trained, split), "images": len(dataset), "objective": terms}
+    path = out / "eval.json"
+    atomic_write_json(path, report)
+    if as_json:
+        print_json({**report, "files": {"report": str(path)}})
+        return
+    title = _eval_title(trained, split, dataset)
+    shown = ", ".join(format_metric(name, value) for name, value in terms.items())
+    console.print(f"[bold]{escape(title)}[/]: {shown} (each term of the training objective, mean per image)")
+    target = run_directory(run) or run
+    _print_line(f"Wrote {path}. Figures (reconstructions, samples): cnnlab generate {target}")
+
+
 def predict_command(
     run: Path = RUN_ARGUMENT,
+    runs_dir: Path | None = RUNS_DIR_OPTION,
     images: list[Path] = typer.Argument(
         ..., help="Image files (PNG, JPEG, BMP, GIF, ...) or folders of them."
     ),
@@ -106,7 +156,9 @@ def predict_command(
     from cnnlab.analysis import images as image_files
     from cnnlab.analysis import metrics
     from cnnlab.runs import load_trained
+    from cnnlab.runs.rundir import locate_run
 
+    run = locate_run(run, runs_dir)
     trained = load_trained(run)
     converted, problems = image_files.read_images(images, trained.input_shape, invert=invert)
     predictions = metrics.predict_images(trained, converted, top_k=top_k, device=metrics.pick_device(device))
@@ -132,6 +184,7 @@ def predict_command(
 
 def visualize_command(
     run: Path = RUN_ARGUMENT,
+    runs_dir: Path | None = RUNS_DIR_OPTION,
     filters: bool = typer.Option(
         False, "--filters", help="Show the kernels of the first conv layer (or --layer)."
     ),
@@ -149,56 +202,85 @@ def visualize_command(
     out: Path | None = typer.Option(None, "--out", help="Folder for the PNGs (default RUN/visualize)."),
 ) -> None:
     """Filters, feature maps and Grad-CAM of a trained model, as PNGs sized for reading."""
-    from cnnlab.analysis import images as image_files
-    from cnnlab.analysis import metrics, visualize
     from cnnlab.runs import load_trained
+    from cnnlab.runs.rundir import locate_run
 
     if not (filters or feature_maps or gradcam):
         raise UsageError("Choose what to show: --filters, --feature-maps IMAGE and/or --gradcam IMAGE.")
     if class_name is not None and gradcam is None:
         raise UsageError("--class chooses the class Grad-CAM explains; use it with --gradcam IMAGE.")
+    run = locate_run(run, runs_dir)
     trained = load_trained(run)
     out = out or _default_output(run, "visualize")
     written: dict[str, Path] = {}
     if filters:
-        name = layer or visualize.conv_layers_in_order(trained)[0]
-        figure = visualize.filters_figure(name, visualize.resolve_layer(trained.model, name))
-        written[f"filters of {name}"] = visualize.save_figure(figure, out / f"filters-{name}.png")
+        written |= _save_filters(trained, layer, out)
     if feature_maps is not None:
-        image = image_files.read_image(feature_maps, trained.input_shape, invert=invert)
-        _print_line(f"{image.path.name}: {image.description}")
-        (prediction,) = metrics.predict_images(trained, [image], top_k=1)
-        caption = (
-            f"{image.path.name}, predicted '{prediction.classes[0]}' (p = {prediction.probabilities[0]:.3f})"
-        )
-        maps = visualize.feature_maps(trained, image.pixels, [layer] if layer else None)
-        for name, activations in maps.items():
-            module = visualize.resolve_layer(trained.model, name)
-            figure = visualize.feature_maps_figure(name, activations, image.pixels, caption, module)
-            path = out / f"feature-maps-{image.path.stem}-{name}.png"
-            written[f"feature maps of {name}"] = visualize.save_figure(figure, path)
+        written |= _save_feature_maps(trained, _read_shown_image(trained, feature_maps, invert), layer, out)
     if gradcam is not None:
-        image = image_files.read_image(gradcam, trained.input_shape, invert=invert)
-        _print_line(f"{image.path.name}: {image.description}")
-        class_index = visualize.resolve_class(trained.classes, class_name) if class_name is not None else None
-        result = visualize.grad_cam(trained, image.pixels, class_index=class_index, layer=layer)
-        figure = visualize.grad_cam_figure(image.pixels, result, trained.classes, image.path.name)
-        written[f"Grad-CAM at {result.layer}"] = visualize.save_figure(
-            figure, out / f"gradcam-{image.path.stem}.png"
-        )
-        _print_line(
-            f"Grad-CAM for class '{trained.classes[result.class_index]}' (p = {result.probability:.3f}); "
-            f"predicted '{trained.classes[result.predicted]}' (p = {result.predicted_probability:.3f})"
-        )
-        if not result.has_evidence:
-            _print_line(
-                f"Nothing at layer {result.layer} speaks for this class; try an earlier one with --layer."
-            )
+        image = _read_shown_image(trained, gradcam, invert)
+        written |= _save_grad_cam(trained, image, class_name, layer, out)
     _print_files(written)
+
+
+def _read_shown_image(trained, path: Path, invert: bool):
+    """The image converted to the model's input, with what was done to it said aloud."""
+    from cnnlab.analysis import images as image_files
+
+    image = image_files.read_image(path, trained.input_shape, invert=invert)
+    _print_line(f"{image.path.name}: {image.description}")
+    return image
+
+
+def _save_filters(trained, layer: str | None, out: Path) -> dict[str, Path]:
+    """The kernels of ``layer`` (default: the first conv layer) as one PNG."""
+    from cnnlab.analysis import visualize
+
+    name = layer or visualize.conv_layers_in_order(trained)[0]
+    figure = visualize.filters_figure(name, visualize.resolve_layer(trained.model, name))
+    return {f"filters of {name}": visualize.save_figure(figure, out / f"filters-{name}.png")}
+
+
+def _save_feature_maps(trained, image, layer: str | None, out: Path) -> dict[str, Path]:
+    """One PNG a conv layer (or only ``layer``) of its activations for ``image``."""
+    from cnnlab.analysis import metrics, visualize
+
+    (prediction,) = metrics.predict_images(trained, [image], top_k=1)
+    caption = (
+        f"{image.path.name}, predicted '{prediction.classes[0]}' (p = {prediction.probabilities[0]:.3f})"
+    )
+    maps = visualize.feature_maps(trained, image.pixels, [layer] if layer else None)
+    written = {}
+    for name, activations in maps.items():
+        module = visualize.resolve_layer(trained.model, name)
+        figure = visualize.feature_maps_figure(name, activations, image.pixels, caption, module)
+        path = out / f"feature-maps-{image.path.stem}-{name}.png"
+        written[f"feature maps of {name}"] = visualize.save_figure(figure, path)
+    return written
+
+
+def _save_grad_cam(trained, image, class_name: str | None, layer: str | None, out: Path) -> dict[str, Path]:
+    """The Grad-CAM map of ``class_name`` (default: the predicted class) over ``image``, and what it says."""
+    from cnnlab.analysis import visualize
+
+    class_index = visualize.resolve_class(trained.classes, class_name) if class_name is not None else None
+    result = visualize.grad_cam(trained, image.pixels, class_index=class_index, layer=layer)
+    figure = visualize.grad_cam_figure(image.pixels, result, trained.classes, image.path.name)
+    path = visualize.save_figure(figure, out / f"gradcam-{image.path.stem}.png")
+    _print_line(
+        f"Grad-CAM for class '{trained.classes[result.class_index]}' (p = {result.probability:.3f}); "
+        f"predicted '{trained.classes[result.predicted]}' (p = {result.predicted_probability:.3f})"
+    )
+    if not result.has_evidence:
+        _print_line(
+            f"Nothing at layer {result.layer} speaks for this class; try an earlier one with --layer."
+        )
+    return {f"Grad-CAM at {result.layer}": path}
 
 
 def export_command(
     run: Path = RUN_ARGUMENT,
+    runs_dir: Path | None = RUNS_DIR_OPTION,
     format: str = typer.Option(..., "--format", help="onnx or torchscript."),
     out: Path | None = typer.Option(None, "--out", help="The file to write (default RUN/model.onnx, ...)."),
     data_dir: Path | None = DATA_DIR_OPTION,
@@ -208,9 +290,11 @@ def export_command(
     the export is checked against PyTorch on real test images before it is kept."""
     from cnnlab.analysis import export
     from cnnlab.runs import load_trained
+    from cnnlab.runs.rundir import locate_run
 
     if format not in export.FORMATS:
         raise UsageError(f"Unknown export format '{format}'. Choose one of: {', '.join(export.FORMATS)}.")
+    run = locate_run(run, runs_dir)
     trained = load_trained(run)
     images, check_data = export.check_images(trained, data_dir=data_dir)
     target = out or _default_output(run, export.FILE_NAMES[format])

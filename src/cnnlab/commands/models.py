@@ -7,12 +7,13 @@ Thin shells over :mod:`cnnlab.models`, :mod:`cnnlab.analysis.summary` and
 from __future__ import annotations
 
 import importlib.util
+import inspect
 from pathlib import Path
 
 import typer
 
 from cnnlab.commands.output import console, print_json
-from cnnlab.errors import UsageError
+from cnnlab.errors import ModelError, UsageError
 
 FORMATS = ("table", "json", "markdown")
 # Wide tables are cut to the terminal's width by rich; when the output is a pipe or a file, give
@@ -35,22 +36,22 @@ def models_command(
     from rich.table import Table
 
     from cnnlab.analysis.model_table import DATASET_INPUTS, model_rows
-    from cnnlab.analysis.summary import format_count, markdown_table, shape_text
     from cnnlab.data.paths import user_cache_dir
+    from cnnlab.formatting import format_shape, format_short_count, markdown_table
 
     _check_format(output_format)
     rows = model_rows(family, task, cache_file=user_cache_dir() / "model_costs.json")
     if output_format == "json":
         print_json(rows)
         return
-    labels = [shape_text(shape) for shape in DATASET_INPUTS] + ["paper"]
+    labels = [format_shape(shape) for shape in DATASET_INPUTS] + ["paper"]
     columns = ["name", "family", "paper", "year"]
     for label in labels:
         columns += [f"params {label}", f"MACs {label}"]
     columns.insert(-2, "paper input")
-    shown = [_model_cells(row, labels, format_count) for row in rows]
+    shown = [_model_cells(row, labels, format_short_count) for row in rows]
     if output_format == "markdown":
-        print(markdown_table(columns, [[cells[c] for c in columns] for cells in shown]), end="")
+        print(markdown_table(columns, [[cells[c] for c in columns] for cells in shown], compact=True), end="")
         return
     table = Table(title="cnnlab models: parameters and MACs (one image) at each input; '-': input refused")
     for column in columns:
@@ -98,7 +99,6 @@ def explain_command(
     output_format: str = typer.Option("table", "--format", help="table, json or markdown."),
 ) -> None:
     """Show what every layer does to the tensor: shape, size formula, params, MACs, receptive field."""
-    from cnnlab.analysis.summary import Comparison, explain, summarize
     from cnnlab.commands.train import parse_model_args
 
     _check_format(output_format)
@@ -107,24 +107,37 @@ def explain_command(
     if options and (model is None or ":" in model):
         raise UsageError("--model-arg sets options of the named registry model: name one, e.g. speedrun.")
     if compare:
-        others = [explain(name.strip(), shape, classes) for name in compare.split(",") if name.strip()]
-        comparison = Comparison(([explain(model, shape, classes, **options)] if model else []) + others)
+        comparison = _comparison(model, compare.split(","), shape, classes, options)
         _emit(output_format, comparison.to_dict, comparison.to_markdown, comparison.to_table)
         return
-    if model is None:
-        raise UsageError("Name a model to explain (see `cnnlab models`), or use --compare a,b,c.")
-    if ":" in model and model.split(":")[0].endswith(".py"):
-        if shape is None:
-            raise UsageError("Give the input shape of your model with --input CxHxW, e.g. --input 3x32x32.")
-        summary = summarize(load_user_model(model), shape, name=model)
-    else:
-        summary = explain(model, shape, classes, **options)
+    summary = _summary(model, shape, classes, options)
     _emit(
         output_format,
         lambda: summary.to_dict(depth),
         lambda: summary.to_markdown(depth),
         lambda: summary.to_table(depth),
     )
+
+
+def _comparison(model: str | None, others: list[str], shape, classes: int | None, options: dict):
+    """``model`` (with its options), then each of ``others``, side by side."""
+    from cnnlab.analysis.summary import Comparison, explain
+
+    compared = [explain(name.strip(), shape, classes) for name in others if name.strip()]
+    return Comparison(([explain(model, shape, classes, **options)] if model else []) + compared)
+
+
+def _summary(model: str | None, shape, classes: int | None, options: dict):
+    """The summary of a registry model, or of a user's ``FILE.py:NAME`` (which needs ``--input``)."""
+    from cnnlab.analysis.summary import explain, summarize_model
+
+    if model is None:
+        raise UsageError("Name a model to explain (see `cnnlab models`), or use --compare a,b,c.")
+    if ":" in model and model.split(":")[0].endswith(".py"):
+        if shape is None:
+            raise UsageError("Give the input shape of your model with --input CxHxW, e.g. --input 3x32x32.")
+        return summarize_model(load_user_model(model), shape, name=model)
+    return explain(model, shape, classes, **options)
 
 
 def parse_input_shape(text: str) -> tuple[int, int, int]:
@@ -139,23 +152,79 @@ def parse_input_shape(text: str) -> tuple[int, int, int]:
 
 def load_user_model(spec: str):
     """``path/to/file.py:Name`` -> an ``nn.Module``: ``Name`` may be a module instance, a class
-    or a function taking no arguments."""
+    or a function taking no arguments. Whatever goes wrong (the file raises on import, the class
+    needs arguments, the name is something else) is one line naming the file and the cause."""
     from torch import nn
 
     file_name, _, attribute = spec.rpartition(":")
     path = Path(file_name)
     if not path.is_file():
         raise UsageError(f"No Python file at {path} (expected FILE.py:NAME).")
-    module_spec = importlib.util.spec_from_file_location(path.stem, path)
-    source = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(source)
+    source = _import_user_file(path)
     if not hasattr(source, attribute):
-        raise UsageError(f"{path} defines no '{attribute}'.")
+        modules = sorted(
+            name
+            for name, value in vars(source).items()
+            if isinstance(value, type)
+            and issubclass(value, nn.Module)
+            and value.__module__ == source.__name__
+        )
+        defined = f" Its nn.Module classes: {', '.join(modules)}." if modules else ""
+        raise UsageError(f"{path} defines no '{attribute}'.{defined}")
     value = getattr(source, attribute)
-    model = value if isinstance(value, nn.Module) else value()
+    if isinstance(value, nn.Module):
+        return value
+    if not callable(value):
+        raise UsageError(
+            f"{spec} is a {type(value).__name__}, not an nn.Module, nor a class or function that returns one."
+        )
+    try:
+        inspect.signature(value).bind()
+    except TypeError as exc:
+        raise UsageError(
+            f"{spec} cannot be built without arguments ({exc}). Give its arguments defaults, or "
+            f"name a function in {path} that builds it and takes none."
+        ) from exc
+    except ValueError:
+        pass  # no signature to read (a builtin): calling it will tell
+    try:
+        model = value()
+    except Exception as exc:  # noqa: BLE001  (the user's own code: any error is theirs to see)
+        raise ModelError(f"Building {spec} raised {_user_code_error(exc, path)}.") from exc
     if not isinstance(model, nn.Module):
-        raise UsageError(f"{spec} is not an nn.Module, nor a class or function that returns one.")
+        raise UsageError(
+            f"{spec} returned a {type(model).__name__}, not an nn.Module: name a module instance, "
+            "or a class or function that returns one."
+        )
     return model
+
+
+def _import_user_file(path: Path):
+    """Run the user's file as a module; an error in it is a one-line :class:`ModelError`."""
+    module_spec = importlib.util.spec_from_file_location(path.stem, path)
+    if module_spec is None or module_spec.loader is None:
+        raise UsageError(f"{path} is not a Python file that can be imported (expected FILE.py:NAME).")
+    source = importlib.util.module_from_spec(module_spec)
+    try:
+        module_spec.loader.exec_module(source)
+    except (Exception, SystemExit) as exc:  # noqa: BLE001
+        raise ModelError(f"Importing {path} raised {_user_code_error(exc, path)}.") from exc
+    return source
+
+
+def _user_code_error(exc: BaseException, path: Path) -> str:
+    """``NameError: name 'x' is not defined (my_net.py, line 7)``: the error and the line of the
+    user's file it came from."""
+    import traceback
+
+    line = getattr(exc, "lineno", None) if isinstance(exc, SyntaxError) else None
+    if line is None:
+        mine = path.resolve()
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename).resolve() == mine]
+        line = frames[-1].lineno if frames else None
+    where = f" ({path.name}, line {line})" if line else ""
+    message = str(exc.msg if isinstance(exc, SyntaxError) else exc).strip().splitlines()
+    return f"{type(exc).__name__}: {message[0] if message else ''}".rstrip(": ") + where
 
 
 def _emit(output_format: str, as_dict, as_markdown, as_table) -> None:

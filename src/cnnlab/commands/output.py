@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Mapping, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from rich.console import Console
@@ -12,6 +14,26 @@ from rich.table import Table
 console = Console(highlight=False)
 # soft_wrap: error messages hold paths that must not be split across lines.
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+@contextlib.contextmanager
+def one_line_warnings(keep_source: Callable[[], bool] = lambda: False) -> Iterator[None]:
+    """Show every warning raised inside as one readable line on stderr ("Warning: ..."), not as
+    Python's "path:line: Category: message" plus a source line (kept while ``keep_source()``,
+    e.g. under ``--debug``)."""
+    previous = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        if keep_source():
+            previous(message, category, filename, lineno, file, line)
+        else:
+            err_console.print(f"[yellow]Warning:[/] {message}", highlight=False)
+
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = previous
 
 
 def print_json(obj: Any) -> None:
@@ -29,11 +51,14 @@ def print_table(
         # Fold long cells (paths, names) onto more lines instead of cutting them with "...".
         table.add_column(column, overflow="fold")
     for row in rows:
-        table.add_row(*(_cell(row.get(column, "")) for column in columns))
+        table.add_row(*(_cell(row, column) for column in columns))
     console.print(table)
 
 
-def _cell(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
+def _cell(row: Mapping[str, Any], column: str) -> str:
+    """A float as people read it (:func:`cnnlab.formatting.format_value`): an accuracy column, or
+    a value in a row whose "metric" is an accuracy, as a percentage."""
+    from cnnlab.formatting import format_value
+
+    key = str(row["metric"]) if "metric" in row and column != "metric" else column
+    return format_value(key, row.get(column, ""))

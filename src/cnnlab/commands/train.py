@@ -18,6 +18,7 @@ import typer
 
 from cnnlab.commands.output import console, err_console, print_json, print_table
 from cnnlab.errors import UsageError
+from cnnlab.formatting import format_duration
 from cnnlab.training import config as train_config
 
 RUNS_DIR_HELP = "Runs directory (default: $CNNLAB_RUNS or ./runs)."
@@ -180,7 +181,7 @@ def print_summary_table(summary: dict[str, Any], title: str) -> None:
             "metric": metric,
             "mean": s.mean,
             "std": s.std if s.std is not None else "",
-            "95% CI": f"{s.ci_low:.4g} to {s.ci_high:.4g}" if s.ci_low is not None else "(n=1)",
+            "95% CI": _interval(metric, s.ci_low, s.ci_high) if s.ci_low is not None else "(n=1)",
             "n": s.n,
         }
         for metric, s in summary.items()
@@ -296,7 +297,7 @@ def show_run(
 
 def _show_group(group: str, runs_dir: Path | None, as_json: bool) -> None:
     finals, run_ids = _group_finals(group, runs_dir)
-    from cnnlab.training.seeds import summarize_metrics
+    from cnnlab.training.seed_study import summarize_metrics
 
     summary = summarize_metrics(finals)
     if as_json:
@@ -314,10 +315,11 @@ def compare_runs(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """Do two configurations differ by more than seed noise? Welch's t-test on each final metric."""
-    from cnnlab.training.seeds import compare_finals
+    from cnnlab.training.seed_study import compare_finals
 
     finals_a, _ = _side_finals(first, runs_dir)
     finals_b, _ = _side_finals(second, runs_dir)
+    _warn_if_setups_differ(first, second, runs_dir)
     comparisons = compare_finals(finals_a, finals_b)
     if metric:
         unknown = sorted(set(metric) - set(comparisons))
@@ -330,10 +332,10 @@ def compare_runs(
     rows = [
         {
             "metric": name,
-            "A mean ± std": _mean_std(c.a),
-            "B mean ± std": _mean_std(c.b),
+            "A mean ± std": _mean_std(name, c.a),
+            "B mean ± std": _mean_std(name, c.b),
             "A - B": c.difference,
-            "95% CI of A - B": f"{c.ci_low:.3g} to {c.ci_high:.3g}" if c.ci_low is not None else "",
+            "95% CI of A - B": _interval(name, c.ci_low, c.ci_high) if c.ci_low is not None else "",
             "p": c.p_value if c.p_value is not None else "",
         }
         for name, c in comparisons.items()
@@ -359,6 +361,40 @@ def _side_finals(name: str, runs_dir: Path | None) -> tuple[list[dict[str, Any]]
     return [result["final"]], [run_dir.name]
 
 
+def _warn_if_setups_differ(first: str, second: str, runs_dir: Path | None) -> None:
+    """One line when A and B are not the same model on the same dataset: then a difference is not
+    one setting's effect against seed noise (and across datasets the numbers do not compare)."""
+    a, b = _side_setups(first, runs_dir), _side_setups(second, runs_dir)
+    differ = [
+        what
+        for what, index in (("models", 0), ("datasets", 1))
+        if {s[index] for s in a} != {s[index] for s in b}
+    ]
+    if differ:
+        err_console.print(
+            f"[yellow]Warning:[/] A ({_setup_text(a)}) and B ({_setup_text(b)}) differ in their "
+            f"{' and '.join(differ)}: the test compares them as they are, not one change of setting.",
+            highlight=False,
+        )
+
+
+def _side_setups(name: str, runs_dir: Path | None) -> set[tuple[str, str]]:
+    """{(model, dataset)} of a run, or of a group's finished runs."""
+    from cnnlab.runs.index import RunIndex
+    from cnnlab.runs.rundir import RunDir, default_runs_dir
+
+    try:
+        config = RunDir.find(name, runs_dir).read_config()
+        return {(str(config.get("model")), str(config.get("dataset")))}
+    except UsageError:
+        rows = RunIndex(default_runs_dir(runs_dir)).list(group=name)
+        return {(str(row["model"]), str(row["dataset"])) for row in rows if row["status"] == "finished"}
+
+
+def _setup_text(setups: set[tuple[str, str]]) -> str:
+    return ", ".join(f"{model} on {dataset}" for model, dataset in sorted(setups))
+
+
 def _group_finals(group: str, runs_dir: Path | None) -> tuple[list[dict[str, Any]], list[str]]:
     from cnnlab.runs.index import RunIndex
     from cnnlab.runs.rundir import default_runs_dir
@@ -373,9 +409,18 @@ def _group_finals(group: str, runs_dir: Path | None) -> tuple[list[dict[str, Any
     return [row["result"]["final"] for row in rows], [row["run_id"] for row in rows]
 
 
-def _mean_std(summary: Any) -> str:
-    return f"{summary.mean:.4g}" + (f" ± {summary.std:.2g}" if summary.std is not None else "")
+def _mean_std(metric: str, summary: Any) -> str:
+    from cnnlab.formatting import format_value
+
+    spread = f" ± {format_value(metric, summary.std)}" if summary.std is not None else ""
+    return format_value(metric, summary.mean) + spread
+
+
+def _interval(metric: str, low: float, high: float) -> str:
+    from cnnlab.formatting import format_value
+
+    return f"{format_value(metric, low)} to {format_value(metric, high)}"
 
 
 def _seconds(value: float | None) -> str:
-    return "" if value is None else f"{value:.0f} s"
+    return "" if value is None else format_duration(value)

@@ -9,7 +9,8 @@
 from __future__ import annotations
 
 from cnnlab.data.augment import Augment, random_crop, random_flip
-from cnnlab.data.datasets import ImageDataset, load_dataset, split_validation
+from cnnlab.data.datasets import load_dataset, split_validation
+from cnnlab.data.image_dataset import ImageDataset
 from cnnlab.data.loader import BatchLoader
 from cnnlab.data.registry import DATASETS, DatasetSpec, get_spec
 from cnnlab.data.transforms import INPUT_SCALES, to_model_input

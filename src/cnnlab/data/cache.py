@@ -6,10 +6,15 @@ array, plus ``meta.json`` (classes, mean, std, verification) written last, so a 
 so a different copy of a dataset (official vs. local manifest) gets its own entry.
 
 Verification records (``<cache>/verified/<hash of the folder path>.json``) hold each source file's
-size, modification time and checksum as last verified. A load whose files have the same size and
-mtime reuses the recorded checksum instead of re-hashing 180 MB on every run; ``cnnlab data
-verify`` always re-hashes. This trusts that a file whose size and mtime are unchanged has unchanged
-content, the same trade-off ``make`` and ``rsync`` make.
+stamp (size, modification time, status-change time, inode) and checksum as last verified. A load
+whose files have the same stamp reuses the recorded checksum instead of re-hashing 180 MB on every
+run; ``cnnlab data verify`` always re-hashes, and a file that fails it loses its record. Size and
+mtime alone are not enough: bytes can be rewritten and the mtime put back (``os.utime``, ``touch
+-r``, ``cp -p``), but any write or ``utime`` sets the status-change time to now, which no
+unprivileged program can set back; a file replaced by another gets a new inode.
+
+The decoded arrays are checked the same way: ``meta.json`` records each array file's stamp and
+SHA-256, and an array whose stamp changed is re-hashed; one that no longer matches is decoded again.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from cnnlab.atomic import atomic_path, atomic_write_json
 from cnnlab.data.paths import DECODED_FOLDER, RECORDS_FOLDER, user_cache_dir
 
 # Bump when the decoding changes, so old caches are not reused.
-DECODED_FORMAT = 1
+DECODED_FORMAT = 2  # 2: meta.json holds each array file's stamp and SHA-256
 ARRAYS = ("images", "labels")
 
 
@@ -59,24 +64,47 @@ def load_decoded(name: str, key: str, splits: list[str] | None = None) -> Decode
         return None
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        arrays = {
-            split: {array: np.load(folder / f"{split}_{array}.npy") for array in ARRAYS}
-            for split in meta["splits"]
-            if splits is None or split in splits
-        }
-    except (OSError, ValueError, KeyError, EOFError):
+        wanted = [split for split in meta["splits"] if splits is None or split in splits]
+        files = {f"{split}_{array}.npy": (split, array) for split in wanted for array in ARRAYS}
+        if not all(_array_file_intact(folder / name, meta["files"][name]) for name in files):
+            return None
+        arrays: dict[str, dict[str, np.ndarray]] = {split: {} for split in wanted}
+        for name, (split, array) in files.items():
+            arrays[split][array] = np.load(folder / name, allow_pickle=False)
+    except (OSError, ValueError, KeyError, TypeError, EOFError):
         return None  # a damaged cache is only a cache: decode again
+    meta.pop("files")
     return Decoded(arrays, meta)
+
+
+def _array_file_intact(path: Path, record: dict[str, Any]) -> bool:
+    """True if the array file is the one written: same stamp, or (stamp changed: copied, touched)
+    same SHA-256 as when written."""
+    if file_stamp(path) == record["stamp"]:
+        return True
+    return _sha256(path) == record["sha256"]
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def save_decoded(name: str, key: str, decoded: Decoded) -> None:
     """Write the arrays, each atomically, then ``meta.json`` last, which marks the entry complete."""
     folder = decoded_dir(name, key)
+    files = {}
     for split, arrays in decoded.arrays.items():
         for array in ARRAYS:
-            with atomic_path(folder / f"{split}_{array}.npy") as tmp, open(tmp, "wb") as f:
+            path = folder / f"{split}_{array}.npy"
+            with atomic_path(path) as tmp, open(tmp, "wb") as f:
                 np.save(f, np.ascontiguousarray(arrays[array]))
-    atomic_write_json(folder / "meta.json", {**decoded.meta, "splits": list(decoded.arrays)})
+            files[path.name] = {"stamp": file_stamp(path), "sha256": _sha256(path)}
+    meta = {**decoded.meta, "splits": list(decoded.arrays), "files": files}
+    atomic_write_json(folder / "meta.json", meta)
 
 
 def _record_path(folder: Path) -> Path:
@@ -85,8 +113,14 @@ def _record_path(folder: Path) -> Path:
 
 
 def file_stamp(path: Path) -> dict[str, int]:
+    """What changes whenever a file's content may have: size, mtime, status-change time, inode."""
     stat = path.stat()
-    return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    return {
+        "size": stat.st_size,
+        "mtime_ns": stat.st_mtime_ns,
+        "ctime_ns": stat.st_ctime_ns,
+        "inode": stat.st_ino,
+    }
 
 
 def recorded_digest(path: Path, algorithm: str) -> str | None:
@@ -98,7 +132,7 @@ def recorded_digest(path: Path, algorithm: str) -> str | None:
         stamp = file_stamp(path)
     except OSError:
         return None
-    unchanged = stamp["size"] == entry.get("size") and stamp["mtime_ns"] == entry.get("mtime_ns")
+    unchanged = all(entry.get(key) == value for key, value in stamp.items())
     return entry.get("digest") if unchanged else None
 
 
@@ -115,9 +149,24 @@ def remember_digests(checks) -> None:
                 "digest": check.actual,
                 **file_stamp(check.path),
             }
-        # A read-only cache only costs a re-hash next time.
-        with contextlib.suppress(OSError):
-            atomic_write_json(_record_path(folder), {"folder": str(folder.resolve()), "files": records})
+        _write_records(folder, records)
+
+
+def forget_digests(paths: list[Path]) -> None:
+    """Drop the records of files that just failed verification, so no later load trusts them."""
+    by_folder: dict[Path, list[Path]] = {}
+    for path in paths:
+        by_folder.setdefault(path.parent, []).append(path)
+    for folder, folder_paths in by_folder.items():
+        records = _read_records(folder)
+        if any(records.pop(path.name, None) is not None for path in folder_paths):
+            _write_records(folder, records)
+
+
+def _write_records(folder: Path, records: dict[str, dict[str, Any]]) -> None:
+    # A read-only cache only costs a re-hash next time.
+    with contextlib.suppress(OSError):
+        atomic_write_json(_record_path(folder), {"folder": str(folder.resolve()), "files": records})
 
 
 def _read_records(folder: Path) -> dict[str, dict[str, Any]]:

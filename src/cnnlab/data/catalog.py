@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 from cnnlab.data import paths, verify
 from cnnlab.data.datasets import locate, official_checksums
@@ -75,7 +74,7 @@ def verify_dataset(name: str, data_dir: str | os.PathLike[str] | None = None) ->
     spec = get_spec(name)
     location = locate(spec, data_dir, download=False)
     checks = verify.check_files(location.folder, official_checksums(spec, location), reuse_records=False)
-    verify.remember_digests([check for check in checks if check.ok])
+    verify.record_outcome(checks)
     return VerifyReport(spec, location, checks)
 
 
@@ -90,8 +89,3 @@ def download(name: str, data_dir: str | os.PathLike[str] | None = None, *, progr
     if found is None:
         locate(spec, data_dir, download=True, progress=progress)
     return verify_dataset(name, data_dir), found is None
-
-
-def manifest_of(location: paths.Location) -> Path | None:
-    path = location.folder / verify.MANIFEST_NAME
-    return path if path.is_file() else None

@@ -1,5 +1,8 @@
-"""Datasets as uint8 tensors in memory: :class:`ImageDataset`, :func:`load_dataset`,
-:func:`split_validation`.
+"""Loading datasets by name or folder: :func:`load_dataset`, :func:`split_validation`.
+
+The dataset type itself, :class:`~cnnlab.data.image_dataset.ImageDataset`, and the builders that
+turn decoded arrays into one live in :mod:`cnnlab.data.image_dataset`, below this module and
+:mod:`cnnlab.data.image_folder`, so that neither imports the other to build a dataset.
 
 A load finds the files (see :mod:`cnnlab.data.paths`), downloads them if allowed and needed,
 verifies them (:mod:`cnnlab.data.verify`), and decodes them once into ``.npy`` arrays in the user
@@ -9,82 +12,15 @@ cache (:mod:`cnnlab.data.cache`); later loads read those arrays back in a fracti
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from cnnlab.data import cache, paths, verify
+from cnnlab.data.image_dataset import ImageDataset, dataset_from_decoded, decoded_with_stats
 from cnnlab.data.registry import DATASETS, SPLITS, DatasetSpec, get_spec
 from cnnlab.errors import ConfigError, DataError, UnknownNameError
-
-
-@dataclass(repr=False)
-class ImageDataset:
-    """Images and labels of one split, held in memory.
-
-    ``images`` is uint8 ``(N, C, H, W)``, ``labels`` int64 ``(N,)``. ``mean`` and ``std`` are per
-    channel on the [0, 1] scale and always those of the dataset's *train* split, so train,
-    validation and test batches are normalised the same way.
-    """
-
-    name: str
-    split: str
-    images: torch.Tensor
-    labels: torch.Tensor
-    classes: list[str]
-    mean: list[float]
-    std: list[float]
-    verification: str = verify.UNVERIFIED
-    location: str = ""
-
-    def __post_init__(self) -> None:
-        if self.images.dtype != torch.uint8 or self.images.dim() != 4:
-            raise DataError(
-                f"{self.name}: images must be uint8 (N, C, H, W), got {self.images.dtype} "
-                f"{tuple(self.images.shape)}."
-            )
-        if self.labels.shape != (self.images.shape[0],):
-            raise DataError(
-                f"{self.name}: {len(self.images)} images but labels of shape {tuple(self.labels.shape)}."
-            )
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.classes)
-
-    @property
-    def in_channels(self) -> int:
-        return int(self.images.shape[1])
-
-    @property
-    def image_size(self) -> tuple[int, int]:
-        return int(self.images.shape[2]), int(self.images.shape[3])
-
-    @property
-    def input_shape(self) -> tuple[int, int, int]:
-        return self.in_channels, *self.image_size
-
-    def __len__(self) -> int:
-        return int(self.images.shape[0])
-
-    def subset(self, n: int) -> ImageDataset:
-        """The first ``n`` images (all of them when ``n`` >= len); mean and std are kept."""
-        if n < 1:
-            raise ConfigError(f"A subset needs at least 1 image, got {n}.")
-        return replace(self, images=self.images[:n], labels=self.labels[:n])
-
-    def class_counts(self) -> list[int]:
-        """Number of images of each class, in class order."""
-        return torch.bincount(self.labels, minlength=self.num_classes).tolist()
-
-    def __repr__(self) -> str:
-        return (
-            f"ImageDataset(name={self.name!r}, split={self.split!r}, images={len(self)}x"
-            f"{self.input_shape}, classes={self.num_classes}, verification={self.verification!r}, "
-            f"location={self.location!r})"
-        )
 
 
 def load_dataset(
@@ -154,6 +90,8 @@ def locate(
 ) -> paths.Location:
     """The folder holding the dataset's files; downloads them when allowed and missing."""
     found = paths.find_dataset(spec, data_dir)
+    if data_dir is not None:
+        _require_complete_explicit_folder(spec, found, paths.download_root(data_dir) / spec.name)
     if found.location is not None:
         return found.location
     if not download or paths.offline():
@@ -161,6 +99,18 @@ def locate(
     from cnnlab.data.download import download_dataset
 
     return download_dataset(spec, paths.download_root(data_dir) / spec.name, progress=progress)
+
+
+def _require_complete_explicit_folder(spec: DatasetSpec, found: paths.SearchResult, folder: Path) -> None:
+    """A data directory the user named that holds part of a dataset is an error, never a reason to
+    fall back to another copy (``$CNNLAB_DATA``, the user cache, the shipped MNIST) unnoticed."""
+    missing = found.incomplete.get(folder)
+    if missing:
+        first = (
+            f"{folder} (--data-dir) is incomplete: it lacks {', '.join(missing)}; with a data "
+            "directory given, cnnlab uses no other copy."
+        )
+        raise DataError(f"{first} {_where_to_put(spec, folder)}")
 
 
 def official_checksums(spec: DatasetSpec, location: paths.Location) -> dict[str, str | None]:
@@ -179,13 +129,16 @@ def missing_files_message(spec: DatasetSpec, found: paths.SearchResult, data_dir
         f"{folder} is incomplete: it lacks {', '.join(missing)}."
         for folder, missing in found.incomplete.items()
     ]
+    lines.append(_where_to_put(spec, paths.download_root(data_dir) / spec.name))
+    return " ".join(lines)
+
+
+def _where_to_put(spec: DatasetSpec, where: Path) -> str:
     names = ", ".join(f.name for f in spec.files)
-    where = paths.download_root(data_dir) / spec.name
     put = f"Put the official files into {where}/ with these names: {names}"
     if spec.archive:
         put += f" (or just the archive {spec.archive.name}, from {spec.mirrors[0]}{spec.archive.name})"
-    lines.append(put + f"; or run `cnnlab data download {spec.name}` with network access.")
-    return " ".join(lines)
+    return put + f"; or run `cnnlab data download {spec.name}` with network access."
 
 
 def _mismatch_hint(spec: DatasetSpec, location: paths.Location) -> str:
@@ -215,58 +168,6 @@ def decode(spec: DatasetSpec, location: paths.Location, verification: str) -> ca
         classes, splits = read_cifar(location.folder, location.archive, spec.files[0].name, spec.split_files)
         arrays = {split: {"images": im, "labels": lb} for split, (im, lb) in splits.items()}
     return decoded_with_stats(spec.name, arrays, classes, verification)
-
-
-def decoded_with_stats(
-    name: str, arrays: dict[str, dict[str, np.ndarray]], classes: list[str], verification: str
-) -> cache.Decoded:
-    """Check the arrays, then bundle them with classes and the train split's mean and std."""
-    for split, pair in arrays.items():
-        images, labels = pair["images"], pair["labels"]
-        if len(images) != len(labels):
-            raise DataError(f"{name} {split}: {len(images)} images but {len(labels)} labels.")
-        if len(labels) and (labels.min() < 0 or labels.max() >= len(classes)):
-            raise DataError(
-                f"{name} {split}: labels run from {labels.min()} to {labels.max()}, but there are "
-                f"{len(classes)} classes. The files are corrupt or do not belong together."
-            )
-    mean, std = channel_stats(arrays["train"]["images"])
-    meta = {"name": name, "classes": classes, "mean": mean, "std": std, "verification": verification}
-    return cache.Decoded(arrays, meta)
-
-
-def channel_stats(images: np.ndarray) -> tuple[list[float], list[float]]:
-    """Per-channel mean and std on the [0, 1] scale, exact: from a 256-bin histogram per channel
-    (no float copy of the whole array, no rounding from summing millions of floats)."""
-    tensor = torch.from_numpy(np.ascontiguousarray(images))
-    values = torch.arange(256, dtype=torch.float64) / 255.0
-    means, stds = [], []
-    for channel in range(tensor.shape[1]):
-        counts = torch.bincount(tensor[:, channel].reshape(-1), minlength=256).double()
-        total = counts.sum()
-        mean = (counts * values).sum() / total
-        var = (counts * values.square()).sum() / total - mean.square()
-        means.append(float(mean))
-        stds.append(float(var.clamp(min=0).sqrt()))
-    return means, stds
-
-
-def dataset_from_decoded(decoded: cache.Decoded, split: str, location: str) -> ImageDataset:
-    meta = decoded.meta
-    if split not in decoded.arrays:
-        raise UnknownNameError("split", split, decoded.arrays)
-    pair = decoded.arrays[split]
-    return ImageDataset(
-        name=meta["name"],
-        split=split,
-        images=torch.from_numpy(pair["images"]),
-        labels=torch.from_numpy(pair["labels"]),
-        classes=list(meta["classes"]),
-        mean=list(meta["mean"]),
-        std=list(meta["std"]),
-        verification=meta["verification"],
-        location=location,
-    )
 
 
 def split_validation(

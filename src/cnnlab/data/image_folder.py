@@ -7,8 +7,10 @@ those of the train split (or of the whole folder when it has no splits).
 All images get the same size and channel count: grayscale when every image is grayscale, else
 RGB; images of another size than the most common one are resized to it (bilinear), with a
 warning. Unreadable images are an error naming them, or, with ``skip_bad_images``, skipped with a
-warning. Decoded arrays are cached like the named datasets', keyed by the files' names, sizes
-and modification times, so a changed folder is decoded again.
+warning. A class folder without images is refused in the train split (the model could never
+learn that class) and noted with a warning in a val or test split. Decoded arrays are cached like
+the named datasets', keyed by the files' names and stamps (size, mtime, ctime, inode), so a changed
+folder is decoded again.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from cnnlab.data import cache, verify
+from cnnlab.data.image_dataset import dataset_from_decoded, decoded_with_stats
 from cnnlab.errors import DataError, UnknownNameError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
@@ -32,9 +35,7 @@ class DataWarning(UserWarning):
 
 
 def load_image_folder(root: Path, split: str = "train", *, skip_bad_images: bool = False, image_size=None):
-    """Load one split of an image folder as an :class:`~cnnlab.data.datasets.ImageDataset`."""
-    from cnnlab.data.datasets import dataset_from_decoded, decoded_with_stats
-
+    """Load one split of an image folder as an :class:`~cnnlab.data.image_dataset.ImageDataset`."""
     root = root.expanduser()
     if not root.is_dir():
         raise DataError(f"No folder {root}. An image folder is laid out as <folder>/<class>/*.png|jpg.")
@@ -42,6 +43,7 @@ def load_image_folder(root: Path, split: str = "train", *, skip_bad_images: bool
     if split not in split_roots:
         raise UnknownNameError("split", split, split_roots)
     files = {s: scan(folder) for s, folder in split_roots.items()}
+    notes = _empty_class_notes(files, split_roots)
     classes = files["train"][0]
     for s, (split_classes, _) in files.items():
         if split_classes != classes:
@@ -61,9 +63,9 @@ def load_image_folder(root: Path, split: str = "train", *, skip_bad_images: bool
     name = root.resolve().name
     decoded = cache.load_decoded(f"folder-{name}", key, splits=[split])
     if decoded is None:
-        arrays, notes = read_splits(files, skip_bad_images, image_size)
+        arrays, decoded_notes = read_splits(files, skip_bad_images, image_size)
         decoded = decoded_with_stats(name, arrays, classes, verification)
-        decoded.meta["notes"] = notes
+        decoded.meta["notes"] = notes + decoded_notes
         cache.save_decoded(f"folder-{name}", key, decoded)
     # Repeated on every load, not only the one that decoded, so a cached load does not hide them.
     for note in decoded.meta.get("notes", []):
@@ -93,6 +95,26 @@ def scan(folder: Path) -> tuple[list[str], list[tuple[Path, int]]]:
             f"images in it: {folder}/<class>/*.png|jpg (or {folder}/train/<class>/...)."
         )
     return classes, pairs
+
+
+def _empty_class_notes(files, split_roots: dict[str, Path]) -> list[str]:
+    """A class folder without images in the train split is refused: it would be a class the model
+    must output and can never learn. In a val or test split it is only noted (nothing of that
+    class is measured there)."""
+    notes = []
+    for split, (classes, pairs) in files.items():
+        present = {index for _, index in pairs}
+        empty = [split_roots[split] / name for index, name in enumerate(classes) if index not in present]
+        if empty and split == "train":
+            raise DataError(
+                f"Class folder {_first([str(p) for p in empty])} has no images (.png, .jpg, .jpeg): "
+                "the model would have to output a class it can never see. Add images to it or "
+                "remove it."
+            )
+        notes += [
+            f"Class folder {path} has no images: the {split} split measures none of it." for path in empty
+        ]
+    return notes
 
 
 def read_splits(
@@ -186,8 +208,8 @@ def _verify_with_manifest(root: Path, files: list[Path]) -> str:
 
 
 def _stamp(path: Path) -> str:
-    stat = path.stat()
-    return f"{path}:{stat.st_size}:{stat.st_mtime_ns}"
+    # Size, mtime, ctime and inode: an image rewritten with its mtime put back is decoded again.
+    return f"{path}:{sorted(cache.file_stamp(path).items())}"
 
 
 def _first(items: list[str], n: int = 5) -> str:

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from cnnlab.data.augment import Augment, alternating_flips
-from cnnlab.data.datasets import ImageDataset
+from cnnlab.data.image_dataset import ImageDataset
 from cnnlab.data.transforms import INPUT_SCALES, to_model_input
 from cnnlab.errors import ConfigError
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from cnnlab.atomic import atomic_path
-from cnnlab.data.datasets import ImageDataset
+from cnnlab.data.image_dataset import ImageDataset
 from cnnlab.errors import ConfigError
 
 

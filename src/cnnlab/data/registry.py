@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cnnlab.errors import UnknownNameError
+from cnnlab.registry import Registry, lowercase
 
 
 @dataclass(frozen=True)
@@ -174,17 +174,13 @@ CIFAR100 = DatasetSpec(
     homepage="https://www.cs.toronto.edu/~kriz/cifar.html",
 )
 
-DATASETS: dict[str, DatasetSpec] = {s.name: s for s in (MNIST, FASHION_MNIST, CIFAR10, CIFAR100)}
+# Dataset names are case-insensitive: "CIFAR10" is "cifar10".
+DATASETS: Registry[DatasetSpec] = Registry("dataset", normalize=lowercase)
+for _spec in (MNIST, FASHION_MNIST, CIFAR10, CIFAR100):
+    DATASETS.add(_spec.name, _spec)
 SPLITS = ("train", "test")
 
 
 def get_spec(name: str) -> DatasetSpec:
     """The spec of a named dataset; an unknown name raises :class:`UnknownNameError`."""
-    try:
-        return DATASETS[name.lower()]
-    except KeyError:
-        raise UnknownNameError("dataset", name, DATASETS) from None
-
-
-def dataset_names() -> list[str]:
-    return list(DATASETS)
+    return DATASETS.get(name)

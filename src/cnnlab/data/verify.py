@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from cnnlab.data.cache import fingerprint, recorded_digest, remember_digests
+from cnnlab.data.cache import fingerprint, forget_digests, recorded_digest, remember_digests
 from cnnlab.errors import ChecksumError, DataError
 
 MANIFEST_NAME = "SHA256SUMS"
@@ -114,8 +114,10 @@ def check_files(
 
     Never raises on a mismatch (see :func:`require_ok`): ``cnnlab data verify`` reports them all.
     ``hash_unrecorded=False`` skips files without a valid record instead of hashing them.
-    With ``reuse_records``, a checksum recorded when a file last verified is reused while the file's
-    size and mtime are unchanged (see :mod:`cnnlab.data.cache`); without, every file is re-hashed.
+    With ``reuse_records``, a checksum recorded when a file last passed is reused while the file's
+    stamp is unchanged (see :mod:`cnnlab.data.cache`); without, every file is re-hashed. A record is
+    only a shortcut for a pass: one that does not match the expectation is ignored and the file is
+    re-hashed, so a damaged record can neither pass a file nor fail one.
     """
     checks = []
     for relative, expected in expectations(folder, official_md5).items():
@@ -123,6 +125,8 @@ def check_files(
             continue
         path = folder / relative
         actual = recorded_digest(path, expected.algorithm) if reuse_records else None
+        if actual != expected.digest:
+            actual = None
         if actual is None and not hash_unrecorded:
             continue  # a quick look (`cnnlab data list`) leaves unrecorded files unchecked
         if actual is None:
@@ -131,10 +135,17 @@ def check_files(
     return checks
 
 
+def record_outcome(checks: list[FileCheck]) -> None:
+    """Remember the checksums of the files that passed, so the next load need not re-hash them, and
+    forget any record of the files that failed, so nothing trusts them again."""
+    remember_digests([c for c in checks if c.ok])
+    forget_digests([c.path for c in checks if not c.ok])
+
+
 def require_ok(checks: list[FileCheck], what_to_do: str) -> None:
     """Raise :class:`ChecksumError` for the first failed check (file, expected, actual, what to do);
-    remember the checksums of the files that passed, so the next load need not re-hash them."""
-    remember_digests([c for c in checks if c.ok])
+    record the outcome of every check (:func:`record_outcome`)."""
+    record_outcome(checks)
     for check in checks:
         if not check.ok:
             raise ChecksumError(

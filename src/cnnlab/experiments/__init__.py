@@ -1,10 +1,10 @@
-"""cnnlab.experiments: the course's experiments as named, versioned, one-command recipes.
+"""cnnlab.experiments: the course's experiments, each named, versioned and run by one command.
 
 >>> from cnnlab.experiments import run_experiment, list_experiments
 >>> result = run_experiment("fc-vs-cnn", quick=True)
 >>> print(result.report_path.read_text())
 
-Each recipe reproduces its notebook's setting, then shows how to do better, and writes
+Each experiment reproduces its notebook's setting, then shows how to do better, and writes
 ``report.md`` (tables of mean ± std over seeds, figures, the course's numbers and whether the
 difference is within seed noise, an answer to the learner's question) and ``results.json``.
 See docs/experiments.md.

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cnnlab.runs.stats import Summary, summarize
-from cnnlab.training.seeds import NOT_METRICS
+from cnnlab.training.seed_study import NOT_METRICS
 
 # Accuracy on the training images in evaluation mode (no dropout, no augmentation), measured after
 # training: the trainer's train_accuracy is a running mean with dropout and augmentation on, which
@@ -25,7 +25,7 @@ class Cell:
     label: str
     model: str
     dataset: str
-    settings: dict[str, Any]  # the TrainConfig fields the recipe set (not the defaults)
+    settings: dict[str, Any]  # the TrainConfig fields the experiment set (not the defaults)
     parameters: int  # trainable parameters of the model as trained
     seeds: list[int]
     runs: list[str]  # run directories, relative to the experiment directory

@@ -1,4 +1,4 @@
-"""What a recipe's ``run(ctx)`` works with: its size and seeds, the data, training over seeds,
+"""What an experiment's ``run(ctx)`` works with: its size and seeds, the data, training over seeds,
 comparisons, figures, and the two parts of the report it writes (results and answer).
 """
 
@@ -16,10 +16,11 @@ from cnnlab.data import ImageDataset, load_dataset
 from cnnlab.experiments.cells import TRAIN_EVAL_ACCURACY, Cell
 from cnnlab.experiments.course import CourseCheck, check_reference
 from cnnlab.experiments.registry import CellSpec, Experiment
-from cnnlab.experiments.report import Report, format_count, format_summary, metric_title
+from cnnlab.experiments.report import Report, format_summary, metric_title
 from cnnlab.experiments.timing import record_throughput
+from cnnlab.formatting import format_count
 from cnnlab.runs.run import Run
-from cnnlab.runs.stats import Comparison, welch_test
+from cnnlab.runs.stats import WelchTest, welch_test
 from cnnlab.training import train_seeds
 
 
@@ -43,10 +44,12 @@ class Context:
         threads: int | None = None,
         progress: bool = True,
         say: Callable[[str], None] = lambda text: None,
+        runs_dir: Path | None = None,
     ):
         self.experiment = experiment
         self.dir = Path(directory)
-        self.runs_dir = self.dir / "runs"
+        # The cells' training runs: inside the experiment's folder, unless a runs folder was named.
+        self.runs_dir = Path(runs_dir) if runs_dir is not None else self.dir / "runs"
         self.quick = quick
         self.size = experiment.size(quick)
         self.plan = experiment.plan(self.size)
@@ -58,7 +61,7 @@ class Context:
         self.answer = Report()
         self.cells: dict[str, Cell] = {}
         self.runs: dict[str, list[Run]] = {}  # each cell's runs, trained models included
-        self.results: dict[str, Any] = {}  # the recipe's own numbers, saved in results.json
+        self.results: dict[str, Any] = {}  # the experiment's own numbers, saved in results.json
         self.comparisons: list[dict[str, Any]] = []
         self.datasets: dict[str, dict[str, str]] = {}  # name -> verification and location, for the report
         self._splits: dict[tuple[str, str], ImageDataset] = {}
@@ -118,7 +121,7 @@ class Context:
             settings=dict(spec.settings),
             parameters=sum(p.numel() for p in first.model.parameters()),
             seeds=list(self.seeds),
-            runs=[str(run.dir.relative_to(self.dir)) for run in study.runs],
+            runs=[_path_from(self.dir, run.dir) for run in study.runs],
             finals=[run.final for run in study.runs],
             histories=[run.history for run in study.runs],
             time_s=sum(float(run.result.get("duration_s", 0.0)) for run in study.runs),
@@ -150,7 +153,7 @@ class Context:
         return [self.train(spec) for spec in self.plan.cells]
 
     # -- numbers ------------------------------------------------------------------------------
-    def compare(self, a: str, b: str, metric: str = "test_accuracy") -> Comparison:
+    def compare(self, a: str, b: str, metric: str = "test_accuracy") -> WelchTest:
         """Welch's test of cell ``a`` against cell ``b`` on ``metric``; recorded for results.json."""
         comparison = welch_test(self.cells[a].values(metric), self.cells[b].values(metric))
         self.comparisons.append({"cell_a": a, "cell_b": b, "metric": metric, **comparison.to_dict()})
@@ -187,3 +190,9 @@ class Context:
         path = save_figure(figure, self.dir / filename)
         (report or self.report).image(filename, caption)
         return path
+
+
+def _path_from(folder: Path, path: Path) -> str:
+    """``path`` relative to ``folder`` when it lies inside it (the usual ``runs/...``), else absolute
+    (the runs of ``--runs-dir`` with ``--out``)."""
+    return str(path.relative_to(folder)) if path.is_relative_to(folder) else str(path.resolve())

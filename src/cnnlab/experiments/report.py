@@ -1,8 +1,9 @@
-"""``report.md``: a Markdown document built from blocks, and the formatting of its numbers.
+"""``report.md``: a Markdown document built from blocks, and the formatting of its metrics.
 
 Every number in a table goes through :func:`format_metric` or :func:`format_summary`, so the tests
 (and a reader) can recompute it from the per-seed values in ``results.json``: accuracies as
-percentages with two decimals, ``mean ± std`` with the sample std over seeds.
+percentages with two decimals, ``mean ± std`` with the sample std over seeds. Counts, durations
+and tables are written by :mod:`cnnlab.formatting`.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from cnnlab.formatting import markdown_table
 from cnnlab.runs.stats import Summary
 
 
@@ -32,22 +34,6 @@ def format_summary(summary: Summary, metric: str) -> str:
     if is_percent(metric):
         return f"{summary.mean * 100:.2f} ± {summary.std * 100:.2f}%"
     return f"{summary.mean:.4g} ± {summary.std:.2g}"
-
-
-def format_count(value: int) -> str:
-    return f"{value:,}"
-
-
-def format_duration(seconds: float) -> str:
-    """``42 s``, ``7 min 5 s``, ``3 h 12 min``."""
-    seconds = max(0, round(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes, seconds = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes} min {seconds} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} min"
 
 
 def metric_title(metric: str) -> str:
@@ -73,9 +59,7 @@ class Report:
 
     def table(self, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         """A Markdown table; cells are written as given (format numbers first)."""
-        lines = [_row(columns), _row(["---"] * len(columns))]
-        lines += [_row([str(cell) for cell in row]) for row in rows]
-        self.blocks.append("\n".join(lines))
+        self.blocks.append(markdown_table(columns, rows).rstrip("\n"))
 
     def image(self, path: str, caption: str) -> None:
         """An embedded PNG; ``path`` relative to the report."""
@@ -89,7 +73,3 @@ class Report:
 
     def markdown(self) -> str:
         return "\n\n".join(self.blocks) + "\n"
-
-
-def _row(cells: Sequence[str]) -> str:
-    return "| " + " | ".join(cell.replace("|", "\\|").replace("\n", " ") for cell in cells) + " |"

@@ -1,5 +1,5 @@
-"""``run_experiment``: estimate, run a recipe in its own directory, and write ``report.md`` and
-``results.json`` (atomically; also when the recipe fails or is interrupted, with that status).
+"""``run_experiment``: estimate, run an experiment in its own directory, and write ``report.md`` and
+``results.json`` (atomically; also when the experiment fails or is interrupted, with that status).
 
 The directory is ``--out``, else ``<runs dir>/experiments/<name>-<timestamp>/`` (runs dir:
 ``--runs-dir``, ``$CNNLAB_RUNS`` or ``./runs``). It holds the report, its PNGs, ``results.json``
@@ -19,9 +19,9 @@ from cnnlab.errors import ConfigError, UsageError
 from cnnlab.experiments.context import Context
 from cnnlab.experiments.machine import describe_machine
 from cnnlab.experiments.registry import Experiment, get_experiment
-from cnnlab.experiments.report import format_duration
 from cnnlab.experiments.sections import compose_report
 from cnnlab.experiments.timing import Estimate, Measure, estimate
+from cnnlab.formatting import format_duration
 from cnnlab.runs.rundir import RunDir, default_runs_dir
 from cnnlab.training import TrainingInterrupted
 
@@ -58,7 +58,7 @@ def run_experiment(
     say: Callable[[str], None] = lambda text: None,
     measure: Measure | None = None,
 ) -> ExperimentResult:
-    """Run experiment ``name`` (``quick``: its short version) over ``seeds`` seeds (default: the recipe's)."""
+    """Run experiment ``name`` (``quick``: its short version) over ``seeds`` seeds (default: its own)."""
     experiment = get_experiment(name)
     seed_count = experiment.size(quick).seeds if seeds is None else seeds
     if seed_count < 1:
@@ -84,9 +84,12 @@ def run_experiment(
     )
     directory = _experiment_dir(experiment, out, runs_dir)
     say(f"Experiment directory: {directory}")
+    # With --out the experiment's folder is out; a --runs-dir given as well then gets the cells'
+    # runs (without --out it holds the experiment's folder, and the runs inside that).
+    cell_runs = Path(runs_dir) if out is not None and runs_dir is not None else None
     ctx = Context(
         experiment, directory, quick=quick, seeds=list(range(seed_count)), data_dir=data_dir,
-        device=device, threads=threads, progress=progress, say=say,
+        device=device, threads=threads, progress=progress, say=say, runs_dir=cell_runs,
     )  # fmt: skip
     machine = describe_machine(device, threads)
     started = time.time()

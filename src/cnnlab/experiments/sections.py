@@ -1,4 +1,4 @@
-"""The sections every report has, around the recipe's own results and answer: the header and the
+"""The sections every report has, around the experiment's own results and answer: the header and the
 question, the setting, the course's numbers against ours, and the runs, time and machine.
 """
 
@@ -8,23 +8,17 @@ from typing import Any
 
 from cnnlab.experiments.context import Context
 from cnnlab.experiments.machine import machine_summary
-from cnnlab.experiments.report import (
-    Report,
-    format_count,
-    format_duration,
-    format_metric,
-    format_summary,
-    metric_title,
-)
+from cnnlab.experiments.report import Report, format_metric, format_summary, metric_title
+from cnnlab.formatting import format_count, format_duration
 
 
 def compose_report(ctx: Context, results: dict[str, Any]) -> Report:
-    """The whole report: header, setting, the recipe's results, course check, answer, runs and machine."""
+    """The whole report: header, setting, the experiment's results, course check, answer, runs and machine."""
     experiment = ctx.experiment
     report = Report()
     report.heading(f"{experiment.title}", level=1)
     version = (
-        "quick version (small subsets: a check that it runs, not the recipe's numbers)"
+        "quick version (small subsets: a check that it runs, not the experiment's numbers)"
         if ctx.quick
         else "full version"
     )

@@ -1,6 +1,6 @@
 """How long an experiment takes on this machine, before it starts.
 
-The plan of a recipe lists what it trains. Each model's training speed (images a second, at the
+The plan of an experiment lists what it trains. Each model's training speed (images a second, at the
 cell's batch size) comes from the cache in the user cache folder, keyed by model, input, batch,
 device, threads and torch version. It holds the speeds measured by earlier training runs of
 experiments on this machine, else a probe: the median time of a few optimizer steps on random
@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -34,9 +34,12 @@ from cnnlab.atomic import atomic_write_json
 from cnnlab.data import get_spec
 from cnnlab.data.paths import user_cache_dir
 from cnnlab.experiments.machine import load_average
-from cnnlab.experiments.registry import CellSpec, Experiment, ExtraWork, Plan, model_label
+from cnnlab.experiments.plan import CellSpec, ExtraWork, Plan, model_label
 from cnnlab.training import TrainConfig, choose_hardware
 from cnnlab.training.hardware import available_cores
+
+if TYPE_CHECKING:  # the type only: the experiment table imports this module, not the reverse
+    from cnnlab.experiments.registry import Experiment
 
 # Evaluation is a forward pass only, in double-size batches: about a third of a training step's cost.
 EVAL_SPEEDUP = 3.0
@@ -60,7 +63,7 @@ Measure = Callable[["WorkItem", str, int | None], float]
 
 @dataclass(frozen=True)
 class WorkItem:
-    """What one cell (or a recipe's extra steps) costs: images through the model, over all seeds."""
+    """What one cell (or an experiment's extra steps) costs: images through the model, over all seeds."""
 
     label: str
     model: str | Callable[[], nn.Module]

@@ -8,9 +8,9 @@ with :func:`register` when imported; this package imports them all from ``FAMILY
 from __future__ import annotations
 
 import importlib
-import importlib.util
 
 from cnnlab.models.registry import (
+    MODELS,
     SMALL_INPUT_LIMIT,
     ModelInfo,
     create,
@@ -38,16 +38,12 @@ FAMILY_MODULES = (
     "vae",
     "rbm",
 )
-# Written separately; imported only once their file exists.
-_OPTIONAL_MODULES = frozenset({"autoencoders", "vae", "rbm"})
-
 for _module in FAMILY_MODULES:
-    _qualified = f"{__name__}.{_module}"
-    if _module not in _OPTIONAL_MODULES or importlib.util.find_spec(_qualified) is not None:
-        importlib.import_module(_qualified)
+    importlib.import_module(f"{__name__}.{_module}")
 
 __all__ = [
     "FAMILY_MODULES",
+    "MODELS",
     "SMALL_INPUT_LIMIT",
     "ModelInfo",
     "create",

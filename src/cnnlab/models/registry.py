@@ -18,8 +18,10 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from cnnlab.errors import ConfigError, ModelError, UnknownNameError
+from cnnlab.errors import ConfigError, ModelError
+from cnnlab.formatting import format_shape
 from cnnlab.models.tracing import InputTooSmallError, check_input_fits
+from cnnlab.registry import Registry
 
 TASKS = ("classify", "autoencoder", "rbm")
 # Below this many pixels (the shorter side) a family builds its small-input (CIFAR/MNIST) form.
@@ -46,7 +48,7 @@ class ModelInfo:
     builder: Builder = field(repr=False, compare=False)
 
 
-_REGISTRY: dict[str, ModelInfo] = {}
+MODELS: Registry[ModelInfo] = Registry("model")
 
 
 def register(
@@ -65,10 +67,8 @@ def register(
         raise ValueError(f"task must be one of {TASKS}, not {task!r}")
 
     def decorate(builder: Builder) -> Builder:
-        if name in _REGISTRY:
-            raise ValueError(f"model {name!r} is registered twice")
         doc = inspect.getdoc(builder) or ""
-        _REGISTRY[name] = ModelInfo(
+        info = ModelInfo(
             name=name,
             family=family,
             paper=paper,
@@ -80,6 +80,7 @@ def register(
             description=doc.splitlines()[0] if doc else "",
             builder=builder,
         )
+        MODELS.add(name, info)
         return builder
 
     return decorate
@@ -87,24 +88,17 @@ def register(
 
 def list_models(family: str | None = None, task: str | None = None) -> list[ModelInfo]:
     """Registered models in registration order, optionally only one family and/or task."""
-    return [
-        info
-        for info in _REGISTRY.values()
-        if (family is None or info.family == family) and (task is None or info.task == task)
-    ]
+    return MODELS.filter(family=family, task=task)
 
 
 def families() -> list[str]:
     """The family names, in registration order."""
-    return list(dict.fromkeys(info.family for info in _REGISTRY.values()))
+    return list(dict.fromkeys(info.family for info in MODELS.values()))
 
 
 def get_info(name: str) -> ModelInfo:
     """The :class:`ModelInfo` of ``name``; :class:`UnknownNameError` (with a suggestion) otherwise."""
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise UnknownNameError("model", name, _REGISTRY) from None
+    return MODELS.get(name)
 
 
 def normalize_input_size(input_size: int | Sequence[int]) -> tuple[int, int]:
@@ -154,7 +148,7 @@ def create(
     except InputTooSmallError as exc:
         raise ModelError(_too_small_message(info, shape, num_classes, kwargs, exc)) from exc
     except ModelError as exc:
-        raise ModelError(f"Model '{name}' cannot take a {_shape_text(shape)} input: {exc}") from exc
+        raise ModelError(f"Model '{name}' cannot take a {format_shape(shape)} input: {exc}") from exc
     return model
 
 
@@ -177,7 +171,7 @@ def _too_small_message(
     A family's small and large forms are different networks, so the search runs within the form
     the request falls in (or in the large one when no small input fits at all).
     """
-    message = f"Model '{info.name}' cannot take a {_shape_text(shape)} input: {exc}."
+    message = f"Model '{info.name}' cannot take a {format_shape(shape)} input: {exc}."
 
     def fits(side: int) -> bool:
         try:
@@ -210,10 +204,6 @@ def _smallest_fitting(fits: Callable[[int], bool], low: int, high: int) -> int |
         else:
             low = middle + 1
     return high
-
-
-def _shape_text(shape: Sequence[int]) -> str:
-    return "x".join(str(s) for s in shape)
 
 
 def factory_label(factory: Callable, *, qualified: bool = False) -> str:

@@ -21,6 +21,7 @@ from cnnlab.models.registry import register, small_input
 
 
 def conv_bn(in_channels: int, out_channels: int, kernel_size: int, stride: int = 1) -> nn.Sequential:
+    """A conv (no bias) and batch norm, no activation: the block places its ReLUs (the last after the sum)."""
     return nn.Sequential(
         nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding=kernel_size // 2, bias=False),
         nn.BatchNorm2d(out_channels),

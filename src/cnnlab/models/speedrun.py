@@ -12,21 +12,19 @@ tricks, and why:
 - Logits times 1/8: the network's outputs start large (max pooling, no bias), and a softmax fed
   large logits saturates; scaling them down lets the high learning rate work from step one.
 - No biases before batch norm (it subtracts the mean anyway).
-- GELU, as airbench, rather than ResNet-9's ReLU: ReLU makes a CPU training step about 10% faster,
-  but the ``cifar10-speedrun`` recipe then ended at 89.66% instead of 90.27% after 12 epochs.
+- GELU, as airbench, rather than ResNet-9's ReLU: ReLU makes a CPU training step faster, but the
+  ``cifar10-speedrun`` recipe then ends less accurate (benchmarks/README.md, "Time to 64%").
 - ``stem="patch"`` (the ``cifar10-quick`` recipe): no full-resolution stem; the first group's
   widening conv reads overlapping 4x4 patches every 2 pixels (stride 2), like the "patchify" stems
   of ViT and ConvNeXt (Liu et al., 2022) but overlapping. Every later layer then runs at a quarter
-  of the pixels: on 2 CPU cores an epoch of the 16-64-64 net takes a quarter of the time it takes
-  with ``stem="conv"`` (3.5 s vs 14.9 s), for 5.6 points less one-epoch accuracy
-  (benchmarks/README.md, "Time to 64%").
+  of the pixels: an epoch is several times cheaper than with ``stem="conv"``, for a few points less
+  one-epoch accuracy (benchmarks/README.md, "Time to 64%").
 - ``stem="whiten"``: airbench's fixed whitening layer (:class:`cnnlab.models.airbench.Whitening`, a
   2x2 conv fitted to the training images' patches before the first step, never trained) and a GELU
   in place of the 3x3 stem. Nothing before the first group learns, so the backward pass stops
   there, and the unpadded 2x2 window leaves 31x31 maps (15, 7, 3 after the pools, not 16, 8, 4):
-  the ``cifar10-speedrun`` recipe with it took 850 s for its 12 epochs (about 70 s an epoch) and ended
-  at 89.57%, against 90.27% for the 3x3 stem (83-98 s an epoch): cheaper, but not more accurate
-  per second (benchmarks/README.md, "Room for goal 3").
+  an epoch is cheaper, but the run is not more accurate per second (benchmarks/README.md, "Room
+  for goal 3").
 
 ``speedrun`` (widths 64-128-256, residual in groups 1 and 3) is sized for two CPU cores; the widths
 are an option (``--model-arg widths=32,64,128``). See benchmarks/README.md for its numbers.
@@ -50,7 +48,8 @@ DEFAULT_RESIDUAL = (True, False, True)
 STEMS = ("conv", "patch", "whiten")
 
 
-def conv_bn(in_channels: int, out_channels: int) -> list[nn.Module]:
+def conv_bn_gelu(in_channels: int, out_channels: int) -> list[nn.Module]:
+    """A 3x3 conv (no bias), batch norm and GELU: the unit every speedrun group is made of."""
     return [
         nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False),
         nn.BatchNorm2d(out_channels, momentum=BN_MOMENTUM),
@@ -63,7 +62,7 @@ class Residual(nn.Module):
 
     def __init__(self, width: int):
         super().__init__()
-        self.f = nn.Sequential(*conv_bn(width, width), *conv_bn(width, width))
+        self.f = nn.Sequential(*conv_bn_gelu(width, width), *conv_bn_gelu(width, width))
 
     def forward(self, x: Tensor) -> Tensor:
         return x + self.f(x)
@@ -133,7 +132,7 @@ def make_stem(stem: str, in_channels: int, first_width: int) -> tuple[nn.Module,
     if stem == "whiten":
         whitening = Whitening(in_channels)
         return nn.Sequential(whitening, nn.GELU()), whitening.out_channels
-    return nn.Sequential(*conv_bn(in_channels, first_width // 2)), first_width // 2
+    return nn.Sequential(*conv_bn_gelu(in_channels, first_width // 2)), first_width // 2
 
 
 @register(

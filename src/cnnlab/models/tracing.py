@@ -19,6 +19,7 @@ from torch.func import functional_call
 from torch.overrides import TorchFunctionMode
 
 from cnnlab.errors import ModelError
+from cnnlab.formatting import format_shape
 from cnnlab.models.layer_arithmetic import DIMENSION_NAMES, Window, window_of_call
 
 
@@ -187,7 +188,7 @@ def trace(
 
 def _layer_failure(tracer: ShapeTracer, input_shape: Sequence[int], exc: Exception) -> ModelError:
     reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    shape = "x".join(str(s) for s in input_shape)
+    shape = format_shape(input_shape)
     return ModelError(
         f"layer '{tracer.layer_name()}' ({tracer.layer_type()}) fails on a {shape} input: {reason}"
     )

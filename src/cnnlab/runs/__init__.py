@@ -21,7 +21,7 @@ _EXPORTS = {
     "default_runs_dir": "cnnlab.runs.rundir",
     "RunIndex": "cnnlab.runs.index",
     "Summary": "cnnlab.runs.stats",
-    "Comparison": "cnnlab.runs.stats",
+    "WelchTest": "cnnlab.runs.stats",
     "summarize": "cnnlab.runs.stats",
     "welch_test": "cnnlab.runs.stats",
 }

@@ -8,7 +8,8 @@ A checkpoint is a dict of plain data and tensors::
       "model_state": <state_dict>,
       "data": {"dataset": "mnist", "classes": [...], "mean": [...], "std": [...],
                "input_shape": [1, 28, 28], "scale": "standardized"},
-      "training": {...},   # optional: optimizer, scheduler, RNG states, position in the data order
+      "training": {...},   # optional: optimizer, RNG states, position in the data order, and the
+                           # state of each part of the run under its key (cnnlab.training.parts)
       "metrics": {...},    # optional: the metrics at the time of saving
     }
 
@@ -18,7 +19,10 @@ is rejected instead of executed.
 
 from __future__ import annotations
 
+import io
 import pickle
+import re
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +31,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from cnnlab.atomic import atomic_path
+from cnnlab.atomic import atomic_write_bytes
 from cnnlab.errors import CheckpointError
 
 CHECKPOINT_FORMAT = "cnnlab-checkpoint/1"
@@ -36,38 +40,105 @@ CHECKPOINT_NAMES = ("best.pt", "last.pt")
 
 
 def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
-    """Write ``payload`` to ``path`` atomically (temp file + rename); return the path."""
+    """Write ``payload`` to ``path`` atomically (temp file + rename); return the path.
+
+    The checkpoint is serialised in memory first, then written as plain bytes: a full disk is then
+    an OSError (ENOSPC) naming itself, not torch's zip writer's "unexpected pos" RuntimeError."""
     path = Path(path)
-    payload = {"format": CHECKPOINT_FORMAT, **payload}
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+    buffer = io.BytesIO()
+    torch.save({"format": CHECKPOINT_FORMAT, **payload}, buffer)
+    atomic_write_bytes(path, buffer.getbuffer())
     return path
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Load a checkpoint safely; raise :class:`CheckpointError` with a clear message otherwise."""
+    """Load a checkpoint safely; raise :class:`CheckpointError` with a clear message otherwise.
+
+    A file that cannot be read gets the diagnosis that fits it, in one line: empty, truncated, not
+    a PyTorch file at all (random bytes, text), or a pickle that would import or call code (the
+    only case worded as a refusal, since only then was something dangerous in the file).
+    """
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"No checkpoint at {path}.")
-    try:
-        payload = torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as exc:
-        raise CheckpointError(
-            f"Refused to load {path}: it holds Python objects that could run code when loaded "
-            f"(torch.load with weights_only=True rejected it: {_first_line(exc)}). "
-            "Only load checkpoints written by cnnlab or another source you trust."
-        ) from exc
-    except (EOFError, zipfile.BadZipFile, RuntimeError, OSError) as exc:
-        raise CheckpointError(
-            f"{path} is truncated or corrupt and cannot be read ({_first_line(exc)}). "
-            "Use another checkpoint of the run (checkpoints/last.pt or best.pt) or train again."
-        ) from exc
+    unreadable = _unreadable_reason(path)
+    if unreadable is None:
+        try:
+            with warnings.catch_warnings():  # torch's "pickle protocol N" remark on damaged files
+                warnings.simplefilter("ignore", UserWarning)
+                payload = torch.load(path, map_location=map_location, weights_only=True)
+        except pickle.UnpicklingError as exc:
+            unreadable = _unpickling_reason(path, exc)
+        except Exception as exc:  # noqa: BLE001  (torch raises EOFError, KeyError, RuntimeError, ...)
+            unreadable = f"is truncated or corrupt and cannot be read ({_first_line(exc)})"
+    if unreadable is not None:
+        hint = "" if unreadable.startswith(_REFUSED) else f" {_READ_HINT}"
+        raise CheckpointError(f"{path} {unreadable}.{hint}")
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(
             f"{path} is not a cnnlab checkpoint (expected a dict with format "
             f"'{CHECKPOINT_FORMAT}'). cnnlab reads checkpoints that `cnnlab train` wrote."
         )
     return payload
+
+
+_REFUSED = "was refused"
+_READ_HINT = "Use another checkpoint of the run (checkpoints/last.pt or best.pt) or train again."
+# How the files torch.save writes begin: a zip archive (since PyTorch 1.6) or a pickle (protocol 2+).
+_ZIP_MAGIC = b"PK\x03\x04"
+_PICKLE_MAGIC = b"\x80"
+
+
+def _unreadable_reason(path: Path) -> str | None:
+    """Why ``path`` cannot be a PyTorch file, judged from its bytes before unpickling anything;
+    None when it looks like one."""
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or exc})"
+    if size == 0:
+        return "is empty (0 bytes): it was never written completely"
+    if head.startswith(_ZIP_MAGIC):
+        return _zip_damage(path, size)
+    if head.startswith(_PICKLE_MAGIC):
+        return None
+    return (
+        f"is not a PyTorch file: it starts with {head!r}, not with the bytes of a file "
+        "torch.save writes (random bytes, text, or another format)"
+    )
+
+
+def _zip_damage(path: Path, size: int) -> str | None:
+    """Why the zip archive torch.save wrote is damaged: incomplete, or a member whose bytes no
+    longer match the CRC-32 stored for it (torch.load itself never checks those, so flipped bytes
+    in a tensor would load as wrong weights); None when it is intact."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            damaged = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError):
+        return f"is truncated or corrupt: its zip archive is incomplete ({size} bytes)"
+    if damaged is not None:
+        entry = damaged.split("/", 1)[-1]  # members sit under a folder named after the temp file
+        return f"is corrupt: the bytes of its entry {entry} do not match their stored CRC-32"
+    return None
+
+
+def _unpickling_reason(path: Path, exc: pickle.UnpicklingError) -> str:
+    """A pickle torch's weights-only loader rejected: one that names code to import or call is
+    refused as such; anything else is a damaged or foreign file, not a threat."""
+    text = str(exc)
+    named = re.search(r"GLOBAL ([\w.]+)|global:? ([\w.]+)", text)
+    if named:
+        return (
+            f"{_REFUSED}: it holds Python objects that could run code when loaded "
+            f"({named.group(1) or named.group(2)}); weights_only=True loads tensors and plain data "
+            "only. Only load checkpoints written by cnnlab or another source you trust"
+        )
+    after = re.search(r"Unpickler error:\s*(\S[^\n]*)", text)
+    detail = after.group(1).strip() if after else _first_line(exc)
+    return f"is truncated or corrupt: it is not a readable PyTorch pickle ({detail})"
 
 
 def find_checkpoint(run_or_file: str | Path, prefer: tuple[str, ...] = CHECKPOINT_NAMES) -> Path:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from cnnlab.atomic import atomic_path
+from cnnlab.formatting import is_accuracy
 
 SPLITS = ("train", "val", "test")
 _SKIP = {"epoch", "step", "lr", "time_s", "images_per_s"}
@@ -36,12 +37,15 @@ def plot_curves(records: list[dict[str, Any]], path: Path, title: str = "") -> P
     steps_per_epoch = max(1, epochs[0]["step"] // epochs[0]["epoch"])
     last_epoch = epochs[-1]["epoch"]
     for axis, quantity in zip(axes.flat, quantities, strict=False):
-        _plot_steps(axis, records, steps_per_epoch, quantity)
+        scale = 100.0 if is_accuracy(quantity) else 1.0  # accuracies in percent, as printed
+        _plot_steps(axis, records, steps_per_epoch, quantity, scale)
         for split in SPLITS:
-            points = [(r["epoch"], r[f"{split}_{quantity}"]) for r in epochs if f"{split}_{quantity}" in r]
+            points = [
+                (r["epoch"], r[f"{split}_{quantity}"] * scale) for r in epochs if f"{split}_{quantity}" in r
+            ]
             if points:
                 axis.plot(*zip(*points, strict=True), marker="o", markersize=3, label=split)
-        axis.set_title(quantity.replace("_", " "))
+        axis.set_title(quantity.replace("_", " ") + (" (%)" if scale != 1.0 else ""))
         axis.set_xlabel("epoch")
         axis.set_xlim(0, last_epoch + 0.05)
         if last_epoch >= 3:  # whole epochs; shorter runs keep fractional ticks for the steps
@@ -71,10 +75,12 @@ def _quantities(epochs: list[dict[str, Any]]) -> list[str]:
     return ordered + [q for q in found if q not in ordered]
 
 
-def _plot_steps(axis: Any, records: list[dict[str, Any]], steps_per_epoch: int, quantity: str) -> None:
+def _plot_steps(
+    axis: Any, records: list[dict[str, Any]], steps_per_epoch: int, quantity: str, scale: float
+) -> None:
     """The step records' training ``quantity`` (loss, accuracy over the last log_every steps)."""
     steps = [
-        (r["step"] / steps_per_epoch, r[quantity])
+        (r["step"] / steps_per_epoch, r[quantity] * scale)
         for r in records
         if r.get("kind") == "step" and quantity in r
     ]

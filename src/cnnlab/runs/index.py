@@ -4,6 +4,10 @@ The index is derived data. Every row is built from a run's own ``config.json`` a
 ``result.json`` (:func:`row_from_run_dir`), so it can be rebuilt from the run directories at any
 time, and is, when the file is missing, corrupt or from another schema version.
 
+Reconciled with the folders: listing adds the row of a run folder the index lacks (a run killed
+while it waited for the index's lock), and a run recorded as running whose process is gone reads
+"interrupted" (:meth:`RunDir.read_result`), so the index never contradicts the folders.
+
 Concurrency: WAL journal (readers never block the writer) and a busy timeout (a writer waits for
 another's transaction instead of failing); each update is one short transaction, so several runs
 training at once, in threads or processes, all land.
@@ -14,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import socket
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -69,7 +72,9 @@ class RunIndex:
     def list(
         self, *, status: str | None = None, group: str | None = None, limit: int | None = None
     ) -> list[dict]:
-        """Rows, newest first; a "running" run whose process is gone reads "interrupted"."""
+        """Rows, newest first; a "running" run whose process is gone reads "interrupted", and a run
+        folder without a row gets one first."""
+        self._reconcile()
         query, args = "SELECT * FROM runs", []
         conditions = []
         if status:
@@ -84,17 +89,35 @@ class RunIndex:
         if limit:
             query += f" LIMIT {int(limit)}"
         with self._connect() as db:
-            rows = [_as_dict(r) for r in db.execute(query, args)]
-        return [_with_live_status(row) for row in rows]
+            return [_as_dict(r) for r in db.execute(query, args)]
 
     def get(self, run_id: str) -> dict | None:
+        self._reconcile()
         with self._connect() as db:
             row = db.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
-        return _with_live_status(_as_dict(row)) if row else None
+        return _as_dict(row) if row else None
 
     def groups(self) -> list[str]:
         with self._connect() as db:
             return [g for (g,) in db.execute("SELECT DISTINCT grp FROM runs WHERE grp IS NOT NULL")]
+
+    def _reconcile(self) -> None:
+        """Make the index agree with the folders: a row for each run folder that has none (its
+        process died before it wrote one), and the row of each "running" run whose process is gone
+        re-read from its folder (which then says "interrupted", see ``RunDir.read_result``)."""
+        with self._connect() as db:
+            known = {run_id for (run_id,) in db.execute("SELECT run_id FROM runs")}
+            running = db.execute("SELECT path, result_json FROM runs WHERE status = 'running'").fetchall()
+        stale = [run for run in scan_run_dirs(self.runs_dir) if run.name not in known]
+        for path, result_json in running:
+            run_dir = RunDir(path)
+            if run_dir.config_path.is_file() and not run_dir.is_live(json.loads(result_json or "{}")):
+                stale.append(run_dir)
+        if stale:
+            rows = [row_from_run_dir(run) for run in stale]
+            with self._connect(write=True) as db:
+                for row in rows:
+                    _upsert(db, row)
 
     # -- connection ----------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -246,21 +269,3 @@ def _as_dict(row: sqlite3.Row) -> dict[str, Any]:
     data["config"] = json.loads(data.pop("config_json") or "{}")
     data["result"] = json.loads(data.pop("result_json") or "{}")
     return data
-
-
-def _with_live_status(row: dict[str, Any]) -> dict[str, Any]:
-    """A run recorded as running on this machine whose process is gone was killed: say so."""
-    recorded_here = row.get("host") == socket.gethostname() and row.get("pid")
-    if row["status"] == "running" and recorded_here and not _process_alive(row["pid"]):
-        row["status"] = "interrupted"
-    return row
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True

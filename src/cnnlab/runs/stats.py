@@ -47,7 +47,7 @@ class Summary:
 
 
 @dataclass(frozen=True)
-class Comparison:
+class WelchTest:
     """Welch's t-test of mean(a) - mean(b)."""
 
     a: Summary
@@ -84,18 +84,18 @@ def summarize(values: Sequence[float], confidence: float = CONFIDENCE) -> Summar
     return Summary(n, mean, std, mean - half, mean + half, confidence)
 
 
-def welch_test(a: Sequence[float], b: Sequence[float], confidence: float = CONFIDENCE) -> Comparison:
+def welch_test(a: Sequence[float], b: Sequence[float], confidence: float = CONFIDENCE) -> WelchTest:
     """Do the means of ``a`` and ``b`` differ by more than their spread explains?"""
     sa, sb = summarize(a, confidence), summarize(b, confidence)
     difference = sa.mean - sb.mean
     if sa.std is None or sb.std is None:
-        return Comparison(sa, sb, difference, None, None, None, None, None, None)
+        return WelchTest(sa, sb, difference, None, None, None, None, None, None)
     va, vb = sa.std**2 / sa.n, sb.std**2 / sb.n
     if va + vb == 0:
         # Both configurations gave the same number for every seed: any difference is exact.
         same = difference == 0
         p = 1.0 if same else 0.0
-        return Comparison(
+        return WelchTest(
             sa,
             sb,
             difference,
@@ -111,7 +111,7 @@ def welch_test(a: Sequence[float], b: Sequence[float], confidence: float = CONFI
     df = (va + vb) ** 2 / (va**2 / (sa.n - 1) + vb**2 / (sb.n - 1))
     p = t_two_sided_p(t, df)
     half = t_quantile((1 + confidence) / 2, df) * math.sqrt(va + vb)
-    return Comparison(sa, sb, difference, t, df, p, difference - half, difference + half, p < SIGNIFICANCE)
+    return WelchTest(sa, sb, difference, t, df, p, difference - half, difference + half, p < SIGNIFICANCE)
 
 
 def t_two_sided_p(t: float, df: float) -> float:
@@ -119,11 +119,6 @@ def t_two_sided_p(t: float, df: float) -> float:
     if math.isinf(t):
         return 0.0
     return regularized_beta(df / (df + t * t), df / 2, 0.5)
-
-
-def t_cdf(t: float, df: float) -> float:
-    tail = 0.5 * t_two_sided_p(t, df)
-    return 1 - tail if t >= 0 else tail
 
 
 def t_quantile(probability: float, df: float) -> float:

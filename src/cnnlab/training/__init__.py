@@ -37,9 +37,9 @@ _EXPORTS = {
     "add_recipe": "cnnlab.training.recipes",
     "get_recipe": "cnnlab.training.recipes",
     "list_recipes": "cnnlab.training.recipes",
-    "SeedStudy": "cnnlab.training.seeds",
-    "parse_seeds": "cnnlab.training.seeds",
-    "train_seeds": "cnnlab.training.seeds",
+    "SeedStudy": "cnnlab.training.seed_study",
+    "parse_seeds": "cnnlab.training.seed_study",
+    "train_seeds": "cnnlab.training.seed_study",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -55,4 +55,3 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_EXPORTS))
-

@@ -2,12 +2,18 @@
 
 Nothing is written and no step is taken until every setting, the model name, the device and the
 data have been checked: a typo costs a second, not a half-trained run.
+
+A run folder is written by one process at a time: the one holding its lock (``RunDir.lock``), taken
+when the folder is created or before a resume reads it, and released by the operating system when
+the process ends, however it ends.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -90,12 +96,33 @@ def resume(
 
     The resumed run ends with the same weights and metrics, to the bit on the same machine, as an
     uninterrupted one. A run of your own ``nn.Module`` or ``ImageDataset`` needs them passed again.
+    A run stopped before its first checkpoint starts again from the beginning, with its settings.
+    Raises RunIsRunning while another process trains the run.
     """
     run_dir = RunDir.find(run, runs_dir)
-    status = run_dir.read_result().get("status")
-    if status == "finished":
-        raise UsageError(f"Run {run_dir.root} has already finished; there is nothing to resume.")
-    config = TrainConfig.from_dict(run_dir.read_config(), source=str(run_dir.config_path))
+    with run_dir.lock():
+        status = run_dir.read_result().get("status")
+        if status == "finished":
+            raise UsageError(f"Run {run_dir.root} has already finished; there is nothing to resume.")
+        config = TrainConfig.from_dict(run_dir.read_config(), source=str(run_dir.config_path))
+        given = _Given(model, dataset, test_data, progress)
+        if not run_dir.last_checkpoint.is_file():
+            return _restart(run_dir, config, given)
+        return _resume(run_dir, config, given)
+
+
+@dataclasses.dataclass
+class _Given:
+    """What ``resume`` was given besides the run (a user's module and data objects, the progress)."""
+
+    model: nn.Module | Callable[[], nn.Module] | None
+    dataset: ImageDataset | None
+    test_data: ImageDataset | None
+    progress: bool | Reporter
+
+
+def _resume(run_dir: RunDir, config: TrainConfig, given: _Given) -> Run:
+    model, dataset = given.model, given.dataset
     payload = _resume_checkpoint(run_dir)
     sources = payload["training"]["sources"]
     if sources["model"] == "module" and model is None:
@@ -108,11 +135,10 @@ def resume(
             f"Run {run_dir.name} trained on an ImageDataset object; pass it again: "
             "cnnlab.training.resume(run, dataset=..., test_data=...)."
         )
-    reporter = make_reporter(progress)
+    reporter = make_reporter(given.progress)
     hardware = choose_hardware(config)
-    data = prepare_data(
-        config, dataset if dataset is not None else config.dataset, test_data, progress=bool(progress)
-    )
+    source = dataset if dataset is not None else config.dataset
+    data = prepare_data(config, source, given.test_data, progress=bool(given.progress))
     with hardware_context(hardware):
         if model is None:
             module = model_from_payload(payload, run_dir.root)
@@ -125,13 +151,44 @@ def resume(
     return Run(run_dir.root, config.to_dict(), _history(trainer), result, trainer.model)
 
 
+def _restart(run_dir: RunDir, config: TrainConfig, given: _Given) -> Run:
+    """A run killed before its first checkpoint: train it again from step 0, in its own folder."""
+    if given.model is None and not _is_registry_model(config.model):
+        raise UsageError(
+            f"Run {run_dir.name} trained your own nn.Module ({config.model}) and stopped before its "
+            "first checkpoint; pass it again to start it over: cnnlab.training.resume(run, model=MyNet())."
+        )
+    reporter = make_reporter(given.progress)
+    reporter.note(
+        f"run {run_dir.name} stopped before its first checkpoint: starting it again from the "
+        "beginning, with its own settings."
+    )
+    for leftover in (run_dir.metrics_path, run_dir.result_path, run_dir.curves_path):
+        leftover.unlink(missing_ok=True)
+    shutil.rmtree(run_dir.tensorboard_dir, ignore_errors=True)
+    shutil.rmtree(run_dir.checkpoints, ignore_errors=True)
+    return _start(config, given.model, given.dataset, given.test_data, reporter, run_dir=run_dir)
+
+
+def _is_registry_model(name: str) -> bool:
+    from cnnlab.models import get_info
+
+    try:
+        get_info(name)
+    except UsageError:
+        return False
+    return True
+
+
 def _start(
     config: TrainConfig,
     user_model: nn.Module | Callable[[], nn.Module] | None,
     dataset: ImageDataset | None,
     test_data: ImageDataset | None,
     progress: bool | Reporter,
+    run_dir: RunDir | None = None,
 ) -> Run:
+    """Check everything, then train a new run (in ``run_dir``, already locked, when given)."""
     reporter = make_reporter(progress)
     if user_model is None:
         from cnnlab.models import get_info
@@ -150,10 +207,12 @@ def _start(
             model, entry = _user_module(user_model, config), _user_entry(user_model)
         init_from_data(model, data.train)
         with_tta(model, config.tta)  # test-time augmentation needs a classifier: refuse before writing
-        run_dir = _new_run_dir(config)
-        trainer = Trainer(config, hardware, model, entry, data, run_dir, reporter)
-        trainer.write_start_files(describe_environment(config, trainer.hardware, data))
-        result = trainer.fit()
+        locked = run_dir is not None  # a restarted run's folder, locked by resume()
+        run_dir = run_dir or _new_run_dir(config)
+        with contextlib.nullcontext() if locked else run_dir.lock():
+            trainer = Trainer(config, hardware, model, entry, data, run_dir, reporter)
+            trainer.write_start_files(describe_environment(config, trainer.hardware, data))
+            result = trainer.fit()
     return Run(run_dir.root, config.to_dict(), _history(trainer), result, trainer.model)
 
 
@@ -215,11 +274,6 @@ def _new_run_dir(config: TrainConfig) -> RunDir:
 
 
 def _resume_checkpoint(run_dir: RunDir) -> dict[str, Any]:
-    if not run_dir.last_checkpoint.is_file():
-        raise CheckpointError(
-            f"Run {run_dir.root} has no checkpoints/last.pt: it stopped before its first checkpoint, "
-            "so there is nothing to resume. Start it again (with --checkpoint-every N for long epochs)."
-        )
     payload = load_checkpoint(run_dir.last_checkpoint)
     if "training" not in payload:
         raise CheckpointError(f"{run_dir.last_checkpoint} holds no training state to resume from.")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import sys
 import types
 import typing
@@ -38,8 +39,8 @@ def setting(default: Any = None, help: str = "", *, cli: bool = True, factory: A
 class TrainConfig:
     """The hyperparameters and options of one training run.
 
-    The defaults train LeNet-5 on MNIST to >= 98% test accuracy in about a minute on two CPU
-    cores (see :mod:`cnnlab.training.recipes` for the measurement).
+    The defaults are the ``default`` recipe; what they reach, and how fast, is that recipe's
+    ``measured`` field (:mod:`cnnlab.training.recipes`).
     """
 
     # What to train on what
@@ -51,6 +52,7 @@ class TrainConfig:
     )
     dataset: str = setting("mnist", "mnist, fashion-mnist, cifar10, cifar100 or an image folder.")
     data_dir: str | None = setting(None, "Where datasets are looked for (default: $CNNLAB_DATA, cache).")
+    skip_bad_images: bool = setting(False, "Image folders: skip unreadable images (named in a warning).")
     subset: int | None = setting(None, "Train on the first N training images only (a quick check).")
     test_subset: int | None = setting(None, "Evaluate on the first N test images only.")
     val_split: float = setting(0.0, "Fraction of the training images held out for validation.")
@@ -146,26 +148,31 @@ class TrainConfig:
         return dataclasses.replace(self, **coerce_settings(changes, "settings"))
 
 
-def setting_names() -> list[str]:
-    return [f.name for f in dataclasses.fields(TrainConfig)]
-
-
-def setting_help(name: str) -> str:
-    return _FIELDS[name].metadata.get("help", "")
-
-
 def setting_type(name: str) -> Any:
     return _TYPES[name]
 
 
 def coerce_settings(values: Mapping[str, Any], source: str) -> dict[str, Any]:
-    """Check names (dashes accepted for underscores) and convert values to the field types."""
-    result = {}
+    """Check names (dashes accepted for underscores) and convert values to the field types.
+
+    Every problem is reported at once: one alone as itself (:class:`UnknownNameError` for an
+    unknown name, :class:`ConfigError` for a wrong type), several as one :class:`ConfigError`
+    listing them all.
+    """
+    result: dict[str, Any] = {}
+    problems: list[ConfigError | UnknownNameError] = []
     for raw_name, value in values.items():
         name = str(raw_name).replace("-", "_")
-        if name not in _FIELDS:
-            raise UnknownNameError("setting", name, _FIELDS)
-        result[name] = _coerce(_TYPES[name], value, name, source)
+        try:
+            if name not in _FIELDS:
+                raise UnknownNameError("setting", name, _FIELDS)
+            result[name] = _coerce(_TYPES[name], value, name, source)
+        except (ConfigError, UnknownNameError) as problem:
+            problems.append(problem)
+    if len(problems) == 1:
+        raise problems[0]
+    if problems:
+        raise ConfigError(_listing(f"{len(problems)} problems in {source}:", [str(p) for p in problems]))
     return result
 
 
@@ -193,24 +200,22 @@ def resolve_config(
 
 
 def load_config_file(path: str | Path) -> dict[str, Any]:
-    """A flat table of settings from a ``.toml``, ``.yaml`` or ``.yml`` file."""
+    """A flat table of settings from a ``.toml``, ``.yaml`` or ``.yml`` file.
+
+    A file that does not parse is a :class:`ConfigError` naming the file and the line.
+    """
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"Config file {path} does not exist.")
+    if path.suffix not in (".toml", ".yaml", ".yml"):
+        raise ConfigError(f"Config file {path} must end in .toml, .yaml or .yml.")
     text = path.read_text(encoding="utf-8")
     try:
-        if path.suffix == ".toml":
-            values = _toml().loads(text)
-        elif path.suffix in (".yaml", ".yml"):
-            import yaml
-
-            values = yaml.safe_load(text) or {}
-        else:
-            raise ConfigError(f"Config file {path} must end in .toml, .yaml or .yml.")
-    except ConfigError:
-        raise
+        values = _toml().loads(text) if path.suffix == ".toml" else _yaml_load(text)
     except Exception as exc:  # the parsers' own error types differ; all mean "bad syntax"
-        raise ConfigError(f"Cannot parse {path}: {exc}") from exc
+        raise ConfigError(
+            f"Cannot parse {path}{_syntax_error_place(exc)}: {_syntax_error_reason(exc)}"
+        ) from exc
     if not isinstance(values, dict):
         raise ConfigError(
             f"{path} must hold a table of settings (name = value), not {type(values).__name__}."
@@ -228,23 +233,27 @@ def validate(config: TrainConfig) -> None:
     OPTIMIZERS.get(config.optimizer)
     LOSSES.get(config.loss)
     SCHEDULES.get(config.schedule)
-    problems = [problem for check in _CHECKS if (problem := check(config))]
+    problems = [problem for check in _CHECKS for problem in check(config)]
     if problems:
-        listed = "\n".join(f"  - {p}" for p in problems)
-        raise ConfigError(f"Invalid training settings:\n{listed}")
+        raise ConfigError(_listing("Invalid training settings:", problems))
 
 
-def _positive_numbers(config: TrainConfig) -> str | None:
-    for name in ("lr", "muon_lr"):
-        value = getattr(config, name)
-        if not (math.isfinite(value) and value > 0):
-            return f"{name} must be a positive number (got {value})."
-    return None
+def _listing(title: str, problems: list[str]) -> str:
+    return title + "".join(f"\n  - {problem}" for problem in problems)
 
 
-def _counts(config: TrainConfig) -> str | None:
-    wrong = [
-        f"{name} must be >= {low} (got {value})"
+# Each check returns every problem it finds (an empty list when there is none), one sentence each.
+def _positive_numbers(config: TrainConfig) -> list[str]:
+    return [
+        f"{name} must be a positive number (got {value})."
+        for name, value in (("lr", config.lr), ("muon_lr", config.muon_lr))
+        if not (math.isfinite(value) and value > 0)
+    ]
+
+
+def _counts(config: TrainConfig) -> list[str]:
+    return [
+        f"{name} must be >= {low} (got {value})."
         for name, value, low in (
             ("epochs", config.epochs, 1),
             ("batch_size", config.batch_size, 1),
@@ -260,12 +269,11 @@ def _counts(config: TrainConfig) -> str | None:
         )
         if value is not None and value < low
     ]
-    return "; ".join(wrong) + "." if wrong else None
 
 
-def _fractions(config: TrainConfig) -> str | None:
-    wrong = [
-        f"{name} must be in {interval} (got {value})"
+def _fractions(config: TrainConfig) -> list[str]:
+    return [
+        f"{name} must be in {interval} (got {value})."
         for name, value, ok, interval in (
             ("val_split", config.val_split, 0 <= config.val_split < 1, "[0, 1)"),
             ("momentum", config.momentum, 0 <= config.momentum < 1, "[0, 1)"),
@@ -278,12 +286,11 @@ def _fractions(config: TrainConfig) -> str | None:
         )
         if not ok
     ]
-    return "; ".join(wrong) + "." if wrong else None
 
 
-def _non_negative(config: TrainConfig) -> str | None:
+def _non_negative(config: TrainConfig) -> list[str]:
     wrong = [
-        f"{name} must be >= 0 (got {value})"
+        f"{name} must be >= 0 (got {value})."
         for name, value in (
             ("weight_decay", config.weight_decay),
             ("focal_gamma", config.focal_gamma),
@@ -293,39 +300,74 @@ def _non_negative(config: TrainConfig) -> str | None:
     ]
     if config.clip_grad_norm is not None and not config.clip_grad_norm > 0:
         wrong.append(
-            f"clip_grad_norm must be > 0 (got {config.clip_grad_norm}); leave it unset for no clipping"
+            f"clip_grad_norm must be > 0 (got {config.clip_grad_norm}); leave it unset for no clipping."
         )
-    return "; ".join(wrong) + "." if wrong else None
+    return wrong
 
 
-def _combinations(config: TrainConfig) -> str | None:
-    if config.early_stop and not config.val_split:
-        return "early_stop needs a validation split to watch: add --val-split 0.1."
-    if config.nesterov and (config.optimizer != "sgd" or config.momentum == 0):
-        return "nesterov needs --optimizer sgd with a momentum > 0."
-    if config.label_smoothing and config.loss != "cross-entropy":
-        return f"label_smoothing applies to the cross-entropy loss, not '{config.loss}'."
-    if config.alternate_flips and not config.flip:
-        return "alternate_flips changes how flips are chosen: add --flip."
-    if config.tta not in TTA_MODES:
-        return f"tta must be one of {', '.join(TTA_MODES)} (got '{config.tta}')."
-    if config.schedule == "warmup" and not config.warmup_epochs:
-        return "the warmup schedule needs --warmup-epochs > 0."
-    if config.epochs >= 1 and config.warmup_epochs >= config.epochs:
-        return (
-            f"warmup_epochs ({config.warmup_epochs}) must be shorter than the run ({config.epochs} epochs)."
-        )
-    return None
+def _data_combinations(config: TrainConfig) -> list[str]:
+    """Settings of the data and its evaluation that need another one."""
+    rules = (
+        (
+            config.early_stop and not config.val_split,
+            "early_stop needs a validation split to watch: add --val-split 0.1.",
+        ),
+        (
+            config.alternate_flips and not config.flip,
+            "alternate_flips changes how flips are chosen: add --flip.",
+        ),
+        (config.tta not in TTA_MODES, f"tta must be one of {', '.join(TTA_MODES)} (got '{config.tta}')."),
+    )
+    return [message for broken, message in rules if broken]
 
 
-def _device(config: TrainConfig) -> str | None:
+def _optimizer_combinations(config: TrainConfig) -> list[str]:
+    """Options of one optimizer or loss given with another."""
+    rules = (
+        (
+            config.nesterov and (config.optimizer != "sgd" or config.momentum == 0),
+            "nesterov needs --optimizer sgd with a momentum > 0.",
+        ),
+        (
+            config.label_smoothing and config.loss != "cross-entropy",
+            f"label_smoothing applies to the cross-entropy loss, not '{config.loss}'.",
+        ),
+    )
+    return [message for broken, message in rules if broken]
+
+
+def _schedule_combinations(config: TrainConfig) -> list[str]:
+    """A warm-up that is missing or longer than the run."""
+    rules = (
+        (
+            config.schedule == "warmup" and not config.warmup_epochs,
+            "the warmup schedule needs --warmup-epochs > 0.",
+        ),
+        (
+            config.epochs >= 1 and config.warmup_epochs >= config.epochs,
+            f"warmup_epochs ({config.warmup_epochs}) must be shorter than the run ({config.epochs} epochs).",
+        ),
+    )
+    return [message for broken, message in rules if broken]
+
+
+def _device(config: TrainConfig) -> list[str]:
     kind, _, index = config.device.partition(":")
     if kind not in DEVICES or (index and (kind != "cuda" or not index.isdigit())):
-        return f"device must be one of {', '.join(DEVICES)} or cuda:N (got '{config.device}')."
-    return None
+        return [f"device must be one of {', '.join(DEVICES)} or cuda:N (got '{config.device}')."]
+    return []
 
 
-_CHECKS = (_positive_numbers, _counts, _fractions, _non_negative, _combinations, _device)
+_CHECKS = (
+    _positive_numbers,
+    _counts,
+    _fractions,
+    _non_negative,
+    _data_combinations,
+    _optimizer_combinations,
+    _schedule_combinations,
+    _device,
+)
 
 
 def _toml() -> types.ModuleType:
@@ -336,6 +378,32 @@ def _toml() -> types.ModuleType:
     import tomli
 
     return tomli
+
+
+def _yaml_load(text: str) -> Any:
+    import yaml
+
+    return yaml.safe_load(text) or {}
+
+
+_TOML_PLACE = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
+
+
+def _syntax_error_place(exc: Exception) -> str:
+    """``", line 3, column 5"`` where the parser says where it stopped (PyYAML's mark, TOML's text)."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    if mark is not None:
+        return f", line {mark.line + 1}, column {mark.column + 1}"
+    found = _TOML_PLACE.search(str(exc))
+    return f", line {found[1]}, column {found[2]}" if found else ""
+
+
+def _syntax_error_reason(exc: Exception) -> str:
+    """The parser's own words, without its place (said once, before them) or a multi-line excerpt."""
+    problem = getattr(exc, "problem", None)  # PyYAML
+    if problem:
+        return str(problem)
+    return _TOML_PLACE.sub("", str(exc)).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
 def _coerce(kind: Any, value: Any, name: str, source: str) -> Any:
@@ -352,36 +420,57 @@ def _coerce(kind: Any, value: Any, name: str, source: str) -> Any:
 
 
 def _convert(kind: Any, value: Any) -> Any:
+    """``value`` as ``kind`` (a plain type, a tuple of them, or a dict); ValueError if it is not one."""
     origin = typing.get_origin(kind)
-    if kind is bool:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no", "1", "0"):
-            return value.lower() in ("true", "yes", "1")
-        raise ValueError
-    if kind is int:
-        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-            raise ValueError
-        return int(value)
-    if kind is float:
-        if isinstance(value, bool):
-            raise ValueError
-        return float(value)  # also YAML's "1e-3", which PyYAML reads as a string
-    if kind is str:
-        if not isinstance(value, str | int | float) or isinstance(value, bool):
-            raise ValueError
-        return str(value)
     if origin is tuple:
-        items = value.split(",") if isinstance(value, str) else list(value)
-        item_types = typing.get_args(kind)
-        if len(items) != len(item_types):
-            raise ValueError
-        return tuple(_convert(t, item) for t, item in zip(item_types, items, strict=True))
+        return _to_tuple(typing.get_args(kind), value)
     if origin is dict:
-        if not isinstance(value, Mapping):
-            raise ValueError
-        return dict(value)
+        return _to_dict(value)
+    if kind in _CONVERTERS:
+        return _CONVERTERS[kind](value)
     raise TypeError(f"no conversion to {kind}")
+
+
+def _to_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no", "1", "0"):
+        return value.lower() in ("true", "yes", "1")
+    raise ValueError
+
+
+def _to_int(value: Any) -> int:
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        raise ValueError
+    return int(value)
+
+
+def _to_float(value: Any) -> float:
+    if isinstance(value, bool):
+        raise ValueError
+    return float(value)  # also YAML's "1e-3", which PyYAML reads as a string
+
+
+def _to_str(value: Any) -> str:
+    if not isinstance(value, str | int | float) or isinstance(value, bool):
+        raise ValueError
+    return str(value)
+
+
+def _to_tuple(item_types: tuple[Any, ...], value: Any) -> tuple:
+    items = value.split(",") if isinstance(value, str) else list(value)
+    if len(items) != len(item_types):
+        raise ValueError
+    return tuple(_convert(t, item) for t, item in zip(item_types, items, strict=True))
+
+
+def _to_dict(value: Any) -> dict:
+    if not isinstance(value, Mapping):
+        raise ValueError
+    return dict(value)
+
+
+_CONVERTERS = {bool: _to_bool, int: _to_int, float: _to_float, str: _to_str}
 
 
 def _type_name(kind: Any) -> str:

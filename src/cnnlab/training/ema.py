@@ -12,26 +12,43 @@ evaluated with matching statistics) and blends the live weights in after every `
 is not dominated by the random initialisation. The update is a few multi-tensor (``foreach``)
 kernels, deterministic on CPU, and its whole state (the average and the update counter) goes into
 checkpoints, so a resumed run averages exactly as an uninterrupted one.
+
+Both are parts of a run (:class:`~cnnlab.training.parts.Part`): they update after every optimizer
+step, provide the weights that evaluations and checkpoints report, save their state under
+``checkpoint["training"]["ema"]`` / ``["lookahead"]``, and the EMA's average becomes the model's
+weights when training ends.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
 from cnnlab.errors import ConfigError
+from cnnlab.training.parts import Part
+
+if TYPE_CHECKING:
+    from cnnlab.training.trainer import Trainer
 
 
-class WeightAverage:
+class WeightAverage(Part):
     """The EMA of ``model``'s floating-point state (parameters and buffers).
 
     It holds on to the model's tensors, which the optimizer updates in place; build it after the
     model has been moved to its device and memory format.
     """
+
+    key = "ema"
+    averages_weights = True
+
+    @classmethod
+    def for_run(cls, trainer: Trainer) -> WeightAverage | None:
+        """The run's EMA (``--ema DECAY``), or None when it has none."""
+        return cls(trainer.model, trainer.config.ema) if trainer.config.ema else None
 
     def __init__(self, model: nn.Module, decay: float, every: int = 1):
         if not 0.0 < decay < 1.0:
@@ -61,6 +78,22 @@ class WeightAverage:
         self.updates += 1
         return True
 
+    # -- as a part of a run ----------------------------------------------------------------------
+    def after_optimizer_step(self, trainer: Trainer, step: int) -> None:
+        self.update(step)
+
+    def evaluated_weights(self) -> contextlib.AbstractContextManager[None]:
+        return self.applied()
+
+    def evaluated_state_dict(self) -> dict[str, torch.Tensor]:
+        return self.averaged_state_dict()
+
+    def on_train_end(self, trainer: Trainer) -> None:
+        # The averaged weights are the model the final metrics describe: run.model gets them.
+        if trainer.weight_source is self:
+            self.copy_to_model()
+
+    # -- the average -----------------------------------------------------------------------------
     @contextlib.contextmanager
     def applied(self) -> Iterator[None]:
         """Temporarily load the averaged weights into the model (to evaluate it), then restore them."""
@@ -113,6 +146,15 @@ class Lookahead(WeightAverage):
     alone while they move fast) and ``decay ** every`` at the end (airbench: 0.95 ** 5 = 0.77).
     It is a pure function of the step, so a resumed run pulls back exactly as an uninterrupted one.
     """
+
+    key = "lookahead"
+
+    @classmethod
+    def for_run(cls, trainer: Trainer) -> Lookahead | None:
+        """The run's lookahead (``--lookahead DECAY``), or None when it has none."""
+        if not trainer.config.lookahead:
+            return None
+        return cls(trainer.model, trainer.config.lookahead, trainer.config.epochs * trainer.steps_per_epoch)
 
     def __init__(self, model: nn.Module, decay: float, total_steps: int, every: int = 5):
         super().__init__(model, decay, every)

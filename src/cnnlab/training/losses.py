@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING
 import torch
 import torch.nn.functional as F
 
-from cnnlab.training.registry import Registry
+from cnnlab.registry import Registry
 
 if TYPE_CHECKING:
     from cnnlab.training.config import TrainConfig
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-LOSSES: Registry = Registry("loss")
+LOSSES: Registry = Registry("loss", order="sorted")
 
 
 def build_loss(config: TrainConfig) -> LossFn:

@@ -137,14 +137,24 @@ class StepWindow:
         bad = torch.nonzero(~torch.isfinite(self.buffer[: self.filled]))
         return None if bad.numel() == 0 else self.first_step + int(bad[0, 0])
 
-    def bad_value(self, step: int) -> float:
+    def loss_of(self, step: int) -> float:
+        """The loss of global step ``step`` of this window (also after ``take``; a device read)."""
         return float(self.buffer[step - self.first_step])
 
-    def take(self, classify: bool) -> dict[str, float]:
-        """The window's mean ``loss`` (and ``accuracy`` for classifiers); empties it."""
+    def peek(self, classify: bool) -> dict[str, float] | None:
+        """The window's figures so far, as ``take`` would give them, without emptying it (a device
+        read: for a progress display about once a second, not every step); None when empty."""
+        return self._figures(classify) if self.filled else None
+
+    def _figures(self, classify: bool) -> dict[str, float]:
         values = {"loss": float(self.buffer[: self.filled].double().mean())}
         if classify:
             values["accuracy"] = int(self.correct) / max(self.images, 1)
+        return values
+
+    def take(self, classify: bool) -> dict[str, float]:
+        """The window's mean ``loss`` (and ``accuracy`` for classifiers); empties it."""
+        values = self._figures(classify)
         self.filled, self.images = 0, 0
         self.correct.zero_()
         return values

@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from cnnlab.registry import Registry
 from cnnlab.training.muon import Muon
-from cnnlab.training.registry import Registry
 
 if TYPE_CHECKING:
     from cnnlab.training.config import TrainConfig
 
-OPTIMIZERS: Registry = Registry("optimizer")
+OPTIMIZERS: Registry = Registry("optimizer", order="sorted")
 
 
 def build_optimizer(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,12 +48,21 @@ def prepare_data(
         full, test = dataset, test_data
     else:
         name = dataset or config.dataset
-        full = load_dataset(name, "train", data_dir=config.data_dir, progress=progress)
+        full = load_dataset(
+            name, "train", data_dir=config.data_dir, progress=progress, skip_bad_images=config.skip_bad_images
+        )
         test = test_data if test_data is not None else _test_split(name, config, progress)
     full = _first(full, config.subset, "subset", "training")
     if test is not None and config.test_subset is not None:
         test = _first(test, config.test_subset, "test_subset", "test")
     train, val = split_validation(full, config.val_split, config.seed) if config.val_split else (full, None)
+    if config.batch_size > len(train):
+        warnings.warn(
+            f"--batch-size {config.batch_size} is larger than the {len(train)} training images: each "
+            f"epoch is one step of {len(train)} images. Choose a batch of at most {len(train)}, or "
+            "train on more images.",
+            stacklevel=2,
+        )
     return RunData(train=train, val=val, test=test, from_object=isinstance(dataset, ImageDataset))
 
 
@@ -63,7 +73,9 @@ def _test_split(name: str, config: TrainConfig, progress: bool) -> ImageDataset 
 
         if "test" not in find_splits(Path(name)):
             return None
-    return load_dataset(name, "test", data_dir=config.data_dir, progress=progress)
+    return load_dataset(
+        name, "test", data_dir=config.data_dir, progress=progress, skip_bad_images=config.skip_bad_images
+    )
 
 
 def _first(dataset: ImageDataset, n: int | None, setting: str, what: str) -> ImageDataset:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from cnnlab.training.registry import Registry
+from cnnlab.registry import Registry
 
 if TYPE_CHECKING:
     from cnnlab.training.config import TrainConfig
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 # shape(t, span, steps_per_epoch, config) -> multiplier of the base lr, for step t of the span
 # that follows the warm-up (0 <= t < span).
 Shape = Callable[[int, int, int, "TrainConfig"], float]
-SCHEDULES: Registry = Registry("schedule")
+SCHEDULES: Registry = Registry("schedule", order="sorted")
 
 # One-cycle's constants, those of Smith & Topin (2017) as PyTorch's OneCycleLR uses them: start at
 # lr/25, reach lr after 30% of the steps, end at lr/25/1e4.

@@ -7,11 +7,15 @@ package installed is refused before the run starts.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from cnnlab.errors import ConfigError
+from cnnlab.training.parts import Part
+
+if TYPE_CHECKING:
+    from cnnlab.training.trainer import Trainer
 
 IMAGES_SHOWN = 16
 
@@ -56,3 +60,32 @@ class TensorBoardLog:
 
     def close(self) -> None:
         self.writer.close()
+
+
+class TensorBoardPart(Part):
+    """``--tensorboard``: the step and epoch records (and a grid of training images) as events."""
+
+    writes_files = True
+
+    @classmethod
+    def for_run(cls, trainer: Trainer) -> TensorBoardPart | None:
+        return cls() if trainer.config.tensorboard else None
+
+    def __init__(self) -> None:
+        self.log: TensorBoardLog | None = None
+
+    def on_run_start(self, trainer: Trainer, resumed: bool) -> None:
+        self.log = TensorBoardLog(trainer.run_dir.tensorboard_dir, trainer.position.step)
+        if not resumed:
+            self.log.images(trainer.data.train.images)
+
+    def on_step_end(self, trainer: Trainer, images: int, record: dict[str, Any] | None) -> None:
+        if record is not None:
+            self.log.step(record)
+
+    def on_epoch_end(self, trainer: Trainer, record: dict[str, Any]) -> None:
+        self.log.epoch(record)
+
+    def on_run_end(self, trainer: Trainer, result: dict[str, Any]) -> None:
+        if self.log is not None:
+            self.log.close()

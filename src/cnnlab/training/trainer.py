@@ -6,6 +6,11 @@ so far. ``checkpoints/last.pt`` holds all of it plus the length of ``metrics.jso
 so a resumed run continues with exactly the numbers an uninterrupted run has: the learning rate is
 a pure function of the step, the batches a pure function of (seed, epoch, batch), and the model's
 own randomness is re-seeded from (seed, epoch, batch) before each step.
+
+Everything else that takes part in a run (weight average, lookahead, divergence guard, metrics log,
+TensorBoard, checkpoints, curves, progress) is a :class:`~cnnlab.training.parts.Part`, built by
+the factories in ``PARTS`` and called at the hooks the protocol names. A new training option is
+one new part and one line in ``PARTS`` (docs/ARCHITECTURE.md, "how to add a training option").
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import os
 import socket
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -24,26 +30,46 @@ from torch import nn
 from cnnlab.data import Augment, BatchLoader
 from cnnlab.errors import TrainingError
 from cnnlab.runs.checkpoint import save_checkpoint
-from cnnlab.runs.curves import plot_curves
 from cnnlab.runs.index import RunIndex
-from cnnlab.runs.rundir import MetricsLog, RunDir
+from cnnlab.runs.rundir import RunDir
+from cnnlab.training.checkpointing import CheckpointPart
 from cnnlab.training.config import TrainConfig
+from cnnlab.training.divergence import DivergenceGuard, LossDiverged
 from cnnlab.training.ema import Lookahead, WeightAverage
 from cnnlab.training.evaluation import eval_batch_size, eval_loader, evaluate
 from cnnlab.training.hardware import Hardware, autocast, fit_to_model
-from cnnlab.training.interrupts import StopSignal, TrainingInterrupted
+from cnnlab.training.interrupts import StopSignal, TrainingInterrupted, WriteFailed, writing
 from cnnlab.training.losses import build_loss
 from cnnlab.training.metrics import BatchOutput, MetricSums, StepWindow, batch_output, uses_objective
+from cnnlab.training.metrics_log import CurvesPart, MetricsPart
 from cnnlab.training.optimizers import build_optimizer
-from cnnlab.training.progress import TIMING_KEYS, Reporter, RunStart
+from cnnlab.training.parts import Part
+from cnnlab.training.progress import TIMING_KEYS, Reporter, ReporterPart, RunStart
 from cnnlab.training.run_data import RunData
 from cnnlab.training.schedules import build_schedule
 from cnnlab.training.seeding import EVAL, STEP, derived_seed, restore_rng_state, rng_state, seed_global_rng
-from cnnlab.training.tensorboard import TensorBoardLog
+from cnnlab.training.tensorboard import TensorBoardPart
 from cnnlab.training.tta import with_tta
 
 # Evaluation needs no gradients, so it can afford larger batches (fewer, faster kernel calls).
 EVAL_BATCH_FACTOR = 2
+
+# The parts of a run, in the order their hooks are called; each one's ``for_run`` builds it for the
+# trainer's run, or returns None when the run does without it. Register a new part with one line.
+# The order matters where parts depend on each other: the lookahead changes the weights before the
+# EMA averages them, and the EMA (the last part that averages weights) is what evaluations report;
+# the divergence guard sees a record before it is written; metrics.jsonl has a record before a
+# checkpoint records the file's length; curves.png is drawn before the reporter says where it is.
+PARTS: list[type[Part]] = [
+    Lookahead,
+    WeightAverage,
+    DivergenceGuard,
+    MetricsPart,
+    TensorBoardPart,
+    CheckpointPart,
+    CurvesPart,
+    ReporterPart,
+]
 
 
 @dataclass
@@ -65,13 +91,6 @@ class Best:
 
 class _StopRequested(Exception):
     """Ctrl-C or SIGTERM asked the loop to stop at this step boundary."""
-
-
-@dataclass
-class _NonFiniteLoss(Exception):
-    step: int
-    value: float
-    lr: float
 
 
 class Trainer:
@@ -96,7 +115,6 @@ class Trainer:
             self.model = self.model.to(memory_format=torch.channels_last)
         # The model as evaluated: test-time augmentation around it, the weight average inside it.
         self.eval_model = with_tta(self.model, config.tta)
-        self.ema = WeightAverage(self.model, config.ema) if config.ema else None
         self.model_entry = model_entry
         self.objective = uses_objective(model)
         self.scale = getattr(model, "input_scale", "standardized")
@@ -106,14 +124,8 @@ class Trainer:
         self.train_loader = self._train_loader(data.train)
         self.val_loader = self._eval_loader(data.val) if data.val is not None else None
         self.test_loader = self._eval_loader(data.test) if data.test is not None else None
-        self.schedule = build_schedule(config, len(self.train_loader))
-        self.lookahead = (
-            Lookahead(self.model, config.lookahead, config.epochs * len(self.train_loader))
-            if config.lookahead
-            else None
-        )
-        # The weights evaluations and checkpoints report: the EMA's, else the lookahead's average.
-        self.average = self.ema or self.lookahead
+        self.steps_per_epoch = len(self.train_loader)
+        self.schedule = build_schedule(config, self.steps_per_epoch)
         self.position = Position()
         self.sums = MetricSums(self.device)
         self.window = StepWindow(config.log_every, self.device)
@@ -124,8 +136,11 @@ class Trainer:
         self.elapsed_before = 0.0  # training seconds spent before this process (resumed runs)
         self.last_checkpoint_step: int | None = None
         self.stop = StopSignal()
-        self.metrics: MetricsLog | None = None
-        self.tensorboard: TensorBoardLog | None = None
+        self.parts: list[Part] = [part for kind in PARTS if (part := kind.for_run(self)) is not None]
+        # The part whose weights evaluations and checkpoints report (an average), if any.
+        self.weight_source: Part | None = next(
+            (part for part in reversed(self.parts) if part.averages_weights), None
+        )
 
     # -- set-up --------------------------------------------------------------------------------
     def _train_loader(self, dataset) -> BatchLoader:
@@ -146,8 +161,12 @@ class Trainer:
 
     def write_start_files(self, environment: dict[str, Any]) -> None:
         """config.json and environment.json of a new run."""
-        self.run_dir.write_json(self.run_dir.config_path, self.config.to_dict())
-        self.run_dir.write_json(self.run_dir.environment_path, environment)
+        for path, content in (
+            (self.run_dir.config_path, self.config.to_dict()),
+            (self.run_dir.environment_path, environment),
+        ):
+            with writing(path):
+                self.run_dir.write_json(path, content)
 
     def restore(self, payload: dict[str, Any]) -> None:
         """Continue from a checkpoint's training state (see the module docstring)."""
@@ -157,12 +176,11 @@ class Trainer:
         if self.scaler is not None and state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
         restore_rng_state(state["rng"])
-        if self.average is not None:
+        if self.weight_source is not None:
             self.model.load_state_dict(state["live_model_state"])
-        if self.lookahead is not None:
-            self.lookahead.load_state_dict(state["lookahead"])
-        if self.ema is not None:
-            self.ema.load_state_dict(state["ema"])
+        for part in self.parts:
+            if part.key is not None and part.key in state:  # an older checkpoint may lack a newer part
+                part.load_state_dict(state[part.key])
         self.sums.load_state_dict(state["sums"])
         self.window.load_state_dict(state["window"])
         self.history = [dict(record) for record in state["history"]]
@@ -170,7 +188,6 @@ class Trainer:
         self.elapsed_before = state["elapsed_s"]
         self.started = state.get("started", self.started)
         self.last_checkpoint_step = self.position.step
-        MetricsLog.truncate(self.run_dir.metrics_path, state["metrics_offset"])
         for partial in self.run_dir.checkpoints.glob(".*.partial"):  # left by a kill mid-save
             partial.unlink(missing_ok=True)
 
@@ -178,21 +195,19 @@ class Trainer:
     def fit(self, resumed: bool = False) -> dict[str, Any]:
         """Train to the end (or early stop); return result.json. Raises TrainingError on a fault."""
         self._clock = time.perf_counter()
-        self.metrics = MetricsLog(self.run_dir.metrics_path)
         try:
-            if self.config.tensorboard:
-                self.tensorboard = TensorBoardLog(self.run_dir.tensorboard_dir, self.position.step)
-                if not resumed:
-                    self.tensorboard.images(self.data.train.images)
-            self._write_result("running")
-            self.reporter.run_started(self._start_info(resumed))
+            self.write_result("running")
+            self._call("on_run_start", resumed)
             with self.stop:
                 self._run_epochs()
-            if self.average is not None:
-                self.average.copy_to_model()  # run.model is then the model the final metrics describe
-        except _NonFiniteLoss as fault:
+            self._call("on_train_end")
+        except LossDiverged as fault:
             message = self._divergence_message(fault)
             self._close("failed", message)
+            raise TrainingError(message) from None
+        except WriteFailed as fault:
+            message = self._write_failed_message(fault)
+            self._close("interrupted", message)
             raise TrainingError(message) from None
         except (_StopRequested, KeyboardInterrupt):
             # A first Ctrl-C saved a checkpoint at a step boundary; a second one stops at once.
@@ -213,22 +228,23 @@ class Trainer:
             if stop_early:
                 return
 
+    def _call(self, hook: str, *args: Any) -> None:
+        """Call ``hook`` of every part, in the order of PARTS."""
+        for part in self.parts:
+            getattr(part, hook)(self, *args)
+
     def _train_epoch(self, epoch: int) -> None:
         self.model.train()
-        batches = len(self.train_loader)
         start = self.position.batch
-        self.reporter.epoch_started(epoch, self.config.epochs, batches, start)
+        self._call("on_epoch_start", epoch, self.steps_per_epoch, start)
         self._epoch_clock, self._epoch_images = time.perf_counter(), 0
         for batch, (inputs, labels) in enumerate(self.train_loader.epoch(epoch, start), start):
             self._step(epoch, batch, inputs, labels)
             self.position = Position(epoch, batch + 1, self.position.step + 1)
             self._epoch_images += labels.shape[0]
-            self.reporter.step(labels.shape[0], self._log_step() if self.window.full else None)
-            every = self.config.checkpoint_every
-            if every and self.position.step % every == 0 and self.position.batch < batches:
-                self._save_last()
+            self._call("on_step_end", labels.shape[0], self._step_record() if self.window.full else None)
             if self.stop.requested:
-                self._save_last()
+                self.save_last()
                 raise _StopRequested
 
     def _step(self, epoch: int, batch: int, inputs: torch.Tensor, labels: torch.Tensor) -> BatchOutput:
@@ -254,31 +270,23 @@ class Trainer:
         else:
             self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
-        if self.lookahead is not None:
-            self.lookahead.update(step)
-        if self.ema is not None:
-            self.ema.update(step)
+        self._call("after_optimizer_step", step)
         correct = self.sums.add(output, labels)
         self.window.add(output.loss, step, labels.shape[0], correct)
         return output
 
-    def _log_step(self) -> dict[str, float]:
-        """Write the step record of the full window; return what the progress bar shows."""
+    def _step_record(self) -> dict[str, Any]:
+        """The step record of the full window (the parts write and show it); empties the window."""
         self._check_finite()
         position = self.position
-        window = self.window.take(classify=not self.objective)
-        record = {
+        return {
             "kind": "step",
             "epoch": position.epoch + 1,
             "batch": position.batch,
             "step": position.step,
             "lr": self.schedule.lr(position.step - 1),
-            **window,
+            **self.window.take(classify=not self.objective),
         }
-        self.metrics.write(record)
-        if self.tensorboard:
-            self.tensorboard.step(record)
-        return window
 
     def _end_epoch(self, epoch: int) -> bool:
         """Evaluate, record, checkpoint; return True when early stopping ends the run here."""
@@ -291,28 +299,22 @@ class Trainer:
         }
         record.update(_prefixed("train", self.sums.results()))
         if self.val_loader is not None:
-            record.update(_prefixed("val", self._evaluate(self.val_loader, epoch)))
+            record.update(_prefixed("val", self._evaluate(self.val_loader, epoch, "val")))
         improved, stop_early = self._update_best(record)
         last = stop_early or epoch + 1 == self.config.epochs
         every = self.config.test_every
         if self.test_loader is not None and (last or (every and (epoch + 1) % every == 0)):
-            record.update(_prefixed("test", self._evaluate(self.test_loader, epoch)))
+            record.update(_prefixed("test", self._evaluate(self.test_loader, epoch, "test")))
         record["time_s"] = round(train_seconds, 3)
         record["images_per_s"] = round(self._epoch_images / max(train_seconds, 1e-9), 1)
         self.history.append(record)
-        self.metrics.write({"kind": "epoch", **record})
-        if self.tensorboard:
-            self.tensorboard.epoch(record)
         self.sums = MetricSums(self.device)
         self.position = Position(epoch + 1, 0, self.position.step)
-        if improved:
-            save_checkpoint(self.run_dir.best_checkpoint, self._payload(training=False))
-        self._save_last()
-        self._write_result("running")
-        self.reporter.epoch_ended(record)
+        self._call("on_epoch_end", record)  # metrics.jsonl, checkpoints (best.pt if improved), result
         return stop_early
 
-    def _evaluate(self, loader: BatchLoader, epoch: int) -> dict[str, float]:
+    def _evaluate(self, loader: BatchLoader, epoch: int, split: str) -> dict[str, float]:
+        self._call("on_evaluation_start", split, len(loader.dataset))
         with self._evaluated_weights():
             return evaluate(
                 self.eval_model,
@@ -324,7 +326,8 @@ class Trainer:
 
     def _evaluated_weights(self) -> contextlib.AbstractContextManager:
         """The weights evaluations and checkpoints report: the average when there is one."""
-        return self.average.applied() if self.average is not None else contextlib.nullcontext()
+        source = self.weight_source
+        return source.evaluated_weights() if source is not None else contextlib.nullcontext()
 
     def _update_best(self, record: dict[str, Any]) -> tuple[bool, bool]:
         best, value = self.best, record[self.best.monitor]
@@ -340,11 +343,10 @@ class Trainer:
     def _check_finite(self) -> None:
         bad_step = self.window.first_non_finite()
         if bad_step is not None:
-            raise _NonFiniteLoss(bad_step, self.window.bad_value(bad_step), self.schedule.lr(bad_step))
+            raise LossDiverged(bad_step, self.window.loss_of(bad_step), self.schedule.lr(bad_step))
 
-    def _divergence_message(self, fault: _NonFiniteLoss) -> str:
-        per_epoch = len(self.train_loader)
-        epoch, batch = divmod(fault.step, per_epoch)
+    def _divergence_message(self, fault: LossDiverged) -> str:
+        epoch, batch = divmod(fault.step, self.steps_per_epoch)
         where = f"step {fault.step + 1} (epoch {epoch + 1}, batch {batch + 1})"
         if self.last_checkpoint_step is None:
             kept = "No checkpoint had been saved yet."
@@ -352,39 +354,53 @@ class Trainer:
             kept = f"checkpoints/last.pt keeps the last good state (step {self.last_checkpoint_step})."
         suggestion = f"--lr {_round_down(fault.lr / 10)}"
         clip = "" if self.config.clip_grad_norm else " or clip the gradients (--clip-grad-norm 1.0)"
+        value = f"{fault.value:.4g}" if fault.reason else f"{fault.value}"
         return (
-            f"Training diverged: the loss became {fault.value} at {where} with learning rate "
+            f"Training diverged: the loss became {value}{fault.reason} at {where} with learning rate "
             f"{fault.lr:.4g}. {kept} Try a lower learning rate (e.g. {suggestion}){clip}."
         )
 
     def _interrupted_message(self) -> str:
-        where = "no checkpoint was saved yet; start the run again"
-        if self.last_checkpoint_step is not None:
-            where = (
-                f"checkpoint at step {self.last_checkpoint_step}. Resume with: "
+        return f"Interrupted: {self._where_to_continue()}"
+
+    def _write_failed_message(self, fault: WriteFailed) -> str:
+        return f"Could not write {fault.path} ({fault.reason}): {self._where_to_continue()}"
+
+    def _where_to_continue(self) -> str:
+        if self.last_checkpoint_step is None:
+            return (
+                "no checkpoint was saved yet. Start it again from the beginning with: "
                 f"cnnlab train --resume {self.run_dir.root}"
             )
-        return f"Interrupted: {where}"
+        return (
+            f"checkpoint at step {self.last_checkpoint_step}. Resume with: "
+            f"cnnlab train --resume {self.run_dir.root}"
+        )
 
     # -- checkpoints and status ------------------------------------------------------------------
-    def _save_last(self) -> None:
+    def save_last(self) -> None:
+        """checkpoints/last.pt with the whole training state, after checking the weights are finite."""
         self._check_finite()
         if not bool(torch.stack([p.isfinite().all() for p in self.model.parameters()]).all()):
-            raise _NonFiniteLoss(
-                self.position.step - 1, float("nan"), self.schedule.lr(self.position.step - 1)
-            )
-        save_checkpoint(self.run_dir.last_checkpoint, self._payload(training=True))
+            raise LossDiverged(self.position.step - 1, float("nan"), self.schedule.lr(self.position.step - 1))
+        self.save_checkpoint(self.run_dir.last_checkpoint, training=True)
         self.last_checkpoint_step = self.position.step
 
-    def _payload(self, training: bool) -> dict[str, Any]:
+    def save_checkpoint(self, path: Path, training: bool) -> None:
+        """Write a checkpoint (atomically); ``training``: with the state a resume needs."""
+        payload = self.payload(training)
+        with writing(path):
+            save_checkpoint(path, payload)
+
+    def payload(self, training: bool) -> dict[str, Any]:
+        """A checkpoint's content; ``training`` adds the training state (and every part's state)."""
         # model_state holds the weights the metrics were measured with (the average, if any), so a
         # reader of any checkpoint gets the model its numbers describe; a resume also needs the
         # live weights and the average's state.
+        source = self.weight_source
         payload = {
             "model": self.model_entry,
-            "model_state": (
-                self.model.state_dict() if self.average is None else self.average.averaged_state_dict()
-            ),
+            "model_state": self.model.state_dict() if source is None else source.evaluated_state_dict(),
             "data": self._data_entry(),
             "task": "objective" if self.objective else "classify",
             "config": self.config.to_dict(),
@@ -395,14 +411,12 @@ class Trainer:
             payload["training"] = {
                 "position": dataclasses.asdict(self.position),
                 "optimizer": self.optimizer.state_dict(),
-                "scheduler": {"name": self.schedule.name, "step": self.position.step},
                 "scaler": self.scaler.state_dict() if self.scaler is not None else None,
                 "rng": rng_state(self.device),
                 "sums": self.sums.state_dict(),
                 "window": self.window.state_dict(),
                 "history": self.history,
                 "best": dataclasses.asdict(self.best),
-                "metrics_offset": self.metrics.offset(),
                 "elapsed_s": self._elapsed(),
                 "started": self.started,
                 "sources": {
@@ -410,12 +424,11 @@ class Trainer:
                     "dataset": "object" if self.data.from_object else "name",
                 },
             }
-            if self.average is not None:
+            if source is not None:
                 payload["training"]["live_model_state"] = self.model.state_dict()
-            if self.lookahead is not None:
-                payload["training"]["lookahead"] = self.lookahead.state_dict()
-            if self.ema is not None:
-                payload["training"]["ema"] = self.ema.state_dict()
+            for part in self.parts:
+                if part.key is not None:
+                    payload["training"][part.key] = part.state_dict()
         return payload
 
     def _data_entry(self) -> dict[str, Any]:
@@ -456,9 +469,11 @@ class Trainer:
             "checkpoints": sorted(p.name for p in checkpoints.glob("*.pt")) if checkpoints.is_dir() else [],
         }
 
-    def _write_result(self, status: str, error: str | None = None) -> dict[str, Any]:
+    def write_result(self, status: str, error: str | None = None) -> dict[str, Any]:
+        """Write result.json with ``status`` and update the run's index row; return the result."""
         result = self._result(status, error)
-        self.run_dir.write_json(self.run_dir.result_path, result)
+        with writing(self.run_dir.result_path):
+            self.run_dir.write_json(self.run_dir.result_path, result)
         try:
             self.index.update(self.run_dir)
         except Exception as exc:  # the index is rebuildable; a locked or broken one must not stop training
@@ -468,23 +483,20 @@ class Trainer:
         return result
 
     def _close(self, status: str, error: str | None = None) -> dict[str, Any]:
-        result = self._write_result(status, error)
-        if self.metrics is not None:
-            self.metrics.close()
-        if self.tensorboard is not None:
-            self.tensorboard.close()
         try:
-            if self.config.curves:
-                plot_curves(self.run_dir.read_metrics(), self.run_dir.curves_path, self._title())
-        except Exception as exc:  # a plotting problem must not turn a finished run into a failure
-            self.reporter.note(f"could not draw curves.png ({exc}).")
-        self.reporter.run_ended(result)
+            result = self.write_result(status, error)
+        except WriteFailed as fault:  # the disk is full: the run ends anyway, with its message
+            self.reporter.note(f"could not write {fault.path} ({fault.reason}).")
+            result = self._result(status, error)
+        self._call("on_run_end", result)
         return result
 
-    def _title(self) -> str:
+    def title(self) -> str:
+        """curves.png's title."""
         return f"{self.config.model} on {self.config.dataset} (seed {self.config.seed}): {self.run_dir.name}"
 
-    def _start_info(self, resumed: bool) -> RunStart:
+    def start_info(self, resumed: bool) -> RunStart:
+        """What the reporter shows when the run starts."""
         return RunStart(
             run_dir=str(self.run_dir.root),
             model=self.config.model,
@@ -495,6 +507,7 @@ class Trainer:
             epochs=self.config.epochs,
             hardware=self.hardware.describe(),
             resumed_at=f"epoch {self.position.epoch + 1}, batch {self.position.batch}" if resumed else None,
+            classes=0 if self.objective else self.data.train.num_classes,
         )
 
 

@@ -1,4 +1,4 @@
-"""The course's recipes, one module each. Importing this package registers them; the import order
+"""The course's experiments, one module each. Importing this package registers them; the import order
 is the order the course meets them, which is the order ``cnnlab experiment list`` shows."""
 
 # isort: off

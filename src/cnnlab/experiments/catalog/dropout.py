@@ -1,7 +1,7 @@
 """dropout: how does dropout work, and what gap does it close?
 
 AlexNet puts dropout in its classifier: ``Dropout -> Linear -> ReLU -> Dropout -> Linear -> ReLU ->
-Linear``. AlexNet itself needs 63x63 inputs or more, so the recipe puts that classifier on a small
+Linear``. AlexNet itself needs 63x63 inputs or more, so the experiment puts that classifier on a small
 convolutional trunk for 32x32 images (:class:`SmallAlexNet`), trains it on the first 5,000 CIFAR-10
 training images (few images and a large classifier: overfitting within a few epochs) with dropout
 0, 0.25 and 0.5, and plots train against test accuracy. The report works through inverted dropout

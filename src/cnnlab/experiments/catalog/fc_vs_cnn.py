@@ -17,7 +17,7 @@ from torch import nn
 from cnnlab.experiments.context import Context
 from cnnlab.experiments.permutation import PixelPermutation
 from cnnlab.experiments.registry import CellSpec, Plan, Reference, Size, experiment
-from cnnlab.experiments.report import format_count
+from cnnlab.formatting import format_count
 
 # The notebook's setting, exactly.
 COURSE = {

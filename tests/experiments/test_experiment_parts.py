@@ -1,5 +1,5 @@
-"""The pieces of the recipes that compute numbers of their own: dropout's worked example, the
-calibration error of the losses recipe, seed-noise's sample-size answer, fc-vs-cnn's parameter split."""
+"""The pieces of the experiments that compute numbers of their own: dropout's worked example, the
+calibration error of the losses experiment, seed-noise's sample-size answer, fc-vs-cnn's parameter split."""
 
 from __future__ import annotations
 

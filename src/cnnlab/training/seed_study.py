@@ -16,7 +16,7 @@ from typing import Any
 
 from cnnlab.errors import ConfigError
 from cnnlab.runs.run import Run
-from cnnlab.runs.stats import Comparison, Summary, summarize, welch_test
+from cnnlab.runs.stats import Summary, WelchTest, summarize, welch_test
 from cnnlab.training.api import train
 
 # Entries of a run's final record that are positions, not outcomes.
@@ -76,7 +76,7 @@ def summarize_metrics(finals: Iterable[dict[str, Any]]) -> dict[str, Summary]:
     }
 
 
-def compare_finals(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> dict[str, Comparison]:
+def compare_finals(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> dict[str, WelchTest]:
     """Welch's t-test per metric that both sides have."""
     common = [k for k in (a[0] if a else {}) if k not in NOT_METRICS and all(k in f for f in a + b)]
     return {name: welch_test([f[name] for f in a], [f[name] for f in b]) for name in common}

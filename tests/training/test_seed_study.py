@@ -10,7 +10,7 @@ from cnnlab.errors import ConfigError
 from cnnlab.runs.index import RunIndex
 from cnnlab.runs.stats import t_quantile
 from cnnlab.training import parse_seeds, train_seeds
-from cnnlab.training.seeds import compare_finals
+from cnnlab.training.seed_study import compare_finals
 
 
 def test_seed_lists_and_ranges():
