@@ -11,7 +11,7 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
 from cnnlab import models
-from cnnlab.data.registry import dataset_names
+from cnnlab.data.registry import DATASETS
 from cnnlab.runs.inside import path_inside
 from cnnlab.runs.rundir import safe_run_name
 from cnnlab.training.recipes import RECIPES, list_recipes
@@ -78,7 +78,7 @@ def train_options() -> dict[str, Any]:
     """What the train form offers: classifiers, datasets, recipes, optimizers."""
     return {
         "models": [info.name for info in models.list_models(task="classify")],
-        "datasets": dataset_names(),
+        "datasets": DATASETS.names(),
         "recipes": [{"name": r.name, "summary": r.summary} for r in list_recipes()],
         "optimizers": list(OPTIMIZERS),
     }
@@ -139,7 +139,7 @@ def stop_job(job_id: int, lab: Lab = Depends(lab_of)) -> dict[str, Any]:
 def _check_choices(settings: TrainRequest) -> None:
     models.get_info(settings.model)  # an unknown name answers 404 listing the known ones
     for what, value, known in (
-        ("dataset", settings.dataset, dataset_names()),
+        ("dataset", settings.dataset, DATASETS.names()),
         ("recipe", settings.recipe, list(RECIPES)),
         ("optimizer", settings.optimizer, list(OPTIMIZERS)),
     ):

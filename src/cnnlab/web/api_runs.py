@@ -12,7 +12,7 @@ from fastapi.responses import Response, StreamingResponse
 from cnnlab.errors import CnnlabError
 from cnnlab.runs.rundir import RunDir
 from cnnlab.runs.stats import summarize
-from cnnlab.training.seeds import compare_finals
+from cnnlab.training.seed_study import compare_finals
 from cnnlab.web.lab import Lab, lab_of
 from cnnlab.web.live import metric_events, read_new_records
 from cnnlab.web.runs_view import list_runs, run_rows

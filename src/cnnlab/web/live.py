@@ -23,6 +23,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from cnnlab.errors import CnnlabError
 from cnnlab.runs.rundir import RunDir
 
 POLL_S = 0.2
@@ -66,10 +67,11 @@ def read_new_records(path: Path, offset: int) -> tuple[list[tuple[dict[str, Any]
 
 
 def run_status(run_dir: RunDir) -> str:
-    """The status result.json records ("running" before it is written, or while unreadable)."""
+    """The run's status as ``RunDir.read_result`` says it ("running" before result.json is
+    written or while it is unreadable; "interrupted" once the process that trained it is gone)."""
     try:
-        return json.loads(run_dir.result_path.read_text(encoding="utf-8")).get("status", "running")
-    except (OSError, ValueError):
+        return run_dir.read_result().get("status", "running")
+    except (CnnlabError, OSError, ValueError):
         return "running"
 
 
