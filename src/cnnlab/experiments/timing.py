@@ -9,11 +9,11 @@ inputs, plus the trainer's own cost per step. The estimate is then
     sum over cells of  images trained / speed  +  images evaluated / (EVAL_SPEEDUP * speed)
                       + OVERHEAD_PER_RUN_S per run.
 
-A probe is a rough guide; once a run has calibrated the cache, the estimate is good to a factor
-of about 1.5 on a quiet machine. Other work on a shared machine slows everything (the report and
+A probe is a rough guide; speeds recorded by real runs are better (docs/experiments.md says how
+close the estimates came). Other work on a shared machine slows everything (the report and
 ``cnnlab experiment list`` state the load average). A probe taken while the machine was busier than
-it has cores says more about the other work than about the model (such probes were off by 20-50x
-here), so it is used once and probed again next time.
+it has cores says more about the other work than about the model, so it is used once and probed
+again next time.
 """
 
 from __future__ import annotations
