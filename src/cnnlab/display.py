@@ -21,6 +21,7 @@ from typing import Any
 
 # Inline figures are drawn at this resolution: sharp on a laptop, a few tens of kB each.
 INLINE_DPI = 90
+FIGURE_DPI = 150  # saved PNG files: print resolution
 TEXT_WIDTH = 160
 
 
@@ -187,8 +188,6 @@ class Picture:
 
     def save(self, path: str | Path) -> Path:
         """Write the figure as a PNG (atomically, at print resolution); return the path."""
-        from cnnlab.analysis.visualize import save_figure
-
         return save_figure(self.figure, path)
 
     def _repr_png_(self) -> bytes:
@@ -214,3 +213,13 @@ class Gallery(list):
     def save(self, folder: str | Path) -> list[Path]:
         """Write each picture as ``folder/<name>.png``."""
         return [picture.save(Path(folder) / f"{picture.name}.png") for picture in self]
+
+
+def save_figure(figure: Any, path: str | Path) -> Path:
+    """Write a matplotlib ``figure`` as a PNG atomically, at print resolution; return the path."""
+    from cnnlab.atomic import atomic_path
+
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, format="png", dpi=FIGURE_DPI, bbox_inches="tight")
+    return path

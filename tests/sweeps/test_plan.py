@@ -9,8 +9,9 @@ import optuna
 import pytest
 
 from cnnlab.errors import ConfigError
-from cnnlab.sweeps.api import DEFAULT_VAL_SPLIT, _pruner, make_plan
+from cnnlab.sweeps.api import DEFAULT_VAL_SPLIT, make_plan
 from cnnlab.sweeps.storage import default_storage
+from cnnlab.sweeps.study import _pruner
 
 
 def plan(tmp_path: Path, model: str | None = "lenet5", **changes):

@@ -32,7 +32,7 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from cnnlab.analysis.metrics import Evaluation, check_classifier_output
-from cnnlab.atomic import atomic_path
+from cnnlab.display import FIGURE_DPI, save_figure  # noqa: F401  (save_figure: visualize's public name too)
 from cnnlab.errors import ModelError, UnknownNameError, UsageError
 
 if TYPE_CHECKING:
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
     from cnnlab.runs import TrainedModel
 
-DPI = 150
+DPI = FIGURE_DPI
 # Caps that keep a grid readable: beyond them the figure says how many were left out.
 MAX_FILTERS = 64
 MAX_WEIGHT_ROWS = 16  # deeper layers: output filters shown ...
@@ -235,14 +235,6 @@ def _check_class_index(index: int, num_classes: int) -> int:
 
 
 # --- Figures ----------------------------------------------------------------------------------
-
-
-def save_figure(figure: Figure, path: str | Path) -> Path:
-    """Write ``figure`` as a PNG atomically; return the path."""
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        figure.savefig(tmp, format="png", dpi=DPI, bbox_inches="tight")
-    return path
 
 
 def filters_figure(name: str, conv: nn.Module) -> Figure:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
 from cnnlab.atomic import atomic_path
-from cnnlab.data.image_dataset import ImageDataset
 from cnnlab.errors import ConfigError
+
+if TYPE_CHECKING:
+    from cnnlab.data.image_dataset import ImageDataset
 
 
 def sample_indices(dataset: ImageDataset, count: int, seed: int = 0) -> torch.Tensor:

@@ -35,7 +35,7 @@ def report_dir(runs_dir: str | Path, name: str) -> Path:
 
 def finish_sweep(plan: Any, study: Any) -> Any:
     """Final runs (unless ``final_seeds`` is 0), then report.md, results.json and the plots."""
-    from cnnlab.sweeps.api import SweepResult, trial_counts
+    from cnnlab.sweeps.study import SweepResult, trial_counts
 
     study = _fresh(plan, study)
     counts = trial_counts(study)
@@ -58,7 +58,7 @@ def finish_sweep(plan: Any, study: Any) -> Any:
 
 
 def _fresh(plan: Any, study: Any) -> Any:
-    from cnnlab.sweeps.api import load_plan_study
+    from cnnlab.sweeps.study import load_plan_study
 
     return load_plan_study(plan) if study is None else study
 
@@ -142,7 +142,7 @@ def sweep_results(
     finals: list[dict[str, Any]],
     plots: dict[str, str],
 ) -> dict[str, Any]:
-    from cnnlab.sweeps.api import trial_counts
+    from cnnlab.sweeps.study import trial_counts
 
     counts = trial_counts(study)
     return {
@@ -343,8 +343,8 @@ def sweep_state(name: str, storage_url: str, heartbeat_s: int | None = None) -> 
     import optuna
 
     from cnnlab.errors import UsageError
-    from cnnlab.sweeps.api import trial_counts
     from cnnlab.sweeps.storage import HEARTBEAT_S, open_storage
+    from cnnlab.sweeps.study import trial_counts
 
     storage = open_storage(storage_url, heartbeat_s or HEARTBEAT_S)
     names = [s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)]
