@@ -60,3 +60,19 @@ def test_a_second_training_under_a_taken_name_is_refused(tiny, capsys):
     assert "A run named 'taken' already exists" in err and "Traceback" not in err
     assert main(["runs", "list", "--runs-dir", tiny["runs_dir"], "--json"]) == 0
     assert [row["run_id"] for row in json.loads(capsys.readouterr().out)] == ["taken"]
+
+
+def test_a_damaged_run_folder_is_listed_as_damaged_and_the_others_still_list(tmp_path):
+    from cnnlab.runs.index import RunIndex
+
+    good = tmp_path / "good"
+    good.mkdir()
+    (good / "config.json").write_text('{"model": "lenet5", "dataset": "mnist", "epochs": 1}')
+    (good / "result.json").write_text('{"status": "finished", "final": {"test_accuracy": 0.9}}')
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "config.json").write_text('{"model": "lenet5", "data')  # half-written
+    rows = {row["run_id"]: row for row in RunIndex(tmp_path).list()}
+    assert rows["good"]["status"] == "finished"
+    assert rows["broken"]["status"] == "damaged"
+    assert "not valid JSON" in rows["broken"]["result"]["error"]

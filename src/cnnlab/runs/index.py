@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from cnnlab.errors import CheckpointError
 from cnnlab.runs.rundir import RunDir
 
 INDEX_NAME = "index.sqlite"
@@ -114,7 +115,7 @@ class RunIndex:
             if run_dir.config_path.is_file() and not run_dir.is_live(json.loads(result_json or "{}")):
                 stale.append(run_dir)
         if stale:
-            rows = [row_from_run_dir(run) for run in stale]
+            rows = [_scanned_row(run) for run in stale]
             with self._connect(write=True) as db:
                 for row in rows:
                     _upsert(db, row)
@@ -246,7 +247,28 @@ def _transaction(db: sqlite3.Connection, mode: str) -> Iterator[None]:
 
 
 def _scan_rows(runs_dir: Path) -> list[dict[str, Any]]:
-    return [row_from_run_dir(run) for run in scan_run_dirs(runs_dir)]
+    return [_scanned_row(run) for run in scan_run_dirs(runs_dir)]
+
+
+def _scanned_row(run_dir: RunDir) -> dict[str, Any]:
+    """The row of a run found by a scan; a folder whose files cannot be read (half-written, edited
+    by hand) is listed as "damaged" with the reason, so one bad folder never hides the others."""
+    try:
+        return row_from_run_dir(run_dir)
+    except (CheckpointError, AttributeError, TypeError, ValueError) as exc:  # unreadable or not an object
+        reason = (
+            str(exc)
+            if isinstance(exc, CheckpointError)
+            else f"{run_dir.config_path} is not a settings object"
+        )
+        return {
+            "run_id": run_dir.name,
+            "path": str(run_dir.root.resolve()),
+            "name": run_dir.name,
+            "status": "damaged",
+            "started": run_dir.root.stat().st_mtime,
+            "result_json": json.dumps({"status": "damaged", "error": reason}),
+        }
 
 
 def _replace_all(db: sqlite3.Connection, rows: list[dict[str, Any]]) -> None:

@@ -42,7 +42,7 @@ except ImportError:  # Windows: no flock; result.json's pid is then the only sig
     fcntl = None
 
 RUNS_ENV = "CNNLAB_RUNS"
-STATUSES = ("running", "finished", "failed", "interrupted", "pruned")
+STATUSES = ("running", "finished", "failed", "interrupted", "pruned", "damaged")  # damaged: unreadable files
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._+-]+")
 LOCK_NAME = ".lock"
 # A process that finds the lock taken tries again for this long: a reader that probes whether a
