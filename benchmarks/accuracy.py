@@ -40,6 +40,8 @@ class AccuracyRun:
     accuracies: list[float] = field(default_factory=list)
     train_seconds: list[float] = field(default_factory=list)  # cumulative, after each epoch
     wall_seconds: float = 0.0
+    precision: str = "float32"  # what it trained in (a cnnlab run's environment.json says)
+    precision_note: str = ""  # why: asked for, the default, or --amp's float32 fallback
 
     def seconds_to(self, target: float) -> float | None:
         """Training seconds until the first epoch at or above ``target``; None if never reached."""
@@ -88,10 +90,15 @@ def plain_course_run(
 def cnnlab_recipe_run(recipe: str, **settings: Any) -> AccuracyRun:
     """``cnnlab.train(recipe=recipe, **settings)``, recorded at each epoch with a test evaluation
     (pass ``test_every=1`` for every epoch; a recipe may test only after the last)."""
-    clock = StepClock()
+    clock, environment = StepClock(), {}
     started = time.perf_counter()
-    cnnlab_train(None, None, clock, recipe=recipe, **settings)
-    run = AccuracyRun(f"cnnlab: --recipe {recipe}{cli_flags(settings)}")
+    cnnlab_train(None, None, clock, environment, recipe=recipe, **settings)
+    device = environment.get("device", {})
+    run = AccuracyRun(
+        f"cnnlab: --recipe {recipe}{cli_flags(settings)}",
+        precision=device.get("precision", "float32"),
+        precision_note=device.get("precision_note", ""),
+    )
     trained = 0.0
     for record in clock.epochs:
         trained += record["time_s"]

@@ -8,6 +8,7 @@ fastest run is the one least disturbed, and interleaving exposes both sides to t
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import re
@@ -23,20 +24,20 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from cnnlab.data import ImageDataset
+from cnnlab.training.hardware import cpu_instruction_sets
 from cnnlab.training.progress import Reporter
 
 
 def machine() -> dict[str, Any]:
     """What the numbers were measured on: CPU model and flags that matter, threads, versions, load."""
+    instruction_sets = cpu_instruction_sets()
     return {
         "cpu": _cpu_model(),
         "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
-        "isa": [
-            flag
-            for flag in ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
-            if flag in _cpu_flags()
-        ],
+        "isa": instruction_sets["flags"],  # of AVX2, AVX-512F, AVX512-BF16, AMX (/proc/cpuinfo)
+        "torch_cpu_capability": instruction_sets["torch_capability"],  # what torch's kernels use
+        "bfloat16_kernels": instruction_sets["bfloat16_kernels"],  # else --amp trains in float32
         "torch": torch.__version__,
         "python": platform.python_version(),
         "load_average": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None,
@@ -54,11 +55,6 @@ def _cpu_info() -> str:
 def _cpu_model() -> str:
     match = re.search(r"^model name\s*:\s*(.+)$", _cpu_info(), re.MULTILINE)
     return match.group(1).strip() if match else (platform.processor() or platform.machine())
-
-
-def _cpu_flags() -> set[str]:
-    match = re.search(r"^flags\s*:\s*(.+)$", _cpu_info(), re.MULTILINE)
-    return set(match.group(1).split()) if match else set()
 
 
 def matmul_gflops(size: int = 4096, repeats: int = 5, dtype: torch.dtype = torch.float32) -> float:
@@ -156,12 +152,23 @@ class StepClock(Reporter):
         self.epoch_ends.append(time.perf_counter())
 
 
-def cnnlab_train(model: str | nn.Module, dataset: ImageDataset, clock: Reporter, **settings: Any):
-    """``cnnlab.train`` into a throw-away runs folder, reporting to ``clock``; returns the Run."""
+def cnnlab_train(
+    model: str | nn.Module,
+    dataset: ImageDataset,
+    clock: Reporter,
+    environment: dict[str, Any] | None = None,
+    **settings: Any,
+):
+    """``cnnlab.train`` into a throw-away runs folder, reporting to ``clock``; returns the Run.
+    ``environment``: filled with the run's environment.json (its precision, machine) before the
+    folder goes."""
     from cnnlab.training import train
 
     with tempfile.TemporaryDirectory(prefix="cnnlab-bench-") as runs_dir:
-        return train(model, dataset, runs_dir=runs_dir, progress=clock, **settings)
+        run = train(model, dataset, runs_dir=runs_dir, progress=clock, **settings)
+        if environment is not None:
+            environment.update(json.loads((run.dir / "environment.json").read_text(encoding="utf-8")))
+        return run
 
 
 def best_of(*repetitions: list[float]) -> float:

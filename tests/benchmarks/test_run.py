@@ -81,3 +81,46 @@ def test_compile_part_reports_a_failure_instead_of_a_time(monkeypatch):
     assert result.compiled_ms is None and result.ratio is None
     assert result.error == "no C++ compiler found" and result.eager_ms > 0
     assert "compiled: failed (no C++ compiler found)" in result.line()
+
+
+def test_recipes_part_trains_each_recipe_and_with_float32_also_without_amp(monkeypatch, capsys):
+    from benchmarks import accuracy
+
+    trained = []
+
+    def fake_run(recipe, **settings):
+        trained.append((recipe, settings))
+        precision = "float32" if settings.get("amp") is False else "bfloat16"
+        return accuracy.AccuracyRun(
+            "x", [0.99], [9.0], 10.0, precision, "amp off" if precision == "float32" else ""
+        )
+
+    monkeypatch.setattr(accuracy, "cnnlab_recipe_run", fake_run)
+    results = {"recipes_chosen": ["mnist-fast"], "float32": True}
+    run.part_recipes("full", results)
+    assert trained == [("mnist-fast", {}), ("mnist-fast", {"amp": False})]
+    out = capsys.readouterr().out
+    assert "--recipe mnist-fast (bfloat16" in out and "--recipe mnist-fast --no-amp (float32: amp off)" in out
+    assert [row["precision"] for row in results["recipes"]] == ["bfloat16", "float32"]
+    args = run.parse_args(["--only", "recipes", "--recipes", "mnist-fast", "--float32"])
+    assert args.recipes == ["mnist-fast"] and args.float32
+    with pytest.raises(SystemExit):
+        run.parse_args(["--recipes", "mnist-slow"])
+
+
+def test_evaluation_part_prints_the_ratio_to_the_arithmetic_floor(monkeypatch, capsys):
+    from benchmarks import accuracy, evaluation
+    from cnnlab.training import hardware
+
+    found = evaluation.EvaluationResult("tutorial-cnn", 10_000, 2.0, 0.5, 0.1, 0.1, gflop_per_image=0.01)
+    monkeypatch.setattr(evaluation, "measure_load", lambda: evaluation.LoadResult("cifar10", 1.0, 0.5))
+    monkeypatch.setattr(accuracy, "load_cifar10", lambda: (None, None))
+    monkeypatch.setattr(evaluation, "measure_evaluation", lambda test, name, **settings: found)
+    monkeypatch.setattr(hardware, "cpu_has_bfloat16_kernels", lambda: True)
+    results = {"matmul_gflops": 400.0, "matmul_gflops_bfloat16": 800.0}  # floors: 0.25 s, 0.125 s
+    run.part_evaluation("quick", results)
+    rows = results["evaluation"]
+    assert [row["precision"] for row in rows] == ["float32", "bfloat16"]
+    assert [row["to_floor"] for row in rows] == pytest.approx([2.0, 4.0])
+    assert not any(row["goal_met"] for row in rows)
+    assert "2.00x that floor (goal: within 1.5x): NOT met" in capsys.readouterr().out

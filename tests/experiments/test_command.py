@@ -22,7 +22,7 @@ def test_list_shows_every_experiment_with_its_estimates(fixed_speed, capsys):
         assert row["quick_s"] < row["full_s"]
     assert main(["experiment", "list"]) == 0
     table = capsys.readouterr().out
-    assert "fc-vs-cnn" in table and "seed-noise" in table and "estimates for this machine" in table
+    assert "fc-vs-cnn" in table and "seed-noise" in table and "Estimated times" in table
 
 
 def test_unknown_names_and_bad_seeds_are_usage_errors(capsys):

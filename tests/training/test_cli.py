@@ -135,3 +135,28 @@ def test_resume_an_interrupted_run_from_the_command_line(tmp_path, capsys):
     assert main(["train", "--resume", "cut", "--runs-dir", str(tmp_path), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["status"] == "finished" and result["step"] == 8 and len(result["history"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("flags", "recipe"),
+    [
+        ([], "default"),  # the main job: LeNet-5 on MNIST with the settings measured to reach 99%
+        (["--epochs", "2", "--seed", "1"], "default"),  # flags still override the recipe's settings
+        (["--model", "course-cnn"], None),  # other models start from TrainConfig's plain defaults
+        (["--dataset", "fashion-mnist"], None),
+        (["--recipe", "mnist-fast"], "mnist-fast"),
+    ],
+)
+def test_a_bare_train_runs_the_default_recipe(flags, recipe, monkeypatch, tmp_path, capsys):
+    import cnnlab.training
+    from cnnlab.errors import UsageError
+
+    asked = []
+
+    def fake_train(**settings):
+        asked.append(settings.get("recipe"))
+        raise UsageError("stop here")
+
+    monkeypatch.setattr(cnnlab.training, "train", fake_train)
+    assert main(["train", "--runs-dir", str(tmp_path), *flags]) == 2
+    assert asked == [recipe]

@@ -65,47 +65,41 @@ def experiment(
 
 
 def _list(seeds: int | None, device: str, threads: int | None, as_json: bool) -> None:
+    """The catalog with estimated times: recorded times and arithmetic, nothing trained or probed."""
     from cnnlab.experiments import estimate, list_experiments
-    from cnnlab.experiments.machine import describe_machine
-    from cnnlab.formatting import format_duration
+    from cnnlab.experiments.machine import load_average
+    from cnnlab.experiments.timing import format_estimate
 
     rows = []
     for item in list_experiments():
         times = {kind: estimate(item, quick=kind == "quick", seeds=seeds, device=device, threads=threads)
                  for kind in ("full", "quick")}  # fmt: skip
-        rows.append(
-            {
-                "name": item.name,
-                "version": item.version,
-                "title": item.title,
-                "seeds": f"{seeds or item.full.seeds} / {seeds or item.quick.seeds}",
-                "full": format_duration(times["full"].seconds),
-                "quick": format_duration(times["quick"].seconds),
-                "full_s": round(times["full"].seconds, 1),
-                "quick_s": round(times["quick"].seconds, 1),
-            }
-        )
+        row = {"name": item.name, "version": item.version, "title": item.title,
+               "seeds": f"{seeds or item.full.seeds} / {seeds or item.quick.seeds}"}  # fmt: skip
+        for kind, found in times.items():
+            row[kind] = format_estimate(found)
+            row[f"{kind}_s"], row[f"{kind}_low_s"] = round(found.seconds, 1), round(found.low, 1)
+            row[f"{kind}_high_s"], row[f"{kind}_from"] = round(found.high, 1), found.source
+        row["within"] = f"{times['full'].factor:.2g}x" if not times["full"].unknown else "-"
+        row["from"] = times["full"].source
+        rows.append(row)
     if as_json:
         print_json(rows)
         return
-    print_table(rows, ["name", "title", "seeds", "full", "quick"], title="Experiments")
-    load = describe_machine(device, threads)["load_average"]
+    print_table(rows, ["name", "seeds", "full", "quick", "within", "from"], title="Experiments")
+    load = load_average()
     busy = f" The load average is {load:.1f} now: other work slows them." if load and load > 1 else ""
     console.print(
-        "Times are estimates for this machine (seeds: full / --quick), from the speeds of earlier runs or "
-        f"of a few probe steps.{busy} Run one: cnnlab experiment NAME [--quick] [--seeds N]."
+        "Estimated times (seeds: full / --quick), good to the factor 'within' either way, from speeds "
+        "measured here, recorded in docs/results, or arithmetic (`--json` says which, per cell with "
+        f"`cnnlab experiment NAME` at its start); nothing is trained or probed.{busy} Run one: "
+        "cnnlab experiment NAME [--quick] [--seeds N]."
     )
 
 
 def _print_summary(result) -> None:
-    from cnnlab.experiments.report import format_summary
-    from cnnlab.runs.stats import summarize
+    from cnnlab.experiments.runner import SUMMARY_COLUMNS
 
-    rows = []
-    for label, cell in result.results["cells"].items():
-        metric = "test_accuracy" if "test_accuracy" in cell["per_seed"] else "test_loss"
-        summary = summarize(cell["per_seed"][metric])
-        rows.append({"cell": label, "metric": metric, "mean ± std": format_summary(summary, metric),
-                     "seeds": len(cell["seeds"])})  # fmt: skip
-    print_table(rows, title=f"{result.experiment.name}: {result.results['status']}")
+    rows = [dict(zip(SUMMARY_COLUMNS, row, strict=True)) for row in result.summary_rows()]
+    print_table(rows, title=result.title)
     console.print(f"Report: {result.report_path}\nNumbers: {result.results_path}")

@@ -33,42 +33,111 @@ def models_command(
     output_format: str = typer.Option("table", "--format", help="table, json or markdown."),
 ) -> None:
     """List the model zoo: family, paper, and params / MACs at 1x28x28, 3x32x32 and the paper's size."""
-    from rich.table import Table
-
-    from cnnlab.analysis.model_table import DATASET_INPUTS, model_rows
-    from cnnlab.data.paths import user_cache_dir
-    from cnnlab.formatting import format_shape, format_short_count, markdown_table
+    from cnnlab.analysis.model_table import DATASET_INPUTS, model_rows, shipped_rows
+    from cnnlab.formatting import format_shape, markdown_table
 
     _check_format(output_format)
-    rows = model_rows(family, task, cache_file=user_cache_dir() / "model_costs.json")
+    # The shipped table needs no torch (cnnlab.data imports it); computed rows are kept in the user cache.
+    rows = model_rows(family, task, cache_file=None if shipped_rows() is not None else _costs_cache())
     if output_format == "json":
         print_json(rows)
         return
     labels = [format_shape(shape) for shape in DATASET_INPUTS] + ["paper"]
-    columns = ["name", "family", "paper", "year"]
-    for label in labels:
-        columns += [f"params {label}", f"MACs {label}"]
-    columns.insert(-2, "paper input")
-    shown = [_model_cells(row, labels, format_short_count) for row in rows]
+    shown = [_model_cells(row, labels) for row in rows]
     if output_format == "markdown":
-        print(markdown_table(columns, [[cells[c] for c in columns] for cells in shown], compact=True), end="")
+        table = [[cells[c] for c in ZOO_COLUMNS] for cells in shown]
+        print(markdown_table(ZOO_COLUMNS, table, compact=True), end="")
         return
-    table = Table(title="cnnlab models: parameters and MACs (one image) at each input; '-': input refused")
+    width = console.width if console.is_terminal else PIPE_WIDTH
+    columns = fit_columns(shown, width)
+    hidden = [c for c in ZOO_COLUMNS if c not in columns]
+    _print_wide(_zoo_table(shown, columns, hidden))
+
+
+def _costs_cache() -> Path:
+    from cnnlab.data.paths import user_cache_dir
+
+    return user_cache_dir() / "model_costs.json"
+
+
+# The table's columns in their order on a wide terminal, and the groups dropped one by one (first
+# the first) until the table fits a narrower one. Names are never cut; the paper's title wraps.
+ZOO_COLUMNS = [
+    "name", "family", "paper", "year", "params 1x28x28", "MACs 1x28x28", "params 3x32x32",
+    "MACs 3x32x32", "paper input", "params paper", "MACs paper",
+]  # fmt: skip
+DROP_ORDER = (
+    ("year",),
+    ("paper",),
+    ("paper input", "params paper", "MACs paper"),
+    ("params 1x28x28", "MACs 1x28x28"),
+    ("family",),
+)
+WRAPPED = "paper"
+WRAPPED_MIN_WIDTH = 24
+
+
+def fit_columns(shown: list[dict[str, str]], width: int) -> list[str]:
+    """The columns of :data:`ZOO_COLUMNS` that fit ``width`` with every cell whole (only the paper's
+    title may wrap, to no fewer than :data:`WRAPPED_MIN_WIDTH` characters)."""
+    columns = list(ZOO_COLUMNS)
+    for group in (*DROP_ORDER, ()):
+        if _table_width(shown, columns) <= width:
+            break
+        columns = [c for c in columns if c not in group] if group else columns
+    return columns
+
+
+def _table_width(shown: list[dict[str, str]], columns: list[str]) -> int:
+    """Characters of a rich table of ``columns``: cells plus one space each side and a border."""
+    total = 1
+    for column in columns:
+        cell_width = max(
+            [len(line) for line in _header(column).splitlines()] + [len(c[column]) for c in shown]
+        )
+        total += (min(cell_width, WRAPPED_MIN_WIDTH) if column == WRAPPED else cell_width) + 3
+    return total
+
+
+def _header(column: str) -> str:
+    """``params 3x32x32`` on two lines: the numbers' columns stay as narrow as their numbers."""
+    return column.replace(" ", "\n", 1) if column.startswith(("params", "MACs")) else column
+
+
+def _zoo_table(shown: list[dict[str, str]], columns: list[str], hidden: list[str]):
+    from rich.table import Table
+
+    note = (
+        f"Not shown at this width: {', '.join(hidden)} (widen the terminal, or --format markdown)."
+        if hidden
+        else None
+    )
+    table = Table(
+        title="cnnlab models: params and MACs of one image at each input ('-': refused)",
+        caption=note,
+    )
     for column in columns:
         numeric = column.startswith(("params", "MACs"))
-        table.add_column(column, justify="right" if numeric else "left", no_wrap=True)
+        table.add_column(
+            _header(column),
+            justify="right" if numeric else "left",
+            no_wrap=column != WRAPPED,
+            min_width=WRAPPED_MIN_WIDTH if column == WRAPPED else None,
+        )
     for cells in shown:
         table.add_row(*(cells[c] for c in columns))
-    _print_wide(table)
+    return table
 
 
-def _model_cells(row: dict, labels: list[str], format_count) -> dict[str, str]:
+def _model_cells(row: dict, labels: list[str]) -> dict[str, str]:
+    from cnnlab.formatting import format_short_count
+
     cells = {key: "-" if row[key] is None else str(row[key]) for key in ("name", "family", "paper", "year")}
     cells["paper input"] = row["paper_input"]
     for label in labels:
         for key, title in (("params", "params"), ("macs", "MACs")):
             value = row[f"{key}_{label}"]
-            cells[f"{title} {label}"] = "-" if value is None else format_count(value)
+            cells[f"{title} {label}"] = "-" if value is None else format_short_count(value)
     return cells
 
 
@@ -141,13 +210,10 @@ def _summary(model: str | None, shape, classes: int | None, options: dict):
 
 
 def parse_input_shape(text: str) -> tuple[int, int, int]:
-    """``"3x32x32"`` -> ``(3, 32, 32)``; anything else is a usage error."""
-    parts = text.lower().replace("×", "x").split("x")
-    if len(parts) != 3 or not all(part.strip().isdigit() and int(part) > 0 for part in parts):
-        raise UsageError(
-            f"--input must be CxHxW with positive integers, e.g. 3x32x32 or 1x28x28, not '{text}'."
-        )
-    return tuple(int(part) for part in parts)
+    """``"3x32x32"`` -> ``(3, 32, 32)``; see :func:`cnnlab.analysis.summary.parse_input_shape`."""
+    from cnnlab.analysis.summary import parse_input_shape as parse
+
+    return parse(text)
 
 
 def load_user_model(spec: str):

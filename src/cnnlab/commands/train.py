@@ -22,6 +22,7 @@ from cnnlab.formatting import format_duration
 from cnnlab.training import config as train_config
 
 RUNS_DIR_HELP = "Runs directory (default: $CNNLAB_RUNS or ./runs)."
+MAIN_JOB_RECIPE = "default"  # what a bare `cnnlab train` runs
 
 # Options of `cnnlab train` that are not settings of one run.
 _COMMAND_OPTIONS: list[tuple[str, Any, Any]] = [
@@ -95,6 +96,7 @@ def run_train(options: dict[str, Any]) -> None:
         run = _resume(command, settings, reporter)
         _print_run(run, quiet, as_json)
         return
+    command["recipe"] = command["recipe"] or _main_job_recipe(command, settings)
     if command["seeds"]:
         _train_seeds(command, settings, reporter, quiet, as_json)
         return
@@ -102,6 +104,15 @@ def run_train(options: dict[str, Any]) -> None:
 
     run = train(recipe=command["recipe"], config_file=command["config_file"], progress=reporter, **settings)
     _print_run(run, quiet, as_json)
+
+
+def _main_job_recipe(command: dict[str, Any], settings: dict[str, Any]) -> str | None:
+    """``default`` for the main job (no --model, --dataset, --recipe or --config: LeNet-5 on MNIST),
+    whose settings reach 99% in one short run (see the recipe); None otherwise, so that other
+    models and datasets start from TrainConfig's plain defaults, as in the Python API."""
+    if command["config_file"] or "model" in settings or "dataset" in settings:
+        return None
+    return MAIN_JOB_RECIPE
 
 
 def parse_model_args(pairs: list[str]) -> dict[str, Any]:
@@ -235,7 +246,7 @@ def _cli_type(kind: Any) -> Any:
 def list_runs(
     runs_dir: Path | None = typer.Option(None, "--runs-dir", help=RUNS_DIR_HELP),
     status: str | None = typer.Option(
-        None, "--status", help="Only running, finished, failed or interrupted."
+        None, "--status", help="Only running, finished, failed, interrupted or pruned (sweep trials)."
     ),
     group: str | None = typer.Option(None, "--group", help="Only the runs of this multi-seed group."),
     limit: int | None = typer.Option(None, "--limit", help="At most this many runs (newest first)."),
@@ -347,18 +358,9 @@ def compare_runs(
 
 def _side_finals(name: str, runs_dir: Path | None) -> tuple[list[dict[str, Any]], list[str]]:
     """The final metrics of a run (one) or of a group's finished runs."""
-    from cnnlab.runs.rundir import RunDir
+    from cnnlab.training.compare import run_or_group_finals
 
-    try:
-        run_dir = RunDir.find(name, runs_dir)
-    except UsageError:
-        return _group_finals(name, runs_dir)
-    result = run_dir.read_result()
-    if result.get("status") != "finished":
-        raise UsageError(
-            f"Run {name} is {result.get('status', 'running')}, not finished: nothing to compare."
-        )
-    return [result["final"]], [run_dir.name]
+    return run_or_group_finals(name, runs_dir)
 
 
 def _warn_if_setups_differ(first: str, second: str, runs_dir: Path | None) -> None:
@@ -396,17 +398,9 @@ def _setup_text(setups: set[tuple[str, str]]) -> str:
 
 
 def _group_finals(group: str, runs_dir: Path | None) -> tuple[list[dict[str, Any]], list[str]]:
-    from cnnlab.runs.index import RunIndex
-    from cnnlab.runs.rundir import default_runs_dir
+    from cnnlab.training.compare import group_finals
 
-    index = RunIndex(default_runs_dir(runs_dir))
-    rows = [row for row in index.list(group=group) if row["status"] == "finished"]
-    if not rows:
-        raise UsageError(
-            f"'{group}' is neither a run nor a group with finished runs in {index.runs_dir} "
-            "(see `cnnlab runs list`)."
-        )
-    return [row["result"]["final"] for row in rows], [row["run_id"] for row in rows]
+    return group_finals(group, runs_dir)
 
 
 def _mean_std(metric: str, summary: Any) -> str:

@@ -8,9 +8,7 @@ import re
 import statistics
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
-
-from matplotlib.figure import Figure
+from typing import TYPE_CHECKING, Any
 
 from cnnlab.data import ImageDataset, load_dataset
 from cnnlab.experiments.cells import TRAIN_EVAL_ACCURACY, Cell
@@ -22,6 +20,9 @@ from cnnlab.formatting import format_count
 from cnnlab.runs.run import Run
 from cnnlab.runs.stats import WelchTest, welch_test
 from cnnlab.training import train_seeds
+
+if TYPE_CHECKING:  # matplotlib costs a second to import: `cnnlab experiment list` needs none of it
+    from matplotlib.figure import Figure
 
 
 def run_name(label: str) -> str:

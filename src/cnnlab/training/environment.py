@@ -13,7 +13,7 @@ import torch
 
 from cnnlab import __version__
 from cnnlab.training.config import TrainConfig
-from cnnlab.training.hardware import Hardware
+from cnnlab.training.hardware import Hardware, cpu_instruction_sets, precision, precision_note
 from cnnlab.training.run_data import RunData
 
 
@@ -32,12 +32,16 @@ def describe_environment(config: TrainConfig, hardware: Hardware, data: RunData)
             "platform": platform.platform(),
             "processor": platform.processor() or platform.machine(),
             "cpu_count": os.cpu_count(),
+            "instruction_sets": cpu_instruction_sets(),
         },
         "device": {
             "device": str(hardware.device),
             "name": _device_name(hardware.device),
             "threads": hardware.threads,
             "amp": str(hardware.amp_dtype).removeprefix("torch.") if hardware.amp_dtype else None,
+            # What it trained in, and why: --amp on a CPU without bfloat16 kernels falls back to float32.
+            "precision": precision(hardware),
+            "precision_note": precision_note(config, hardware),
             "channels_last": hardware.channels_last,
             "deterministic": hardware.deterministic,
         },

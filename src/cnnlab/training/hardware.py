@@ -85,6 +85,45 @@ def fit_to_model(hardware: Hardware, config: TrainConfig, model: torch.nn.Module
     return dataclasses.replace(hardware, channels_last=has_convolutions)
 
 
+def precision(hardware: Hardware) -> str:
+    """What a run computes in: ``bfloat16`` or ``float16`` under autocast, else ``float32``."""
+    return str(hardware.amp_dtype).removeprefix("torch.") if hardware.amp_dtype else "float32"
+
+
+def precision_note(config: TrainConfig, hardware: Hardware) -> str:
+    """Why the run computes in :func:`precision`: asked for, the fallback, or the default."""
+    if config.amp and hardware.amp_dtype is None:
+        return "amp asked for, but this CPU has no fast bfloat16 kernels: float32 (the fallback)"
+    if config.amp:
+        return "amp asked for"
+    return "amp off" if config.amp is False else "the device's default"
+
+
+# The instruction sets that decide a CPU's speed here: AVX2 (float32 everywhere), AVX-512F (oneDNN's
+# wider float32 kernels), AVX512-BF16 and AMX (fast bfloat16; without them --amp means float32).
+INSTRUCTION_SETS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
+
+
+def cpu_instruction_sets() -> dict[str, object]:
+    """Which of :data:`INSTRUCTION_SETS` this CPU has (``/proc/cpuinfo`` flags, Linux), and the
+    vector capability PyTorch's own kernels dispatch to (``torch.backends.cpu``)."""
+    flags: set[str] = set()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("flags"):
+                    flags = set(line.partition(":")[2].split())
+                    break
+    except OSError:
+        pass  # not Linux: the flags are unknown, torch's capability still says something
+    capability = getattr(getattr(torch.backends, "cpu", None), "get_cpu_capability", lambda: None)()
+    return {
+        "flags": [name for name in INSTRUCTION_SETS if name in flags],
+        "torch_capability": capability,
+        "bfloat16_kernels": cpu_has_bfloat16_kernels(),
+    }
+
+
 def cpu_has_bfloat16_kernels() -> bool:
     """True where oneDNN has fast bfloat16 kernels (AVX-512 CPUs; twice float32's speed with
     AVX512-BF16 or AMX). Elsewhere a CPU run with ``amp`` trains in float32 instead."""
