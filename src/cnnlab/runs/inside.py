@@ -40,4 +40,4 @@ def run_dir_inside(runs_dir: str | os.PathLike[str], name: str) -> RunDir | None
     if "/" in name or name.startswith(".") or path_inside(runs_dir, name) is None:
         return None
     run_dir = RunDir(Path(runs_dir) / name)
-    return run_dir if run_dir.is_run() else None
+    return run_dir if run_dir.config_path.is_file() else None

@@ -69,7 +69,7 @@ def run_explain(name: str, lab: Lab = Depends(lab_of)) -> dict[str, Any]:
     (those whose filters and feature maps can be shown)."""
     trained = lab.trained.model(lab.run(name))
     if trained.model_name is None:
-        table = summary.summarize(trained.model, trained.input_shape).to_dict()
+        table = summary.summarize_model(trained.model, trained.input_shape).to_dict()
     else:
         # The checkpoint's kwargs repeat what the input shape and the classes say.
         options = {k: v for k, v in trained.model_kwargs.items() if k not in BUILD_ARGUMENTS}

@@ -87,7 +87,7 @@ class TrainedModels:
         dataset = metrics.load_split(run_dir.root, trained, "test", data_dir=self.data_dir)
         with self.lock:
             logits = metrics.predict_logits(trained, dataset.images)
-        evaluation = metrics.summarize(logits, dataset.labels, trained.classes)
+        evaluation = metrics.evaluation_from_logits(logits, dataset.labels, trained.classes)
         return RunEvaluation(evaluation, dataset.images, dataset.labels.long(), logits.argmax(dim=1))
 
 
