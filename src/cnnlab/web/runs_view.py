@@ -68,7 +68,12 @@ def run_rows(runs_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]
     except (CnnlabError, sqlite3.Error, OSError):
         rows = []
     indexed = {row["run_id"] for row in rows}
-    damaged: list[dict[str, Any]] = []
+    damaged = [  # the index lists a folder it cannot read as "damaged", with why
+        {"run_id": row["run_id"], "status": "damaged", "error": row["result"].get("error", "")}
+        for row in rows
+        if row["status"] == "damaged"
+    ]
+    rows = [row for row in rows if row["status"] != "damaged"]
     for folder in _unindexed_run_folders(runs_dir, indexed):
         try:
             row = row_from_run_dir(RunDir(folder))
