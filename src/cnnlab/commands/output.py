@@ -47,9 +47,10 @@ def print_table(
     """Print ``rows`` (dicts) as a rich table; ``columns`` picks and orders the keys."""
     columns = list(columns or (rows[0].keys() if rows else []))
     table = Table(title=title)
-    for column in columns:
-        # Fold long cells (paths, names) onto more lines instead of cutting them with "...".
-        table.add_column(column, overflow="fold")
+    for index, column in enumerate(columns):
+        # The first column names the row: never wrapped. Other long cells (paths) fold onto more
+        # lines instead of being cut with "...".
+        table.add_column(column, overflow="fold", no_wrap=index == 0)
     for row in rows:
         table.add_row(*(_cell(row, column) for column in columns))
     console.print(table)

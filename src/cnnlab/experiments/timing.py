@@ -61,6 +61,7 @@ OVERHEAD_PER_RUN_S = 1.0
 FACTOR_HERE = 1.3
 FACTOR_SAME_CPU = 2.0
 FACTOR_OTHER_MACHINE = 3.0
+FACTOR_OTHER_OPTIONS = 2.0  # other model options may change the cost: a wider range
 FACTOR_OTHER_CELL = 1.25
 FACTOR_ARITHMETIC = 2.0
 # The shipped reports, in a source checkout (cnnlab is installed from a clone: README).
@@ -247,7 +248,17 @@ def known_speed(
         if found.model_key == item.model_key:
             where = f"{found.label} in docs/results/{found.experiment}"
             return found.speed(here, "other cell", where, FACTOR_OTHER_CELL)
+    for found in recorded:  # the same network with other options (e.g. its input scale)
+        if _without_options(found.model_key) == _without_options(item.model_key):
+            where = f"{found.label} in docs/results/{found.experiment}, other model options"
+            return found.speed(here, "other cell", where, FACTOR_OTHER_CELL * FACTOR_OTHER_OPTIONS)
     return _arithmetic_speed(item, here, recorded)
+
+
+def _without_options(model_key: str) -> str:
+    """``tutorial-cnn(input_scale=symmetric)|3x32x32|batch 64`` -> ``tutorial-cnn()|3x32x32|batch 64``."""
+    name, _, rest = model_key.partition("(")
+    return f"{name}(){rest.partition(')')[2]}"
 
 
 @dataclass(frozen=True)
