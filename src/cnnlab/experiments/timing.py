@@ -21,9 +21,8 @@ the estimate says so. The estimate is then
                       + the recorded experiment's time outside its cells per run (else OVERHEAD_PER_RUN_S),
 
 with its range: each cell's time divided and multiplied by its factor. Nothing is built, trained or
-probed: ``cnnlab experiment list`` answers at once (earlier versions probed every model, which took
-minutes and was off by 10-50x on a shared machine). Other work slows everything; the listing states
-the load average.
+probed: ``cnnlab experiment list`` answers at once (earlier versions probed every model: see
+docs/experiments.md). Other work slows everything; the listing states the load average.
 """
 
 from __future__ import annotations
