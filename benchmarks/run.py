@@ -12,10 +12,11 @@ vs ``torch.compile``), ``throughput`` (goal 2), ``evaluation`` (goal 5), ``time-
 ``recipes`` (goals 3 and 4: ``mnist-fast`` and ``cifar10-fast`` end to end, each with the precision
 it trained in; ``--float32`` adds a float32 run of each, as on a CPU without bfloat16 kernels),
 ``default`` (a bare ``cnnlab train``: LeNet-5 on MNIST, its accuracy and time), ``soak`` (the fault
-suite's kill-resume-compare trials, :mod:`benchmarks.soak`). ``--quick`` runs peak, breakdown,
-throughput and evaluation on a few models; the other parts run only with ``--full`` (or when named
-in ``--only``). The machine line gives the CPU's instruction sets (AVX2, AVX-512F, AVX512-BF16, AMX)
-and PyTorch's CPU capability.
+suite's kill-resume-compare trials, :mod:`benchmarks.soak`), ``web`` (the web lab: runs page, live
+delay, drawn digit, the cost of watching a run; see benchmarks/web.py). ``--quick`` runs peak,
+breakdown, throughput and evaluation on a few models; the other parts run only with ``--full`` (or
+when named in ``--only``). The machine line gives the CPU's instruction sets (AVX2, AVX-512F,
+AVX512-BF16, AMX) and PyTorch's CPU capability.
 Results also go to a JSON file (``--out``). CIFAR-10 must be reachable (``CNNLAB_DATA``); note
 that the copy in ``shared/data`` was rebuilt from JPEG, so its accuracies run a little below the
 official data's.
@@ -31,14 +32,14 @@ from typing import Any
 
 import torch
 
-from benchmarks import accuracy, breakdown, compiled, evaluation, soak, throughput
+from benchmarks import accuracy, breakdown, compiled, evaluation, soak, throughput, web
 from benchmarks.measure import machine, matmul_gflops, synthetic_dataset
 from cnnlab.atomic import atomic_write_json
 from cnnlab.models import create, list_models
 
 PARTS = (
     "peak", "breakdown", "profile", "compile", "throughput", "evaluation", "time-to-64", "quick-sweep",
-    "recipes", "default", "soak",
+    "recipes", "default", "soak", "web",
 )  # fmt: skip
 QUICK_PARTS = ("peak", "breakdown", "throughput", "evaluation")
 CONV_HEAVY = ("vgg", "resnet")  # families whose achieved GFLOP/s is compared with the matmul peak
@@ -249,6 +250,10 @@ def part_soak(mode: str, results: dict[str, Any]) -> None:
     results["soak"] = soak.run(trials=soak.TRIALS[mode])
 
 
+def part_web(mode: str, results: dict[str, Any]) -> None:
+    web.run(mode, results)
+
+
 RUNNERS: dict[str, Callable[[str, dict[str, Any]], None]] = {
     "peak": part_peak,
     "breakdown": part_breakdown,
@@ -261,6 +266,7 @@ RUNNERS: dict[str, Callable[[str, dict[str, Any]], None]] = {
     "recipes": part_recipes,
     "default": part_default,
     "soak": part_soak,
+    "web": part_web,
 }
 
 

@@ -48,3 +48,16 @@ def test_a_non_accuracy_metric_is_not_shown_in_points():
     check = check_reference(Reference("vae", 98.28, metric="test_loss"), [100.0, 101.0, 99.0])
     assert "points" not in check.verdict()
     assert "ours +1.72" in check.verdict()
+
+
+def test_a_range_is_within_seed_noise_when_the_interval_overlaps_it():
+    """ "64 %" printed with %d is 64.00-64.99%: the difference is from its middle."""
+    values = [0.625, 0.630, 0.635, 0.630, 0.630]
+    check = check_reference(Reference("cell", 0.64, upper=0.6499), values)
+    assert check.difference == pytest.approx(0.63 - 0.64495)
+    assert check.to_dict()["course_upper"] == 0.6499
+    top = check.interval.high
+    straddling = check_reference(Reference("cell", top - 0.001, upper=top + 0.01), values)
+    above = check_reference(Reference("cell", top + 0.001, upper=top + 0.01), values)
+    assert straddling.within_noise is True  # only its low end is inside: still within seed noise
+    assert above.within_noise is False

@@ -123,6 +123,37 @@ def test_masking_noise_blackens_about_half_the_pixels_reproducibly():
     assert torch.equal(corrupted, model.corrupt(x, torch.Generator().manual_seed(3)))
 
 
+def test_the_courses_dropout_noise_zeroes_half_the_pixels_and_doubles_the_rest():
+    """Notebook 06: ``img * nn.Dropout()(torch.ones(img.shape))``, a mask of 0 and 2."""
+    model: DenoisingAutoencoder = mnist_model("dae", noise="dropout")
+    x = torch.rand(64, 1, 28, 28) * 2 - 1 + 1e-3  # no pixel is exactly 0 yet
+    corrupted = model.corrupt(x, torch.Generator().manual_seed(3))
+    dropped = corrupted == 0.0
+    assert abs(dropped.float().mean().item() - 0.5) < 0.02
+    torch.testing.assert_close(corrupted[~dropped], 2 * x[~dropped])
+    torch.manual_seed(0)
+    mask = torch.nn.Dropout(0.5).train()(torch.ones(x.shape))
+    assert set(mask.unique().tolist()) == {0.0, 2.0}  # the course's mask takes the same two values
+    with pytest.raises(ConfigError, match="out of range"):
+        mnist_model("dae", noise="dropout", level=1.0)
+
+
+def test_vae_reports_the_loss_at_the_posterior_mean_in_eval_mode_only():
+    """The course's notebook 07 evaluates with z = mu: ``loss_at_mean`` is that number."""
+    torch.manual_seed(0)
+    model: VAE = mnist_model("vae", latent=4)
+    x = torch.rand(5, 1, 28, 28)
+    assert "loss_at_mean" not in model.objective(x)  # training: no extra decoder pass
+    model.eval()
+    terms = model.objective(x)
+    mu, logvar = model.encode_distribution(x)
+    probs = torch.sigmoid(model.decoder(mu))
+    bce = -(x * probs.log() + (1 - x) * (1 - probs).log()).flatten(1).sum(1).mean()
+    torch.testing.assert_close(terms["recon_at_mean"], bce, rtol=1e-4, atol=1e-3)
+    torch.testing.assert_close(terms["loss_at_mean"], terms["recon_at_mean"] + gaussian_kl(mu, logvar).mean())
+    assert not torch.equal(terms["loss"], terms["loss_at_mean"])  # the sampled code is another estimate
+
+
 def test_gaussian_noise_is_scaled_to_the_input_scale():
     model = mnist_model("dae", noise="gaussian", level=0.1)
     x = torch.zeros(100, 1, 28, 28)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from cnnlab.errors import ModelError
+from cnnlab.errors import ModelError, UnknownNameError
 from cnnlab.models import create, get_info, list_models
 
 DATASET_SHAPES = ((1, 28, 28), (3, 32, 32))
@@ -146,6 +146,27 @@ def test_inception_v3_auxiliary_head_defaults_on_only_where_it_fits():
         create("inception-v3", 1000, 3, 224, aux_logits=True)
 
 
+def test_course_inception_is_the_notebooks_small_inception_v3():
+    """Notebook 05_05: stem 3->32 stride 2 and 32->32, modules A-E once; 32 -> 15 -> 13 -> 6 -> 2 -> 1."""
+    torch.manual_seed(0)
+    model = create("course-inception", 10, 3, 32)
+    assert count(model) == 9_313_802  # the notebook's get_n_params of Inception3(num_classes=10)
+    sizes, x = [], model.stem[0](torch.zeros(1, 3, 32, 32))
+    sizes.append(x.shape[-1])
+    x = model.stem[1](x)
+    sizes.append(x.shape[-1])
+    for stage in model.mixed.values():
+        x = stage(x)
+        sizes.append((x.shape[1], x.shape[-1]))
+    assert sizes == [15, 13, (256, 13), (736, 6), (768, 6), (1280, 2), (2048, 2)]
+    weights = torch.cat([m.weight.flatten() for m in model.modules() if isinstance(m, torch.nn.Conv2d)])
+    assert weights.abs().max() <= 0.2  # truncated at two standard deviations of 0.1, as scipy's truncnorm
+    assert abs(weights.std().item() - 0.088) < 0.003  # a N(0, 0.1) truncated at 2 std has std 0.088
+    assert count(create("inception-v3", 10, 3, 32)) == 21_806_058  # the full network stays what it is
+    with pytest.raises(ModelError, match="at least 19x19"):
+        create("course-inception", 10, 3, 16)
+
+
 def test_course_pair_is_parameter_matched():
     fc = create("fc2layer", 10, 1, 28)
     cnn = create("course-cnn", 10, 1, 28)
@@ -159,6 +180,11 @@ def test_tutorial_cnn_is_the_pytorch_tutorial_net():
     linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
     assert [(m.in_features, m.out_features) for m in linears] == [(400, 120), (120, 84), (84, 10)]
     assert count(model) == 62_006
+    assert model.input_scale == "standardized"
+    course = create("tutorial-cnn", 10, 3, 32, input_scale="symmetric")  # the course's mean 0.5, std 0.5
+    assert course.input_scale == "symmetric"
+    with pytest.raises(UnknownNameError, match="input scale"):
+        create("tutorial-cnn", 10, 3, 32, input_scale="0.5")
 
 
 def test_lenet5_layers_have_the_papers_parameter_counts():

@@ -252,6 +252,21 @@ class GeneratedFigures:
             },
         }
 
+    def _repr_html_(self) -> str:
+        """In a notebook: each figure with the line about it."""
+        from cnnlab.display import escape, file_img
+
+        parts = [f"<div><b>{escape(self.model)}</b>: figures in {escape(self.out_dir)}</div>"]
+        for name, path in self.files.items():
+            note = escape(self.notes.get(name, ""))
+            parts.append(f"<div><b>{escape(name)}</b>: {note}</div>{file_img(path, name)}")
+        return "".join(parts)
+
+    def __repr__(self) -> str:
+        lines = [f"{self.model}: figures in {self.out_dir}"]
+        lines += [f"{name}: {path} ({self.notes.get(name, '')})" for name, path in self.files.items()]
+        return "\n".join(lines)
+
 
 def default_out_dir(checkpoint: Path) -> Path:
     """``RUN/generated`` for a checkpoint inside ``RUN/checkpoints/``, else beside the file."""

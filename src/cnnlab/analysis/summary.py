@@ -26,7 +26,7 @@ from torch import Tensor, nn
 
 from cnnlab import models
 from cnnlab.analysis.receptive_field import Field, merge
-from cnnlab.errors import ConfigError
+from cnnlab.errors import ConfigError, UsageError
 from cnnlab.formatting import format_bytes, format_shape, format_short_count, markdown_table
 from cnnlab.models.layer_arithmetic import Window
 from cnnlab.models.tracing import ShapeTracer, trace
@@ -69,6 +69,7 @@ class ModelSummary:
     trainable_params: int
     macs: int
     activation_bytes: int  # every distinct non-view tensor of the forward pass, one image
+    shown_depth: int | None = None  # how deep a notebook's display (and repr) unfolds the rows
 
     @property
     def frozen_params(self) -> int:
@@ -128,6 +129,20 @@ class ModelSummary:
         totals = "\n".join(f"- {line}" for line in self.total_lines())
         return f"### {self.name} on {format_shape(self.input_shape)}\n\n{table}\n{totals}\n"
 
+    def _repr_html_(self) -> str:
+        """In a notebook: the table of ``cnnlab explain``, size formulas included, and the totals."""
+        from cnnlab.display import html_table
+
+        rows = [_cells(row, self.shown_depth, indent=True) for row in self.rows_at(self.shown_depth)]
+        title = f"{self.name} on {format_shape(self.input_shape)}"
+        right = ("Params", "MACs", "RF", "Jump")
+        return html_table(COLUMNS, rows, title=title, notes=self.total_lines(), right=right)
+
+    def __repr__(self) -> str:
+        from cnnlab.display import rich_text
+
+        return rich_text(self.to_table(self.shown_depth))
+
 
 @dataclass
 class Comparison:
@@ -168,6 +183,18 @@ class Comparison:
     def to_markdown(self) -> str:
         rows = [[row[c] for c in self.columns()] for row in self.rows()]
         return markdown_table(self.columns(), rows, compact=True)
+
+    def _repr_html_(self) -> str:
+        from cnnlab.display import html_table
+
+        columns = self.columns()
+        rows = [[row[c] for c in columns] for row in self.rows()]
+        return html_table(columns, rows, title="Comparison", right=columns[1:])
+
+    def __repr__(self) -> str:
+        from cnnlab.display import rich_text
+
+        return rich_text(self.to_table())
 
 
 def summarize_model(model: nn.Module, input_shape: Sequence[int], name: str | None = None) -> ModelSummary:
@@ -453,3 +480,13 @@ def _cells(row: LayerRow, depth: int | None, indent: bool) -> list[str]:
         row.receptive_field,
         row.jump,
     ]
+
+
+def parse_input_shape(text: str) -> tuple[int, int, int]:
+    """``"3x32x32"`` -> ``(3, 32, 32)``; anything else is a usage error."""
+    parts = text.lower().replace("×", "x").split("x")
+    if len(parts) != 3 or not all(part.strip().isdigit() and int(part) > 0 for part in parts):
+        raise UsageError(
+            f"--input must be CxHxW with positive integers, e.g. 3x32x32 or 1x28x28, not '{text}'."
+        )
+    return tuple(int(part) for part in parts)

@@ -5,6 +5,6 @@ Modules import torch and the heavy parts of cnnlab inside the command bodies, so
 
 from __future__ import annotations
 
-from cnnlab.commands import data, experiment, generative, inspect, models, train
+from cnnlab.commands import data, experiment, generative, inspect, models, serve, sweep, train
 
-COMMAND_MODULES = [data, models, train, inspect, generative, experiment]
+COMMAND_MODULES = [data, models, train, inspect, generative, experiment, sweep, serve]

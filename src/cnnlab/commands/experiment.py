@@ -98,14 +98,8 @@ def _list(seeds: int | None, device: str, threads: int | None, as_json: bool) ->
 
 
 def _print_summary(result) -> None:
-    from cnnlab.experiments.report import format_summary
-    from cnnlab.runs.stats import summarize
+    from cnnlab.experiments.runner import SUMMARY_COLUMNS
 
-    rows = []
-    for label, cell in result.results["cells"].items():
-        metric = "test_accuracy" if "test_accuracy" in cell["per_seed"] else "test_loss"
-        summary = summarize(cell["per_seed"][metric])
-        rows.append({"cell": label, "metric": metric, "mean ± std": format_summary(summary, metric),
-                     "seeds": len(cell["seeds"])})  # fmt: skip
-    print_table(rows, title=f"{result.experiment.name}: {result.results['status']}")
+    rows = [dict(zip(SUMMARY_COLUMNS, row, strict=True)) for row in result.summary_rows()]
+    print_table(rows, title=result.title)
     console.print(f"Report: {result.report_path}\nNumbers: {result.results_path}")

@@ -210,13 +210,10 @@ def _summary(model: str | None, shape, classes: int | None, options: dict):
 
 
 def parse_input_shape(text: str) -> tuple[int, int, int]:
-    """``"3x32x32"`` -> ``(3, 32, 32)``; anything else is a usage error."""
-    parts = text.lower().replace("×", "x").split("x")
-    if len(parts) != 3 or not all(part.strip().isdigit() and int(part) > 0 for part in parts):
-        raise UsageError(
-            f"--input must be CxHxW with positive integers, e.g. 3x32x32 or 1x28x28, not '{text}'."
-        )
-    return tuple(int(part) for part in parts)
+    """``"3x32x32"`` -> ``(3, 32, 32)``; see :func:`cnnlab.analysis.summary.parse_input_shape`."""
+    from cnnlab.analysis.summary import parse_input_shape as parse
+
+    return parse(text)
 
 
 def load_user_model(spec: str):

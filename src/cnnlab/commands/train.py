@@ -246,7 +246,7 @@ def _cli_type(kind: Any) -> Any:
 def list_runs(
     runs_dir: Path | None = typer.Option(None, "--runs-dir", help=RUNS_DIR_HELP),
     status: str | None = typer.Option(
-        None, "--status", help="Only running, finished, failed or interrupted."
+        None, "--status", help="Only running, finished, failed, interrupted or pruned (sweep trials)."
     ),
     group: str | None = typer.Option(None, "--group", help="Only the runs of this multi-seed group."),
     limit: int | None = typer.Option(None, "--limit", help="At most this many runs (newest first)."),
@@ -358,18 +358,9 @@ def compare_runs(
 
 def _side_finals(name: str, runs_dir: Path | None) -> tuple[list[dict[str, Any]], list[str]]:
     """The final metrics of a run (one) or of a group's finished runs."""
-    from cnnlab.runs.rundir import RunDir
+    from cnnlab.training.compare import run_or_group_finals
 
-    try:
-        run_dir = RunDir.find(name, runs_dir)
-    except UsageError:
-        return _group_finals(name, runs_dir)
-    result = run_dir.read_result()
-    if result.get("status") != "finished":
-        raise UsageError(
-            f"Run {name} is {result.get('status', 'running')}, not finished: nothing to compare."
-        )
-    return [result["final"]], [run_dir.name]
+    return run_or_group_finals(name, runs_dir)
 
 
 def _warn_if_setups_differ(first: str, second: str, runs_dir: Path | None) -> None:
@@ -407,17 +398,9 @@ def _setup_text(setups: set[tuple[str, str]]) -> str:
 
 
 def _group_finals(group: str, runs_dir: Path | None) -> tuple[list[dict[str, Any]], list[str]]:
-    from cnnlab.runs.index import RunIndex
-    from cnnlab.runs.rundir import default_runs_dir
+    from cnnlab.training.compare import group_finals
 
-    index = RunIndex(default_runs_dir(runs_dir))
-    rows = [row for row in index.list(group=group) if row["status"] == "finished"]
-    if not rows:
-        raise UsageError(
-            f"'{group}' is neither a run nor a group with finished runs in {index.runs_dir} "
-            "(see `cnnlab runs list`)."
-        )
-    return [row["result"]["final"] for row in rows], [row["run_id"] for row in rows]
+    return group_finals(group, runs_dir)
 
 
 def _mean_std(metric: str, summary: Any) -> str:

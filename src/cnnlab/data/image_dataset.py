@@ -77,6 +77,12 @@ class ImageDataset:
         """Number of images of each class, in class order."""
         return torch.bincount(self.labels, minlength=self.num_classes).tolist()
 
+    def _repr_html_(self) -> str:
+        """In a notebook: a grid of samples with their class names (see :mod:`cnnlab.data.preview`)."""
+        from cnnlab.data.preview import dataset_html
+
+        return dataset_html(self)
+
     def __repr__(self) -> str:
         return (
             f"ImageDataset(name={self.name!r}, split={self.split!r}, images={len(self)}x"

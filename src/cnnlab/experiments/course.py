@@ -37,6 +37,9 @@ class Interval:
     def __contains__(self, value: float) -> bool:
         return self.low <= value <= self.high
 
+    def overlaps(self, low: float, high: float) -> bool:
+        return self.low <= high and low <= self.high
+
 
 def prediction_interval(summary: Summary, confidence: float = CONFIDENCE) -> Interval | None:
     """Where one more run of the same setting lands with probability ``confidence`` (None: n < 2)."""
@@ -56,13 +59,15 @@ class CourseCheck:
 
     @property
     def difference(self) -> float:
-        """Ours minus the course's."""
-        return self.summary.mean - self.reference.value
+        """Ours minus the course's (the middle of its range when it printed a truncated number)."""
+        return self.summary.mean - self.reference.middle
 
     @property
     def within_noise(self) -> bool | None:
         """None: too few seeds to tell."""
-        return None if self.interval is None else self.reference.value in self.interval
+        if self.interval is None:
+            return None
+        return self.interval.overlaps(self.reference.value, self.reference.high)
 
     def verdict(self) -> str:
         """In words, with accuracies in percentage points (the interval clipped to 0-100%)."""
@@ -91,6 +96,7 @@ class CourseCheck:
             "cell": self.reference.cell,
             "metric": self.reference.metric,
             "course": self.reference.value,
+            "course_upper": self.reference.upper,
             "source": self.reference.source,
             "ours": self.summary.to_dict(),
             "difference": self.difference,

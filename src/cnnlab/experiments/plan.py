@@ -42,12 +42,26 @@ class Size:
 
 @dataclass(frozen=True)
 class Reference:
-    """A number the course reports for one cell, e.g. the CNN's 96% on MNIST after one epoch."""
+    """A number the course reports for one cell, e.g. the CNN's 96.15% on MNIST after one epoch.
+
+    A notebook that prints a truncated number (``%d %%``: "64 %") gives a range, not a value:
+    ``value`` is its low end and ``upper`` its high end (0.64 and 0.6499).
+    """
 
     cell: str  # the label of the cell it is compared with
-    value: float  # on the metric's own scale (accuracy as a fraction: 0.96)
+    value: float  # on the metric's own scale (accuracy as a fraction: 0.9615)
     metric: str = "test_accuracy"
     source: str = "course notebook"
+    upper: float | None = None  # the high end when the course printed a truncated number
+
+    @property
+    def high(self) -> float:
+        return self.value if self.upper is None else self.upper
+
+    @property
+    def middle(self) -> float:
+        """The single number differences are measured from: the range's midpoint."""
+        return (self.value + self.high) / 2
 
 
 @dataclass(frozen=True)

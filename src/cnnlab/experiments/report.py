@@ -27,6 +27,15 @@ def format_metric(value: float, metric: str) -> str:
     return f"{value:.4g}"
 
 
+def format_range(low: float, high: float, metric: str) -> str:
+    """A course number, or the range a truncated print leaves: ``64.00-64.99%``."""
+    if high == low:
+        return format_metric(low, metric)
+    if is_percent(metric):
+        return f"{low * 100:.2f}-{high * 100:.2f}%"
+    return f"{low:.4g}-{high:.4g}"
+
+
 def format_summary(summary: Summary, metric: str) -> str:
     """``87.12 ± 0.35%`` (mean ± sample std over seeds), or the single value for one seed."""
     if summary.std is None:

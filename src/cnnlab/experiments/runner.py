@@ -27,6 +27,7 @@ from cnnlab.training import TrainingInterrupted
 
 REPORT_FILE = "report.md"
 RESULTS_FILE = "results.json"
+SUMMARY_COLUMNS = ["cell", "metric", "mean ± std", "seeds"]
 
 
 @dataclass
@@ -42,6 +43,38 @@ class ExperimentResult:
     @property
     def results_path(self) -> Path:
         return self.dir / RESULTS_FILE
+
+    def summary_rows(self) -> list[list[Any]]:
+        """cell, metric, mean ± std, seeds: one row a cell of the experiment."""
+        from cnnlab.experiments.report import format_summary
+        from cnnlab.runs.stats import summarize
+
+        rows = []
+        for label, cell in self.results["cells"].items():
+            metric = "test_accuracy" if "test_accuracy" in cell["per_seed"] else "test_loss"
+            summary = summarize(cell["per_seed"][metric])
+            rows.append([label, metric, format_summary(summary, metric), len(cell["seeds"])])
+        return rows
+
+    @property
+    def title(self) -> str:
+        return f"{self.experiment.name}: {self.results['status']}"
+
+    def _repr_html_(self) -> str:
+        """In a notebook: the question, the table of cells and the report's figures."""
+        from cnnlab.display import escape, file_img, html_table
+
+        question = self.results.get("question") or ""
+        table = html_table(SUMMARY_COLUMNS, self.summary_rows(), title=self.title, right=SUMMARY_COLUMNS[2:])
+        figures = "".join(file_img(path) for path in sorted(self.dir.glob("*.png")))
+        where = f"<div><small>Report: {escape(self.report_path)}</small></div>"
+        return f"<div><i>{escape(question)}</i></div>{table}{where}{figures}"
+
+    def __repr__(self) -> str:
+        from cnnlab.display import text_table
+
+        table = text_table(SUMMARY_COLUMNS, self.summary_rows(), title=self.title)
+        return f"{table}\nReport: {self.report_path}"
 
 
 def run_experiment(

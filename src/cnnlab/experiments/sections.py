@@ -8,7 +8,7 @@ from typing import Any
 
 from cnnlab.experiments.context import Context
 from cnnlab.experiments.machine import machine_summary
-from cnnlab.experiments.report import Report, format_metric, format_summary, metric_title
+from cnnlab.experiments.report import Report, format_range, format_summary, metric_title
 from cnnlab.formatting import format_count, format_duration
 
 
@@ -99,7 +99,7 @@ def _course_section(ctx: Context, report: Report) -> None:
             [
                 check.reference.cell,
                 metric_title(metric),
-                format_metric(check.reference.value, metric),
+                format_range(check.reference.value, check.reference.high, metric),
                 format_summary(check.summary, metric),
                 check.verdict(),
             ]

@@ -9,7 +9,10 @@ Course references on MNIST (all four variants default to the course's setting: t
 [-1, 1] inputs and a per-pixel MSE, so their test ``recon`` numbers compare directly):
 
 - ``ae``: 784-30-784, tanh, 3 epochs, test MSE 0.1378.
-- ``dae``: 784-500-784, masking noise 0.5 (each pixel set to black with probability 0.5), 3 epochs.
+- ``dae``: 784-500-784, masking noise 0.5 (each pixel set to black with probability 0.5), 3 epochs;
+  ``noise="dropout"`` is the course's own corruption (notebook 06: ``nn.Dropout()`` applied to a
+  tensor of ones and multiplied in, a mask of 0 and 2: a dropped pixel becomes 0, mid-grey on
+  [-1, 1], and a kept one is doubled).
 
 Terms returned by ``objective`` (scalar tensors; the trainer minimises ``loss`` and logs the rest):
 
@@ -235,25 +238,32 @@ class Autoencoder(nn.Module):
 class DenoisingAutoencoder(Autoencoder):
     """Reconstructs the clean image from a corrupted one (Vincent et al. 2008; ``dae``).
 
-    ``noise="masking"``: each pixel is set to black with probability ``level`` (the course: 0.5).
+    ``noise="masking"``: each pixel is set to black with probability ``level`` (0.5 by default).
+    ``noise="dropout"``: the course's corruption, inverted dropout of the pixels: each is set to 0
+    with probability ``level`` and the others are divided by 1 - ``level`` (doubled at 0.5), as
+    ``x * nn.Dropout(level)(torch.ones_like(x))``; on [-1, 1] a dropped pixel is mid-grey.
     ``noise="gaussian"``: adds N(0, level^2) noise, ``level`` in units of the [0, 1] pixel scale.
     """
 
     denoising = True
-    NOISES = ("masking", "gaussian")
+    NOISES = ("masking", "dropout", "gaussian")
 
     def __init__(self, encoder: nn.Module, decoder: nn.Module, *, noise: str, level: float, **kwargs):
         super().__init__(encoder, decoder, **kwargs)
         if noise not in self.NOISES:
             raise UnknownNameError("noise", noise, self.NOISES)
-        if not 0.0 <= level <= (1.0 if noise == "masking" else float("inf")):
-            raise ConfigError(f"noise level {level} is out of range for {noise} noise.")
+        highest = {"masking": 1.0, "dropout": 0.99}.get(noise, float("inf"))  # dropout divides by 1 - level
+        if not 0.0 <= level <= highest:
+            raise ConfigError(f"noise level {level} is out of range for {noise} noise (0 to {highest}).")
         self.noise, self.level = noise, level
 
     def corrupt(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         if self.noise == "masking":
             dropped = torch.rand(x.shape, generator=generator, device=x.device) < self.level
             return x.masked_fill(dropped, BLACK[self.input_scale])
+        if self.noise == "dropout":
+            kept = torch.rand(x.shape, generator=generator, device=x.device) >= self.level
+            return x * kept.to(x.dtype) / (1.0 - self.level)
         # The symmetric scale is twice as wide as [0, 1], so the same noise is twice as large there.
         std = self.level * (2.0 if self.input_scale == "symmetric" else 1.0)
         return x + std * torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)

@@ -8,20 +8,30 @@ max-pool in parallel (Fig. 10) instead of pooling first. The 299x299x3, 1000-cla
 torchvision's, with its auxiliary head (after the 17x17 modules, training only; the main logits
 are returned and the auxiliary ones left in ``model.aux_outputs``): exactly 27,161,264 parameters.
 
-Small inputs (< 64 px), as the course adapts Inception v3 to 32x32 (the common CIFAR port, e.g.
-weiaicunzai's pytorch-cifar100): the stem keeps the resolution (its first conv has stride 1 and
-padding 1, the 3x3 convs are padded, and both stem max-pools are removed), so a 32x32 image meets
-the A modules at 30x30, the C modules at 14x14 and the E modules at 6x6, instead of collapsing
-below 1x1 (the original stem divides the size by 8). The auxiliary head is on by default only from
-299 px up: its 5x5 stride-3 pool and 5x5 conv need the 17x17 grid that 299 px gives (at 224 px
-torchvision's head fails in training). Initialisation as torchvision:
-truncated normal (std 0.1; 0.01 and 0.001 in the auxiliary head), batch norm 1 and 0.
+Small inputs (< 64 px), the common CIFAR port of all eleven modules (e.g. weiaicunzai's
+pytorch-cifar100; not the course's network, which is ``course-inception`` below): the stem keeps
+the resolution (its first conv has stride 1 and padding 1, the 3x3 convs are padded, and both stem
+max-pools are removed), so a 32x32 image meets the A modules at 30x30, the C modules at 14x14 and
+the E modules at 6x6, instead of collapsing below 1x1 (the original stem divides the size by 8).
+The auxiliary head is on by default only from 299 px up: its 5x5 stride-3 pool and 5x5 conv need
+the 17x17 grid that 299 px gives (at 224 px torchvision's head fails in training). Initialisation
+as torchvision: truncated normal (std 0.1; 0.01 and 0.001 in the auxiliary head), batch norm 1 and 0.
+
+``course-inception``: the small Inception v3 of the course's notebook 05_05 ("GoogLeNet" on
+CIFAR-10): the paper's first two stem convolutions (3->32 stride 2 unpadded, 32->32 unpadded), then
+one module each of A (pool features 32), B, C (c7 = 128), D and E, a 2x2 average pool, dropout 0.5
+and the classifier. A 32x32 image goes 32 -> 15 -> 13 (stem) -> 13 (A) -> 6 (B) -> 6 (C) -> 2 (D)
+-> 2 (E) -> 1; 9,313,802 parameters for 10 classes (as the notebook counts), against the full
+network's 21,806,058 on its stride-1 stem. The notebook draws every conv and linear weight from a
+normal of std 0.1 truncated at two standard deviations (scipy's ``truncnorm(-2, 2, scale=0.1)``), and
+so does cnnlab.
 """
 
 from __future__ import annotations
 
 from torch import Tensor, nn
 
+from cnnlab.errors import ModelError
 from cnnlab.models.inception_blocks import AVG_POOL, MAX_POOL_DOWN, BasicConv2d, Conv, Split, build_branches
 from cnnlab.models.registry import register, small_input
 
@@ -100,6 +110,22 @@ def stem(in_channels: int, small: bool) -> nn.Sequential:
     )  # fmt: skip
 
 
+def initialize(model: nn.Module, bound_in_stds: bool = False) -> None:
+    """Truncated-normal weights (std 0.1 unless a layer sets ``stddev``), batch norm 1 and 0.
+
+    torchvision truncates at -2 and 2 (absolute, so for std 0.1 hardly at all); the course's
+    notebook at two standard deviations (``bound_in_stds``).
+    """
+    for module in model.modules():
+        if isinstance(module, nn.Conv2d | nn.Linear):
+            std = getattr(module, "stddev", 0.1)
+            bound = 2 * std if bound_in_stds else 2.0
+            nn.init.trunc_normal_(module.weight, mean=0.0, std=std, a=-bound, b=bound)
+        elif isinstance(module, nn.BatchNorm2d):
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)
+
+
 class InceptionAux(nn.Module):
     def __init__(self, in_channels: int, num_classes: int):
         super().__init__()
@@ -138,13 +164,7 @@ class InceptionV3(nn.Module):
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.dropout = nn.Dropout(dropout)
         self.fc = nn.Linear(channels, num_classes)
-        for module in self.modules():
-            if isinstance(module, nn.Conv2d | nn.Linear):
-                std = getattr(module, "stddev", 0.1)
-                nn.init.trunc_normal_(module.weight, mean=0.0, std=std, a=-2, b=2)
-            elif isinstance(module, nn.BatchNorm2d):
-                nn.init.ones_(module.weight)
-                nn.init.zeros_(module.bias)
+        initialize(self)
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.stem(x)
@@ -177,3 +197,51 @@ def inception_v3(
     """
     aux = min(input_size) >= AUX_MIN_SIZE if aux_logits is None else aux_logits
     return InceptionV3(num_classes, in_channels, input_size, aux, dropout)
+
+
+# The course's modules, in order, with their settings (notebook 05_05's Inception3).
+COURSE_MODULES = {"A": module_a(32), "B": module_b(), "C": module_c(128), "D": module_d(), "E": module_e()}
+COURSE_MIN_SIZE = 19  # the smallest input whose D module still gets a 3x3 map (19 -> 9 -> 7 -> 3 -> 1)
+
+
+class CourseInception(nn.Module):
+    """Stem (two unpadded 3x3 convs, the first of stride 2), modules A-E once each, pool, classifier."""
+
+    def __init__(self, num_classes: int, in_channels: int, input_size: tuple[int, int], dropout: float):
+        super().__init__()
+        if min(input_size) < COURSE_MIN_SIZE:
+            raise ModelError(
+                f"course-inception needs images of at least {COURSE_MIN_SIZE}x{COURSE_MIN_SIZE} "
+                f"(its stem and two stride-2 modules shrink {min(input_size)} px below 1); got {input_size}."
+            )
+        self.stem = nn.Sequential(BasicConv2d(in_channels, 32, 3, stride=2), BasicConv2d(32, 32, 3))
+        channels, stages = 32, {}
+        for name, spec in COURSE_MODULES.items():
+            stages[name] = build_branches(channels, spec)
+            channels = stages[name].out_channels
+        self.mixed = nn.ModuleDict(stages)
+        # The notebook's 2x2 average pool takes the 2x2 map of a 32x32 image to 1x1; the adaptive
+        # pool does the same there and also fits other sizes.
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.dropout = nn.Dropout(dropout)
+        self.fc = nn.Linear(channels, num_classes)
+        initialize(self, bound_in_stds=True)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.stem(x)
+        for stage in self.mixed.values():
+            x = stage(x)
+        return self.fc(self.dropout(self.avgpool(x).flatten(1)))
+
+
+@register(
+    "course-inception",
+    family="inception",
+    paper="course notebook 05_05: a small Inception v3 for CIFAR-10 (Szegedy et al. 2016's modules)",
+    year=None,
+)
+def course_inception(
+    num_classes: int, in_channels: int, input_size: tuple[int, int], dropout: float = 0.5
+) -> CourseInception:
+    """The course's small Inception v3: stem 3->32 (stride 2) and 32->32, one each of modules A-E."""
+    return CourseInception(num_classes, in_channels, input_size, dropout)

@@ -68,13 +68,20 @@ class VAE(Autoencoder):
     def objective(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """``loss`` (the negative ELBO), ``recon`` and ``kl``: per-image sums, averaged over images.
 
-        The code is sampled in eval mode too: the test loss is the ELBO, as in the course.
+        The code is sampled in eval mode too, so the test ``loss`` is a one-sample estimate of the
+        negative ELBO. In eval mode ``loss_at_mean`` and ``recon_at_mean`` are also returned: the
+        same terms with the code set to the posterior mean (z = mu), which is what the course's
+        notebook 07 measures (its ``reparameterise`` returns mu in eval mode): a few points lower.
         """
         mu, logvar = self.encode_distribution(x)
         z = self.reparameterize(mu, logvar)
         recon = reconstruction_loss(self.decoder(z), x, "bce", "unit")
         kl = gaussian_kl(mu, logvar).mean()
-        return {"loss": recon + self.beta * kl, "recon": recon, "kl": kl}
+        terms = {"loss": recon + self.beta * kl, "recon": recon, "kl": kl}
+        if not self.training:
+            terms["recon_at_mean"] = reconstruction_loss(self.decoder(mu), x, "bce", "unit")
+            terms["loss_at_mean"] = terms["recon_at_mean"] + self.beta * kl
+        return terms
 
     def sample(self, count: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """``count`` images decoded from codes drawn from the prior N(0, I): pixel probabilities."""

@@ -11,6 +11,9 @@ from torch import nn
 
 from cnnlab.runs.rundir import RunDir
 
+# History entries that are bookkeeping, not something to read in a table.
+_NOT_SHOWN = ("kind", "step", "images_per_s")
+
 
 @dataclass
 class Run:
@@ -39,6 +42,39 @@ class Run:
     def final(self) -> dict[str, Any]:
         """The metrics after the last epoch."""
         return dict(self.result.get("final") or {})
+
+    def history_table(self) -> tuple[list[str], list[list[Any]]]:
+        """The history as columns and rows (one an epoch), for the displays below."""
+        from cnnlab.display import record_table
+
+        columns, rows = record_table(self.history)
+        keep = [i for i, c in enumerate(columns) if c not in _NOT_SHOWN]
+        return [columns[i] for i in keep], [[row[i] for i in keep] for row in rows]
+
+    def headline(self) -> str:
+        from cnnlab.training.progress import format_metric
+
+        final = self.final
+        shown = [format_metric(k, final[k]) for k in ("test_accuracy", "test_loss") if k in final]
+        about = f"{self.config.get('model')} on {self.config.get('dataset')}"
+        return f"{self.name}: {self.status}, {about}" + (f"; {', '.join(shown)}" if shown else "")
+
+    def _repr_html_(self) -> str:
+        """In a notebook: the history table and the learning curves (``curves.png``)."""
+        from cnnlab.display import escape, file_img, html_table
+
+        columns, rows = self.history_table()
+        table = html_table(columns, rows, right=columns[1:]) if rows else "<div>(no epoch finished)</div>"
+        curves = file_img(self.dir / "curves.png", "learning curves") if rows else ""
+        header = f"<div><b>{escape(self.headline())}</b></div><div><small>{escape(self.dir)}</small></div>"
+        return header + table + curves
+
+    def __repr__(self) -> str:
+        from cnnlab.display import text_table
+
+        columns, rows = self.history_table()
+        table = text_table(columns, rows) if rows else "(no epoch finished)"
+        return "\n".join([self.headline(), str(self.dir), table])
 
     def metric(self, key: str) -> list[Any]:
         """One metric across epochs, e.g. ``run.metric("test_accuracy")`` (None where absent)."""

@@ -8,7 +8,8 @@
       metrics.jsonl      {"kind": "step", ...} every log_every steps, {"kind": "epoch", ...} each epoch
       checkpoints/last.pt, checkpoints/best.pt
       curves.png         loss and accuracy curves
-      result.json        status (running, finished, failed, interrupted), final and best metrics
+      result.json        status (running, finished, failed, interrupted, or pruned: a sweep's trial
+                         stopped by its pruner), final and best metrics
       tensorboard/       only with --tensorboard
       .lock              held (fcntl.flock) by the process that trains the run
 
@@ -41,7 +42,7 @@ except ImportError:  # Windows: no flock; result.json's pid is then the only sig
     fcntl = None
 
 RUNS_ENV = "CNNLAB_RUNS"
-STATUSES = ("running", "finished", "failed", "interrupted")
+STATUSES = ("running", "finished", "failed", "interrupted", "pruned")
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._+-]+")
 LOCK_NAME = ".lock"
 # A process that finds the lock taken tries again for this long: a reader that probes whether a

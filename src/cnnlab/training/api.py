@@ -34,6 +34,7 @@ from cnnlab.training.run_data import RunData, prepare_data
 from cnnlab.training.seeding import INIT, seed_global_rng
 from cnnlab.training.tensorboard import require_tensorboard
 from cnnlab.training.trainer import Trainer
+from cnnlab.training.transfer import adopt_source_model, freeze, start_from
 from cnnlab.training.tta import with_tta
 
 # How many training images a model's data-dependent initialisation sees (airbench fits its whitening
@@ -145,6 +146,7 @@ def _resume(run_dir: RunDir, config: TrainConfig, given: _Given) -> Run:
         else:
             module = _user_module(model, config)
             module.load_state_dict(payload["model_state"])
+        freeze(module, config)  # requires_grad is not in the checkpoint
         trainer = Trainer(config, hardware, module, payload["model"], data, run_dir, reporter)
         trainer.restore(payload)
         result = trainer.fit(resumed=True)
@@ -190,6 +192,7 @@ def _start(
 ) -> Run:
     """Check everything, then train a new run (in ``run_dir``, already locked, when given)."""
     reporter = make_reporter(progress)
+    config = adopt_source_model(config)  # --init-from a run: its network, unless --model names it
     if user_model is None:
         from cnnlab.models import get_info
 
@@ -206,6 +209,7 @@ def _start(
         else:
             model, entry = _user_module(user_model, config), _user_entry(user_model)
         init_from_data(model, data.train)
+        start_from(model, config, data.train.image_size, data.train.num_classes)  # --init-from, --freeze
         with_tta(model, config.tta)  # test-time augmentation needs a classifier: refuse before writing
         locked = run_dir is not None  # a restarted run's folder, locked by resume()
         run_dir = run_dir or _new_run_dir(config)

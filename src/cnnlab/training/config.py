@@ -50,6 +50,9 @@ class TrainConfig:
         factory=dict,
         cli=False,
     )
+    init_from: str | None = setting(None, "Start from a run's weights or a file (cnnlab/torchvision names).")
+    freeze: str | None = setting(None, "With --init-from: fix 'features' (all but the head), a module, glob.")
+    new_head: bool = setting(False, "With --init-from: a new last layer for this data's classes.")
     dataset: str = setting("mnist", "mnist, fashion-mnist, cifar10, cifar100 or an image folder.")
     data_dir: str | None = setting(None, "Where datasets are looked for (default: $CNNLAB_DATA, cache).")
     skip_bad_images: bool = setting(False, "Image folders: skip unreadable images (named in a warning).")

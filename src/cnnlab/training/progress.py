@@ -93,11 +93,7 @@ class ConsoleReporter(Reporter):
         self._epoch_label = ""
 
     def run_started(self, start: RunStart) -> None:
-        sizes = f"{start.train_images:,} train"
-        if start.val_images:
-            sizes += f" / {start.val_images:,} val"
-        if start.test_images:
-            sizes += f" / {start.test_images:,} test"
+        sizes = image_counts(start)
         self._start = start
         verb = f"Resuming at {start.resumed_at}:" if start.resumed_at else "Training"
         self.console.print(
@@ -163,6 +159,16 @@ class ConsoleReporter(Reporter):
         if self._progress is not None:
             self._progress.stop()
             self._progress = None
+
+
+def image_counts(start: RunStart) -> str:
+    """``60,000 train / 10,000 test``: the splits a run uses."""
+    sizes = f"{start.train_images:,} train"
+    if start.val_images:
+        sizes += f" / {start.val_images:,} val"
+    if start.test_images:
+        sizes += f" / {start.test_images:,} test"
+    return sizes
 
 
 def end_of_run_lines(start: RunStart, final: dict[str, Any]) -> list[str]:

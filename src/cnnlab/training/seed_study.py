@@ -21,6 +21,7 @@ from cnnlab.training.api import train
 
 # Entries of a run's final record that are positions, not outcomes.
 NOT_METRICS = ("epoch", "step", "lr")
+SUMMARY_COLUMNS = ["metric", "mean", "std", "95% CI", "n"]
 
 
 @dataclass
@@ -38,6 +39,30 @@ class SeedStudy:
             "seeds": [run.config["seed"] for run in self.runs],
             "summary": {metric: s.to_dict() for metric, s in self.summary.items()},
         }
+
+    def summary_rows(self) -> list[list[Any]]:
+        return summary_rows(self.summary)
+
+    def _repr_html_(self) -> str:
+        from cnnlab.display import html_table
+
+        seeds = ", ".join(str(run.config.get("seed")) for run in self.runs)
+        title = f"{self.group}: {len(self.runs)} seeds ({seeds})"
+        return html_table(SUMMARY_COLUMNS, self.summary_rows(), title=title, right=SUMMARY_COLUMNS[1:])
+
+    def __repr__(self) -> str:
+        from cnnlab.display import text_table
+
+        return text_table(SUMMARY_COLUMNS, self.summary_rows(), title=f"{self.group}: {len(self.runs)} seeds")
+
+
+def summary_rows(summary: dict[str, Summary]) -> list[list[Any]]:
+    """metric, mean, std, 95% CI, n (:data:`SUMMARY_COLUMNS`): the table of ``cnnlab train --seeds``."""
+    return [
+        [metric, s.mean, s.std if s.std is not None else "",
+         f"{s.ci_low:.4g} to {s.ci_high:.4g}" if s.ci_low is not None else "(n=1)", s.n]
+        for metric, s in summary.items()
+    ]  # fmt: skip
 
 
 def parse_seeds(text: str) -> list[int]:

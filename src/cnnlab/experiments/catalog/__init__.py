@@ -10,6 +10,7 @@ from cnnlab.experiments.catalog import losses
 from cnnlab.experiments.catalog import dropout
 from cnnlab.experiments.catalog import seed_noise
 from cnnlab.experiments.catalog import autoencoders
+from cnnlab.experiments.catalog import transfer
 
 # isort: on
 
@@ -22,4 +23,5 @@ __all__ = [
     "losses",
     "optimizers",
     "seed_noise",
+    "transfer",
 ]

@@ -1,7 +1,8 @@
 """cifar-tutorial: the small CNN of PyTorch's CIFAR-10 tutorial, and what a better recipe alone buys.
 
-The course's setting: ``tutorial-cnn`` (convs 6 and 16 maps, FC 400-120-84-10: 62,006
-parameters), Adam lr 1e-3, batch 64, 10 epochs, cross-entropy, no augmentation (course: 64%).
+The course's setting (notebook 05_02): ``tutorial-cnn`` (convs 6 and 16 maps, FC 400-120-84-10:
+62,006 parameters), pixels normalised with mean 0.5 and std 0.5 (to [-1, 1]), Adam lr 1e-3, batch
+64, 10 epochs, cross-entropy, no augmentation (course: "64 %", printed with ``%d``: 64.00 to 64.99%).
 Then the same network and the same 10 epochs, changing only the recipe, one step at a time:
 random crops (padding 4) and horizontal flips; then AdamW with weight decay, a one-cycle schedule
 and label smoothing.
@@ -16,7 +17,17 @@ from cnnlab.experiments.context import Context
 from cnnlab.experiments.registry import CellSpec, Plan, Reference, Size, experiment
 
 MODEL, DATASET = "tutorial-cnn", "cifar10"
-COURSE = {"optimizer": "adam", "lr": 1e-3, "batch_size": 64, "epochs": 10, "schedule": "constant"}
+COURSE = {
+    "optimizer": "adam",
+    "lr": 1e-3,
+    "batch_size": 64,
+    "epochs": 10,
+    "schedule": "constant",
+    "model_args": {"input_scale": "symmetric"},  # the notebook's Normalize((0.5,) * 3, (0.5,) * 3)
+}
+# What the notebook printed, "64 %" with %d: the accuracy lies somewhere in 64.00-64.99%.
+COURSE_LOW, COURSE_HIGH = 0.64, 0.6499
+COURSE_SOURCE = 'course notebook 05_02: "64 %" (CIFAR-10, 10 epochs)'
 AUGMENT = {**COURSE, "crop_padding": 4, "flip": True}
 # A small net underfits rather than overfits once augmented: a higher peak rate with a one-cycle
 # schedule, decoupled weight decay and label smoothing (0.1, as in Inception v3's paper).
@@ -48,7 +59,7 @@ def plan(size: Size) -> Plan:
 
 @experiment(
     "cifar-tutorial",
-    version=1,
+    version=2,
     title="The tutorial CNN on CIFAR-10: what the recipe alone buys",
     question=(
         "The tutorial's small CNN reaches about 64% on CIFAR-10. How much more does the same network "
@@ -57,7 +68,7 @@ def plan(size: Size) -> Plan:
     full=FULL,
     quick=QUICK,
     plan=plan,
-    references=(Reference(BASELINE, 0.64, source="course notebook (CIFAR-10, 10 epochs)"),),
+    references=(Reference(BASELINE, COURSE_LOW, upper=COURSE_HIGH, source=COURSE_SOURCE),),
 )
 def run(ctx: Context) -> None:
     from cnnlab.experiments.plots import curves_figure

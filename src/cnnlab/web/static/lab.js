@@ -1,0 +1,49 @@
+// cnnlab web lab: helpers every page uses (fetch with readable errors, elements, numbers, the menu).
+"use strict";
+
+const Lab = {
+  // GET or POST JSON; a 4xx/5xx answer throws an Error carrying the server's one-line message.
+  async json(url, options = {}) {
+    const response = await fetch(url, options);
+    if (!response.ok) throw await Lab.failure(response);
+    return response.json();
+  },
+  async failure(response) {
+    let message = `${response.status} ${response.statusText}`;
+    try { const body = await response.json(); if (body.detail) message = typeof body.detail === "string" ? body.detail : JSON.stringify(body.detail); } catch (e) { /* not JSON */ }
+    const error = new Error(message); error.status = response.status; return error;
+  },
+  post(url, body) {
+    const isForm = body instanceof FormData;
+    return Lab.json(url, { method: "POST", body: isForm ? body : JSON.stringify(body || {}),
+                           headers: isForm ? {} : { "Content-Type": "application/json" } });
+  },
+  el(tag, attrs = {}, ...children) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs)) {
+      if (value === null || value === undefined || value === false) continue;
+      if (key === "text") node.textContent = value;
+      else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+      else node.setAttribute(key, value === true ? "" : value);
+    }
+    for (const child of children.flat()) if (child !== null && child !== undefined) node.append(child);
+    return node;
+  },
+  show(target, error) { const box = typeof target === "string" ? document.getElementById(target) : target; box.textContent = error ? (error.message || String(error)) : ""; },
+  pct(value) { return value === null || value === undefined ? "" : (100 * value).toFixed(2) + "%"; },
+  num(value, digits = 4) { return value === null || value === undefined ? "" : (typeof value === "number" ? Number(value.toPrecision(digits)).toString() : String(value)); },
+  count(value) { if (value === null || value === undefined) return ""; for (const [d, s] of [[1e9, "G"], [1e6, "M"], [1e3, "K"]]) if (Math.abs(value) >= d) return (value / d).toFixed(2) + s; return String(value); },
+  seconds(value) { if (value === null || value === undefined) return ""; return value < 90 ? value.toFixed(1) + " s" : (value / 60).toFixed(1) + " min"; },
+  when(epoch) { return epoch ? new Date(epoch * 1000).toLocaleString() : ""; },
+  status(status) { return Lab.el("span", { class: "status " + status, text: status }); },
+  params() { return new URLSearchParams(location.search); },
+  menu() {
+    const pages = [["/", "Runs"], ["/explore", "Explorer"], ["/try", "Try it"], ["/experiments", "Experiments"], ["/train", "Train"]];
+    const here = location.pathname.startsWith("/run/") ? "/" : location.pathname;
+    const bar = Lab.el("header", { class: "top" }, Lab.el("span", { class: "brand", text: "cnnlab" }),
+      pages.map(([href, name]) => Lab.el("a", { href, class: href === here ? "here" : null, text: name })),
+      Lab.el("a", { href: "/openapi.json", text: "API" }));
+    document.body.prepend(bar);
+  },
+};
+document.addEventListener("DOMContentLoaded", Lab.menu);

@@ -1,0 +1,67 @@
+"""Training from the page: a `cnnlab train` subprocess from the queue, Stop as Ctrl-C, Resume."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+TINY = {"model": "lenet5", "dataset": "mnist", "subset": 512, "test_subset": 128, "batch_size": 64}
+
+
+def wait_for(condition, timeout: float = 120.0, what: str = "the job"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def ended(client, job_id: int) -> dict | None:
+    """The job once it is no longer queued or running, else None."""
+    job = next(job for job in client.get("/api/jobs").json() if job["id"] == job_id)
+    return job if job["status"] not in ("queued", "running") else None
+
+
+def first_epoch_done(client, run: str) -> bool:
+    response = client.get(f"/api/runs/{run}")
+    return response.status_code == 200 and bool(response.json().get("history"))
+
+
+@pytest.mark.slow
+def test_a_run_started_from_the_page_trains_stops_like_ctrl_c_and_resumes(client):
+    job = client.post("/api/train", json={**TINY, "epochs": 3, "name": "from the page"}).json()
+    assert job["run"] == "from-the-page" and job["status"] in ("queued", "running")
+    assert job["command"].startswith("cnnlab train --model lenet5 --dataset mnist --name from-the-page")
+    # Stop once an epoch is on disk: SIGINT, the trainer saves a checkpoint and exits 130.
+    wait_for(lambda: first_epoch_done(client, "from-the-page"), what="the first epoch")
+    client.post(f"/api/jobs/{job['id']}/stop")
+    stopped = wait_for(lambda: ended(client, job["id"]), what="the stop")
+    assert stopped["status"] == "stopped" and stopped["returncode"] == 130, stopped["log"]
+    detail = client.get("/api/runs/from-the-page").json()
+    assert detail["status"] == "interrupted" and detail["has_checkpoint"]
+    done_before = len(detail["history"])
+    assert done_before < 3
+    # Resume: a new job of `cnnlab train --resume`, which goes on to the end.
+    resumed = client.post("/api/runs/from-the-page/resume").json()
+    assert "--resume" in resumed["command"]
+    assert client.post("/api/runs/from-the-page/resume").status_code == 409  # already queued
+    finished = wait_for(lambda: ended(client, resumed["id"]), timeout=300, what="the resumed run")
+    assert finished["status"] == "finished", finished["log"]
+    detail = client.get("/api/runs/from-the-page").json()
+    assert detail["status"] == "finished" and [h["epoch"] for h in detail["history"]] == [1, 2, 3]
+    listed = {r["run_id"]: r for r in client.get("/api/runs").json()["runs"]}
+    assert listed["from-the-page"]["status"] == "finished"
+
+
+def test_a_queued_job_can_be_cancelled_and_names_never_collide(client):
+    first = client.post("/api/train", json={**TINY, "epochs": 1, "name": "lenet"}).json()
+    assert first["run"] == "lenet-2"  # "lenet" is taken by the fixture's run
+    second = client.post("/api/train", json={**TINY, "epochs": 1, "name": "lenet"}).json()
+    assert second["run"] == "lenet-3"
+    cancelled = client.post(f"/api/jobs/{second['id']}/stop").json()
+    assert cancelled["status"] == "cancelled"
+    client.post(f"/api/jobs/{first['id']}/stop")
+    assert client.post("/api/jobs/999/stop").status_code == 404
