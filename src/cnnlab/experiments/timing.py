@@ -244,11 +244,19 @@ def known_speed(
     for found in recorded:
         if (found.experiment, found.label, found.model_key) == (experiment, item.label, item.model_key):
             return found.speed(here, "recorded", f"docs/results/{experiment}", 1.0)
-    for found in recorded:
-        if found.model_key == item.model_key:
+    # The same model, input and batch elsewhere; then the same with other model options.
+    for same in (lambda found: found.model_key == item.model_key, lambda found: _plain_key(found.model_key)
+                 == _plain_key(item.model_key)):  # fmt: skip
+        for found in filter(same, recorded):
             where = f"{found.label} in docs/results/{found.experiment}"
             return found.speed(here, "other cell", where, FACTOR_OTHER_CELL)
     return _arithmetic_speed(item, here, recorded)
+
+
+def _plain_key(model_key: str) -> str:
+    """``tutorial-cnn(input_scale=symmetric)|3x32x32|batch 64`` without the model's options."""
+    model, _, rest = model_key.partition("|")
+    return f"{model.split('(')[0]}|{rest}"
 
 
 @dataclass(frozen=True)
@@ -364,7 +372,7 @@ def _arithmetic_speed(
     item: WorkItem, here: dict[str, Any], recorded: tuple[RecordedCell, ...]
 ) -> Speed | None:
     """Speed from ``item``'s MACs an image at the rate of the recorded network with the most MACs."""
-    macs = _macs(item.model, item.input_shape) if not item.model_args else None
+    macs = _macs(item.model, item.input_shape)  # with its default options where it has others
     measured = [(cell, _macs(cell.model, cell.input_shape)) for cell in recorded]
     measured = [(cell, m) for cell, m in measured if m and m >= MIN_ARITHMETIC_MACS]
     if not macs or not measured:
