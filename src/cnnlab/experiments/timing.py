@@ -21,8 +21,9 @@ the estimate says so. The estimate is then
                       + the recorded experiment's time outside its cells per run (else OVERHEAD_PER_RUN_S),
 
 with its range: each cell's time divided and multiplied by its factor. Nothing is built, trained or
-probed: ``cnnlab experiment list`` answers at once (earlier versions probed every model: see
-docs/experiments.md). Other work slows everything; the listing states the load average.
+probed: ``cnnlab experiment list`` answers at once (earlier versions probed every model, which took
+minutes and was off by 10-50x on a shared machine). Other work slows everything; the listing states
+the load average.
 """
 
 from __future__ import annotations
@@ -61,7 +62,6 @@ OVERHEAD_PER_RUN_S = 1.0
 FACTOR_HERE = 1.3
 FACTOR_SAME_CPU = 2.0
 FACTOR_OTHER_MACHINE = 3.0
-FACTOR_OTHER_OPTIONS = 2.0  # other model options may change the cost: a wider range
 FACTOR_OTHER_CELL = 1.25
 FACTOR_ARITHMETIC = 2.0
 # The shipped reports, in a source checkout (cnnlab is installed from a clone: README).
@@ -244,21 +244,19 @@ def known_speed(
     for found in recorded:
         if (found.experiment, found.label, found.model_key) == (experiment, item.label, item.model_key):
             return found.speed(here, "recorded", f"docs/results/{experiment}", 1.0)
-    for found in recorded:
-        if found.model_key == item.model_key:
+    # The same model, input and batch elsewhere; then the same with other model options.
+    for same in (lambda found: found.model_key == item.model_key, lambda found: _plain_key(found.model_key)
+                 == _plain_key(item.model_key)):  # fmt: skip
+        for found in filter(same, recorded):
             where = f"{found.label} in docs/results/{found.experiment}"
             return found.speed(here, "other cell", where, FACTOR_OTHER_CELL)
-    for found in recorded:  # the same network with other options (e.g. its input scale)
-        if _without_options(found.model_key) == _without_options(item.model_key):
-            where = f"{found.label} in docs/results/{found.experiment}, other model options"
-            return found.speed(here, "other cell", where, FACTOR_OTHER_CELL * FACTOR_OTHER_OPTIONS)
     return _arithmetic_speed(item, here, recorded)
 
 
-def _without_options(model_key: str) -> str:
-    """``tutorial-cnn(input_scale=symmetric)|3x32x32|batch 64`` -> ``tutorial-cnn()|3x32x32|batch 64``."""
-    name, _, rest = model_key.partition("(")
-    return f"{name}(){rest.partition(')')[2]}"
+def _plain_key(model_key: str) -> str:
+    """``tutorial-cnn(input_scale=symmetric)|3x32x32|batch 64`` without the model's options."""
+    model, _, rest = model_key.partition("|")
+    return f"{model.split('(')[0]}|{rest}"
 
 
 @dataclass(frozen=True)
@@ -374,7 +372,7 @@ def _arithmetic_speed(
     item: WorkItem, here: dict[str, Any], recorded: tuple[RecordedCell, ...]
 ) -> Speed | None:
     """Speed from ``item``'s MACs an image at the rate of the recorded network with the most MACs."""
-    macs = _macs(item.model, item.input_shape) if not item.model_args else None
+    macs = _macs(item.model, item.input_shape)  # with its default options where it has others
     measured = [(cell, _macs(cell.model, cell.input_shape)) for cell in recorded]
     measured = [(cell, m) for cell, m in measured if m and m >= MIN_ARITHMETIC_MACS]
     if not macs or not measured:
