@@ -15,7 +15,7 @@ from cnnlab.experiments import PixelPermutation
 from cnnlab.experiments.catalog.dropout import SmallAlexNet
 from cnnlab.experiments.catalog.optimizers import FALLBACK_LR
 from cnnlab.experiments.catalog.seed_noise import seeds_to_resolve
-from cnnlab.experiments.report import format_metric, format_summary
+from cnnlab.experiments.report import format_range, format_summary
 from cnnlab.models import create, list_models
 from cnnlab.runs.stats import summarize
 
@@ -61,7 +61,8 @@ def check_consistent(finished) -> None:
         values = results["cells"][check["cell"]]["per_seed"][check["metric"]]
         assert check["ours"]["mean"] == pytest.approx(summarize(values).mean)
         row = finished.table_row(check["cell"], "## Against the course's numbers")
-        assert format_metric(check["course"], check["metric"]) in row
+        upper = check["course_upper"] if check.get("course_upper") is not None else check["course"]
+        assert format_range(check["course"], upper, check["metric"]) in row
     for comparison in results["comparisons"]:
         a, b = (
             summarize(results["cells"][comparison[k]]["per_seed"][comparison["metric"]])
