@@ -250,7 +250,14 @@ def test_a_run_started_from_the_page_appears_and_its_curve_grows(lab, browser):
     wait(browser, lambda d: css(d, "#model option[value='lenet5']"), "the form")
     Select(css(browser, "#model")[0]).select_by_value("lenet5")
     Select(css(browser, "#dataset")[0]).select_by_value("mnist")
-    settings = {"epochs": "2", "subset": "512", "test_subset": "128", "name": "from-browser"}
+    # Long enough (188 steps an epoch) that the page sees it running on a quiet machine too.
+    settings = {
+        "epochs": "2",
+        "subset": "6000",
+        "test_subset": "128",
+        "batch_size": "32",
+        "name": "from-browser",
+    }
     for name, value in settings.items():
         field = css(browser, f'input[name="{name}"]')[0]
         field.clear()
