@@ -326,17 +326,11 @@ def compare_runs(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """Do two configurations differ by more than seed noise? Welch's t-test on each final metric."""
-    from cnnlab.training.seed_study import compare_finals
+    from cnnlab.training.compare import compare
 
-    finals_a, _ = _side_finals(first, runs_dir)
-    finals_b, _ = _side_finals(second, runs_dir)
+    result = compare(first, second, metrics=metric or None, runs_dir=runs_dir)
+    comparisons = result.metrics
     _warn_if_setups_differ(first, second, runs_dir)
-    comparisons = compare_finals(finals_a, finals_b)
-    if metric:
-        unknown = sorted(set(metric) - set(comparisons))
-        if unknown:
-            raise UsageError(f"No metric {', '.join(unknown)} in both; they have: {', '.join(comparisons)}.")
-        comparisons = {name: comparisons[name] for name in metric}
     if as_json:
         print_json({"a": first, "b": second, "metrics": {k: c.to_dict() for k, c in comparisons.items()}})
         return
@@ -351,16 +345,9 @@ def compare_runs(
         }
         for name, c in comparisons.items()
     ]
-    print_table(rows, title=f"A = {first} (n={len(finals_a)})   B = {second} (n={len(finals_b)})")
+    print_table(rows, title=f"A = {first} (n={result.n_a})   B = {second} (n={result.n_b})")
     for name, c in comparisons.items():
         console.print(f"{name}: {c.verdict()}")
-
-
-def _side_finals(name: str, runs_dir: Path | None) -> tuple[list[dict[str, Any]], list[str]]:
-    """The final metrics of a run (one) or of a group's finished runs."""
-    from cnnlab.training.compare import run_or_group_finals
-
-    return run_or_group_finals(name, runs_dir)
 
 
 def _warn_if_setups_differ(first: str, second: str, runs_dir: Path | None) -> None:
