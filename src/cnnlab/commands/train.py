@@ -37,6 +37,16 @@ _COMMAND_OPTIONS: list[tuple[str, Any, Any]] = [
     ),
     ("quiet", bool, typer.Option(False, "--quiet", "-q", help="No progress; print only the run directory.")),
     ("as_json", bool, typer.Option(False, "--json", help="No progress; print the result as JSON.")),
+    (
+        "nproc",
+        int | None,
+        typer.Option(
+            None,
+            "--nproc",
+            help="Data-parallel: train on N processes of this machine (torchrun + DDP; the batch is "
+            "shared out, --threads too). Across machines use torchrun (docs/distributed.md).",
+        ),
+    ),
 ]
 # On --resume a run keeps its own settings; only these may be given again.
 RESUME_ALLOWED = frozenset({"runs_dir"})
@@ -84,6 +94,17 @@ cnnlab train --seeds 0-4 --name baseline; cnnlab train --resume baseline-seed0.
 # -- cnnlab train ------------------------------------------------------------------------------
 def run_train(options: dict[str, Any]) -> None:
     """The body of ``cnnlab train``: ``options`` are the parsed flags (None where not given)."""
+    from cnnlab.training.distributed import launched_world_size
+
+    if options["nproc"] is not None and options["nproc"] != 1:
+        _launch_ranks(options)
+    elif launched_world_size() > 1:
+        _as_rank(options)
+    else:
+        _run_train(options)
+
+
+def _run_train(options: dict[str, Any]) -> None:
     command = {name: options.pop(name) for name, _, _ in _COMMAND_OPTIONS}
     settings = {name: value for name, value in options.items() if value is not None}
     if command["model_arg"]:
@@ -104,6 +125,78 @@ def run_train(options: dict[str, Any]) -> None:
 
     run = train(recipe=command["recipe"], config_file=command["config_file"], progress=reporter, **settings)
     _print_run(run, quiet, as_json)
+
+
+# -- data-parallel (docs/distributed.md; the engine is torchrun's, training/launch.py) ------------
+def _launch_ranks(options: dict[str, Any]) -> None:
+    """``--nproc N``: check the request (nothing is written if it is refused), then run this same
+    command as N ranks under torchrun's agent, and exit with what they ended with."""
+    from cnnlab.training.hardware import available_cores
+    from cnnlab.training.launch import check_nproc, check_settings, launch
+
+    nproc = options["nproc"]
+    check_nproc(nproc)
+    config = _launch_config(options)
+    check_settings(nproc, config.device, config.batch_size)
+    if options["seeds"]:
+        raise UsageError("--nproc trains one run; run --seeds one seed at a time with it.")
+    threads = max(1, (config.threads or available_cores()) // nproc)
+    code = launch(["train", *_flags(options, skip={"nproc"})], nproc, threads)
+    if code:
+        raise typer.Exit(code)
+
+
+def _launch_config(options: dict[str, Any]) -> Any:
+    """The settings the ranks will train with (a resumed run's own), checked as `train` checks them."""
+    from cnnlab.training.config import TrainConfig, resolve_config
+
+    if options["resume"]:
+        from cnnlab.runs.rundir import RunDir
+
+        run_dir = RunDir.find(options["resume"], options.get("runs_dir"))
+        if run_dir.read_result().get("status") == "finished":
+            raise UsageError(f"Run {run_dir.root} has already finished; there is nothing to resume.")
+        return TrainConfig.from_dict(run_dir.read_config(), source=str(run_dir.config_path))
+    names = {name for name, _, _ in _COMMAND_OPTIONS}
+    settings = {k: v for k, v in options.items() if k not in names and v is not None}
+    if options["model_arg"]:
+        settings["model_args"] = parse_model_args(options["model_arg"])
+    recipe = options["recipe"] or _main_job_recipe({"config_file": options["config_file"]}, settings)
+    return resolve_config(recipe=recipe, config_file=options["config_file"], overrides=settings)
+
+
+_FLAG_NAMES = {"as_json": "json", "config_file": "config"}  # options whose flag is not their name
+
+
+def _flags(options: dict[str, Any], skip: set[str]) -> list[str]:
+    """The command line that gives ``options`` again (the ranks parse the same flags)."""
+    flags: list[str] = []
+    for name, value in options.items():
+        if value is None or name in skip or value is False and name in ("quiet", "as_json"):
+            continue
+        flag = "--" + _FLAG_NAMES.get(name, name.replace("_", "-"))
+        if isinstance(value, bool):
+            flags.append(flag if value else f"--no-{flag[2:]}")
+        elif isinstance(value, list):
+            flags.extend(part for item in value for part in (flag, str(item)))
+        else:
+            flags.extend([flag, str(value)])
+    return flags
+
+
+def _as_rank(options: dict[str, Any]) -> None:
+    """One rank under torchrun: train; a failure goes to torchrun's report, and only rank 0's own
+    cnnlab errors are printed here (the line a one-process run prints)."""
+    from cnnlab.training.launch import exit_code_of, record_rank_failure
+
+    try:
+        _run_train(options)
+    except typer.Exit:
+        raise
+    except BaseException as exc:
+        if record_rank_failure(exc):
+            raise
+        raise typer.Exit(exit_code_of(exc)) from None
 
 
 def _main_job_recipe(command: dict[str, Any], settings: dict[str, Any]) -> str | None:
@@ -171,6 +264,10 @@ def _train_seeds(
 
 
 def _print_run(run: Any, quiet: bool, as_json: bool) -> None:
+    from cnnlab.training.distributed import launched_rank
+
+    if launched_rank() != 0:  # a data-parallel run's result is rank 0's to print
+        return
     if as_json:
         print_json({**run.result, "dir": str(run.dir), "history": run.history})
         return

@@ -83,6 +83,10 @@ class BatchLoader:
         rounding = math.floor if self.drop_last else math.ceil
         return rounding(self.num_samples / self.batch_size)
 
+    def batch_images(self, batch: int) -> int:
+        """How many images batch ``batch`` of an epoch has (the last one may have fewer)."""
+        return min(self.batch_size, self.num_samples - batch * self.batch_size)
+
     def order(self, epoch: int) -> torch.Tensor:
         """The permutation of image indices that epoch ``epoch`` visits."""
         if not self.shuffle:

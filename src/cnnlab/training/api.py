@@ -27,6 +27,7 @@ from cnnlab.runs.checkpoint import load_checkpoint, model_from_payload
 from cnnlab.runs.run import Run
 from cnnlab.runs.rundir import RunDir, default_runs_dir
 from cnnlab.training.config import TrainConfig, resolve_config
+from cnnlab.training.distributed import Ranks, join_run, launched_rank
 from cnnlab.training.environment import describe_environment
 from cnnlab.training.hardware import choose_hardware, hardware_context
 from cnnlab.training.progress import Reporter, make_reporter
@@ -101,7 +102,9 @@ def resume(
     Raises RunIsRunning while another process trains the run.
     """
     run_dir = RunDir.find(run, runs_dir)
-    with run_dir.lock():
+    main = launched_rank() == 0  # a data-parallel run's rank 0 holds the lock and shows progress
+    progress = progress if main else False
+    with run_dir.lock() if main else contextlib.nullcontext():
         status = run_dir.read_result().get("status")
         if status == "finished":
             raise UsageError(f"Run {run_dir.root} has already finished; there is nothing to resume.")
@@ -137,7 +140,7 @@ def _resume(run_dir: RunDir, config: TrainConfig, given: _Given) -> Run:
             "cnnlab.training.resume(run, dataset=..., test_data=...)."
         )
     reporter = make_reporter(given.progress)
-    hardware = choose_hardware(config)
+    ranks, hardware = join_run(config, choose_hardware(config))
     source = dataset if dataset is not None else config.dataset
     data = prepare_data(config, source, given.test_data, progress=bool(given.progress))
     with hardware_context(hardware):
@@ -147,7 +150,7 @@ def _resume(run_dir: RunDir, config: TrainConfig, given: _Given) -> Run:
             module = _user_module(model, config)
             module.load_state_dict(payload["model_state"])
         freeze(module, config)  # requires_grad is not in the checkpoint
-        trainer = Trainer(config, hardware, module, payload["model"], data, run_dir, reporter)
+        trainer = Trainer(config, hardware, module, payload["model"], data, run_dir, reporter, ranks)
         trainer.restore(payload)
         result = trainer.fit(resumed=True)
     return Run(run_dir.root, config.to_dict(), _history(trainer), result, trainer.model)
@@ -165,10 +168,11 @@ def _restart(run_dir: RunDir, config: TrainConfig, given: _Given) -> Run:
         f"run {run_dir.name} stopped before its first checkpoint: starting it again from the "
         "beginning, with its own settings."
     )
-    for leftover in (run_dir.metrics_path, run_dir.result_path, run_dir.curves_path):
-        leftover.unlink(missing_ok=True)
-    shutil.rmtree(run_dir.tensorboard_dir, ignore_errors=True)
-    shutil.rmtree(run_dir.checkpoints, ignore_errors=True)
+    if launched_rank() == 0:
+        for leftover in (run_dir.metrics_path, run_dir.result_path, run_dir.curves_path):
+            leftover.unlink(missing_ok=True)
+        shutil.rmtree(run_dir.tensorboard_dir, ignore_errors=True)
+        shutil.rmtree(run_dir.checkpoints, ignore_errors=True)
     return _start(config, given.model, given.dataset, given.test_data, reporter, run_dir=run_dir)
 
 
@@ -191,13 +195,14 @@ def _start(
     run_dir: RunDir | None = None,
 ) -> Run:
     """Check everything, then train a new run (in ``run_dir``, already locked, when given)."""
+    progress = progress if launched_rank() == 0 else False  # a data-parallel run: rank 0 shows it
     reporter = make_reporter(progress)
     config = adopt_source_model(config)  # --init-from a run: its network, unless --model names it
     if user_model is None:
         from cnnlab.models import get_info
 
         get_info(config.model)  # an unknown name fails here, listing the known ones
-    hardware = choose_hardware(config)
+    ranks, hardware = join_run(config, choose_hardware(config))
     if config.tensorboard:
         require_tensorboard()
     data = prepare_data(
@@ -211,11 +216,12 @@ def _start(
         init_from_data(model, data.train)
         start_from(model, config, data.train.image_size, data.train.num_classes)  # --init-from, --freeze
         with_tta(model, config.tta)  # test-time augmentation needs a classifier: refuse before writing
-        locked = run_dir is not None  # a restarted run's folder, locked by resume()
-        run_dir = run_dir or _new_run_dir(config)
+        locked = run_dir is not None or not ranks.is_main  # resume() locked a restarted run's folder
+        run_dir = run_dir or _shared_run_dir(config, ranks)
         with contextlib.nullcontext() if locked else run_dir.lock():
-            trainer = Trainer(config, hardware, model, entry, data, run_dir, reporter)
-            trainer.write_start_files(describe_environment(config, trainer.hardware, data))
+            trainer = Trainer(config, hardware, model, entry, data, run_dir, reporter, ranks)
+            environment = describe_environment(config, trainer.hardware, data)
+            trainer.write_start_files({**environment, "distributed": ranks.describe()})
             result = trainer.fit()
     return Run(run_dir.root, config.to_dict(), _history(trainer), result, trainer.model)
 
@@ -275,6 +281,12 @@ def _new_run_dir(config: TrainConfig) -> RunDir:
     model = config.model.split("(", 1)[0].rsplit(".", 1)[-1]
     stamp = time.strftime("%Y%m%d-%H%M%S")
     return RunDir.create(runs_dir, f"{model}-{dataset}-{stamp}", exist_ok_suffix=True)
+
+
+def _shared_run_dir(config: TrainConfig, ranks: Ranks) -> RunDir:
+    """A new run's folder: made by rank 0, whose path every rank of a data-parallel run gets."""
+    created = _new_run_dir(config) if ranks.is_main else None
+    return RunDir(ranks.broadcast(str(created.root) if created else None))
 
 
 def _resume_checkpoint(run_dir: RunDir) -> dict[str, Any]:

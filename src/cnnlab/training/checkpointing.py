@@ -18,7 +18,10 @@ if TYPE_CHECKING:
 
 
 class CheckpointPart(Part):
-    writes_files = True
+    # Its files are written through the trainer (save_last, save_checkpoint, write_result), which
+    # writes on rank 0 alone; every rank of a data-parallel run takes part, since a checkpoint
+    # gathers the ranks' partial metric sums.
+    writes_files = False
 
     def on_step_end(self, trainer: Trainer, images: int, record: dict[str, Any] | None) -> None:
         every = trainer.config.checkpoint_every

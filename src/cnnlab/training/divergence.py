@@ -52,7 +52,8 @@ class DivergenceGuard(Part):
 
     def on_step_end(self, trainer: Trainer, images: int, record: dict[str, Any] | None) -> None:
         if trainer.position.step == 1:  # one read of the device, after the first step only
-            self.first_loss = trainer.window.loss_of(0)
+            # rank 0's on every rank of a data-parallel run, so that all ranks judge alike
+            self.first_loss = trainer.ranks.broadcast(trainer.window.loss_of(0))
         if record is not None:
             self.check(trainer, record["loss"], record["step"] - 1, "the mean of the last steps")
 

@@ -58,6 +58,20 @@ def evaluate(
     (a VAE's code, an RBM's chain) repeatable: batch ``b`` draws from ``(seed, b)``. The model's
     train/eval mode is restored afterwards.
     """
+    return evaluation_sums(model, loader, loss=loss, hardware=hardware, seed=seed).results()
+
+
+def evaluation_sums(
+    model: nn.Module,
+    loader: Iterable[tuple[torch.Tensor, torch.Tensor]],
+    *,
+    loss: str | LossFn = "cross-entropy",
+    hardware: Hardware | None = None,
+    seed: int | None = None,
+    share: tuple[int, int] | None = None,
+) -> MetricSums:
+    """:func:`evaluate`'s sums, before the means are read. ``share=(rank, world)``: only the batches
+    ``b`` with ``b % world == rank`` (a data-parallel run's rank; each batch keeps its seed)."""
     loss_fn = _loss_function(loss)
     device = hardware.device if hardware else _model_device(model)
     sums = MetricSums(device)
@@ -68,6 +82,8 @@ def evaluate(
     try:
         with torch.inference_mode(), rng_guard:
             for batch, (inputs, labels) in enumerate(loader):
+                if share is not None and batch % share[1] != share[0]:
+                    continue
                 if seed is not None:
                     seed_global_rng(seed, EVAL, batch, device=device)
                 inputs, labels = _on_device(inputs, labels, device, hardware)
@@ -75,7 +91,7 @@ def evaluate(
                     sums.add(batch_output(model, inputs, labels, loss_fn), labels)
     finally:
         model.train(was_training)
-    return sums.results()
+    return sums
 
 
 def predict(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -29,13 +30,20 @@ def uses_objective(model: nn.Module) -> bool:
 
 
 def batch_output(
-    model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor, loss_fn: LossFn
+    model: nn.Module,
+    inputs: torch.Tensor,
+    labels: torch.Tensor,
+    loss_fn: LossFn,
+    forward: Callable[[torch.Tensor], Any] | None = None,
 ) -> BatchOutput:
-    """Run the model on a batch: ``objective(x)`` for non-classifiers, else ``loss_fn(model(x), y)``."""
+    """Run the model on a batch: ``objective(x)`` for non-classifiers, else ``loss_fn(model(x), y)``.
+
+    ``forward``: what to call instead of ``model.objective`` / ``model`` (a data-parallel wrapper
+    that computes the same thing); the model's own attributes are still read from ``model``."""
     if uses_objective(model):
-        terms = model.objective(inputs)
+        terms = (forward or model.objective)(inputs)
         return BatchOutput(loss=terms["loss"], terms=terms)
-    logits = model(inputs)
+    logits = (forward or model)(inputs)
     return BatchOutput(loss=loss_fn(logits, labels) + auxiliary_loss(model, labels, loss_fn), logits=logits)
 
 

@@ -218,6 +218,8 @@ def _recipes_for(dataset: str) -> list[str]:
 class ReporterPart(Part):
     """The run's :class:`Reporter` as a part: every hook of the run, handed on."""
 
+    writes_files = True  # the console (and a caller's reporter) hear from rank 0 alone
+
     @classmethod
     def for_run(cls, trainer: Trainer) -> ReporterPart:
         return cls(trainer.reporter)

@@ -34,9 +34,10 @@ from cnnlab.runs.index import RunIndex
 from cnnlab.runs.rundir import RunDir
 from cnnlab.training.checkpointing import CheckpointPart
 from cnnlab.training.config import TrainConfig
+from cnnlab.training.distributed import ONE_PROCESS, Ranks
 from cnnlab.training.divergence import DivergenceGuard, LossDiverged
 from cnnlab.training.ema import Lookahead, WeightAverage
-from cnnlab.training.evaluation import eval_batch_size, eval_loader, evaluate
+from cnnlab.training.evaluation import eval_batch_size, eval_loader, evaluation_sums
 from cnnlab.training.hardware import Hardware, autocast, fit_to_model
 from cnnlab.training.interrupts import StopSignal, TrainingInterrupted, WriteFailed, writing
 from cnnlab.training.losses import build_loss
@@ -105,10 +106,13 @@ class Trainer:
         data: RunData,
         run_dir: RunDir,
         reporter: Reporter,
+        ranks: Ranks = ONE_PROCESS,
     ):
         hardware = fit_to_model(hardware, config, model)
         self.config, self.hardware, self.data = config, hardware, data
         self.run_dir, self.reporter = run_dir, reporter
+        # A data-parallel run's place (training/distributed.py): rank 0 alone writes files.
+        self.ranks = ranks
         self.device = hardware.device
         self.model = model.to(self.device)
         if hardware.channels_last:
@@ -121,7 +125,9 @@ class Trainer:
         self.loss_fn = build_loss(config)
         self.optimizer = build_optimizer(self.model.parameters(), config, self.device)
         self.scaler = torch.amp.GradScaler(self.device.type) if hardware.needs_grad_scaler else None
-        self.train_loader = self._train_loader(data.train)
+        # What a step calls in a data-parallel run (DDP around the model); None: the model.
+        self.forward = ranks.training_forward(self.model, self.device)
+        self.train_loader = ranks.shard(self._train_loader(data.train))
         self.val_loader = self._eval_loader(data.val) if data.val is not None else None
         self.test_loader = self._eval_loader(data.test) if data.test is not None else None
         self.steps_per_epoch = len(self.train_loader)
@@ -136,7 +142,11 @@ class Trainer:
         self.elapsed_before = 0.0  # training seconds spent before this process (resumed runs)
         self.last_checkpoint_step: int | None = None
         self.stop = StopSignal()
-        self.parts: list[Part] = [part for kind in PARTS if (part := kind.for_run(self)) is not None]
+        self.parts: list[Part] = [
+            part
+            for kind in PARTS
+            if (ranks.is_main or not kind.writes_files) and (part := kind.for_run(self)) is not None
+        ]
         # The part whose weights evaluations and checkpoints report (an average), if any.
         self.weight_source: Part | None = next(
             (part for part in reversed(self.parts) if part.averages_weights), None
@@ -161,6 +171,8 @@ class Trainer:
 
     def write_start_files(self, environment: dict[str, Any]) -> None:
         """config.json and environment.json of a new run."""
+        if not self.ranks.is_main:
+            return
         for path, content in (
             (self.run_dir.config_path, self.config.to_dict()),
             (self.run_dir.environment_path, environment),
@@ -183,11 +195,14 @@ class Trainer:
                 part.load_state_dict(state[part.key])
         self.sums.load_state_dict(state["sums"])
         self.window.load_state_dict(state["window"])
+        self.ranks.restored(self.sums, self.window)  # the checkpoint's sums are all ranks' sums
         self.history = [dict(record) for record in state["history"]]
         self.best = Best(**state["best"])
         self.elapsed_before = state["elapsed_s"]
         self.started = state.get("started", self.started)
         self.last_checkpoint_step = self.position.step
+        if not self.ranks.is_main:
+            return
         for partial in self.run_dir.checkpoints.glob(".*.partial"):  # left by a kill mid-save
             partial.unlink(missing_ok=True)
 
@@ -239,27 +254,35 @@ class Trainer:
         self._call("on_epoch_start", epoch, self.steps_per_epoch, start)
         self._epoch_clock, self._epoch_images = time.perf_counter(), 0
         for batch, (inputs, labels) in enumerate(self.train_loader.epoch(epoch, start), start):
-            self._step(epoch, batch, inputs, labels)
+            images = self.train_loader.batch_images(batch)  # all ranks' shares together
+            self._step(epoch, batch, inputs, labels, images)
             self.position = Position(epoch, batch + 1, self.position.step + 1)
-            self._epoch_images += labels.shape[0]
-            self._call("on_step_end", labels.shape[0], self._step_record() if self.window.full else None)
-            if self.stop.requested:
+            self._epoch_images += images
+            self._call("on_step_end", images, self._step_record() if self.window.full else None)
+            self.ranks.test_hook(self.position.step)
+            if self.ranks.any(self.stop.requested, self.device):  # every rank stops at this step
                 self.save_last()
                 raise _StopRequested
 
-    def _step(self, epoch: int, batch: int, inputs: torch.Tensor, labels: torch.Tensor) -> BatchOutput:
+    def _step(
+        self, epoch: int, batch: int, inputs: torch.Tensor, labels: torch.Tensor, images: int
+    ) -> BatchOutput:
         step = self.position.step
         for group in self.optimizer.param_groups:  # lr_scale: Muon's filters have their own lr
             group["lr"] = self.schedule.lr(step) * group.get("lr_scale", 1.0)
-        seed_global_rng(self.config.seed, STEP, epoch, batch, device=self.device)  # dropout, sampling
+        # dropout, sampling (a data-parallel rank > 0 draws its own stream)
+        seed_global_rng(self.config.seed, STEP, epoch, batch, *self.ranks.step_seed_key(), device=self.device)
         if self.hardware.channels_last:
             inputs = inputs.contiguous(memory_format=torch.channels_last)
         with autocast(self.hardware):
-            output = batch_output(self.model, inputs, labels, self.loss_fn)
+            output = batch_output(self.model, inputs, labels, self.loss_fn, self.forward)
+        # A rank's share of the batch's mean loss (1.0 in one process: the loss unchanged).
+        weight = self.ranks.share_weight(labels.shape[0], images)
+        loss = output.loss if weight == 1.0 else output.loss * weight
         if self.scaler is not None:
-            self.scaler.scale(output.loss).backward()
+            self.scaler.scale(loss).backward()
         else:
-            output.loss.backward()
+            loss.backward()
         if self.config.clip_grad_norm:
             if self.scaler is not None:
                 self.scaler.unscale_(self.optimizer)
@@ -270,13 +293,15 @@ class Trainer:
         else:
             self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
+        self.ranks.sync_buffers(self.model)
         self._call("after_optimizer_step", step)
         correct = self.sums.add(output, labels)
-        self.window.add(output.loss, step, labels.shape[0], correct)
+        self.window.add(loss, step, labels.shape[0], correct)
         return output
 
     def _step_record(self) -> dict[str, Any]:
         """The step record of the full window (the parts write and show it); empties the window."""
+        self.ranks.reduce_window(self.window)
         self._check_finite()
         position = self.position
         return {
@@ -297,7 +322,7 @@ class Trainer:
             "step": self.position.step,
             "lr": self.schedule.lr(self.position.step - 1),
         }
-        record.update(_prefixed("train", self.sums.results()))
+        record.update(_prefixed("train", self.ranks.reduced(self.sums).results()))
         if self.val_loader is not None:
             record.update(_prefixed("val", self._evaluate(self.val_loader, epoch, "val")))
         improved, stop_early = self._update_best(record)
@@ -316,13 +341,15 @@ class Trainer:
     def _evaluate(self, loader: BatchLoader, epoch: int, split: str) -> dict[str, float]:
         self._call("on_evaluation_start", split, len(loader.dataset))
         with self._evaluated_weights():
-            return evaluate(
+            sums = evaluation_sums(
                 self.eval_model,
                 loader,
                 loss=self.loss_fn,
                 hardware=self.hardware,
                 seed=derived_seed(self.config.seed, EVAL, epoch),
+                share=self.ranks.eval_share(),  # each rank some batches, then the sums all-reduced
             )
+        return self.ranks.reduced(sums).results()
 
     def _evaluated_weights(self) -> contextlib.AbstractContextManager:
         """The weights evaluations and checkpoints report: the average when there is one."""
@@ -388,7 +415,9 @@ class Trainer:
 
     def save_checkpoint(self, path: Path, training: bool) -> None:
         """Write a checkpoint (atomically); ``training``: with the state a resume needs."""
-        payload = self.payload(training)
+        payload = self.payload(training)  # on every rank: it gathers their partial sums
+        if not self.ranks.is_main:
+            return
         with writing(path):
             save_checkpoint(path, payload)
 
@@ -413,8 +442,9 @@ class Trainer:
                 "optimizer": self.optimizer.state_dict(),
                 "scaler": self.scaler.state_dict() if self.scaler is not None else None,
                 "rng": rng_state(self.device),
-                "sums": self.sums.state_dict(),
-                "window": self.window.state_dict(),
+                # all ranks' sums, so that a resume with any number of processes continues them
+                "sums": self.ranks.reduced(self.sums).state_dict(),
+                "window": self.ranks.reduced_window(self.window).state_dict(),
                 "history": self.history,
                 "best": dataclasses.asdict(self.best),
                 "elapsed_s": self._elapsed(),
@@ -472,6 +502,8 @@ class Trainer:
     def write_result(self, status: str, error: str | None = None) -> dict[str, Any]:
         """Write result.json with ``status`` and update the run's index row; return the result."""
         result = self._result(status, error)
+        if not self.ranks.is_main:
+            return result
         with writing(self.run_dir.result_path):
             self.run_dir.write_json(self.run_dir.result_path, result)
         try:
