@@ -122,7 +122,7 @@ class Ranks:
         # Buffers (batch-norm statistics) are copied from rank 0 after each step instead, see
         # sync_buffers: then every rank holds the same model at every step boundary.
         return nn.parallel.DistributedDataParallel(
-            _Forward(model), device_ids=device_ids, broadcast_buffers=False
+            _Forward(model), device_ids=device_ids, forward_sync_buffers=False
         )
 
     def sync_buffers(self, model: nn.Module) -> None:
