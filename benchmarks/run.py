@@ -13,7 +13,8 @@ vs ``torch.compile``), ``throughput`` (goal 2), ``evaluation`` (goal 5), ``time-
 it trained in; ``--float32`` adds a float32 run of each, as on a CPU without bfloat16 kernels),
 ``default`` (a bare ``cnnlab train``: LeNet-5 on MNIST, its accuracy and time), ``soak`` (the fault
 suite's kill-resume-compare trials, :mod:`benchmarks.soak`), ``web`` (the web lab: runs page, live
-delay, drawn digit, the cost of watching a run; see benchmarks/web.py). ``--quick`` runs peak,
+delay, drawn digit, the cost of watching a run; see benchmarks/web.py), ``data-parallel`` (2
+processes x 1 thread against 1 process x 2 threads, :mod:`benchmarks.data_parallel`). ``--quick`` runs peak,
 breakdown, throughput and evaluation on a few models; the other parts run only with ``--full`` (or
 when named in ``--only``). The machine line gives the CPU's instruction sets (AVX2, AVX-512F,
 AVX512-BF16, AMX) and PyTorch's CPU capability.
@@ -32,14 +33,14 @@ from typing import Any
 
 import torch
 
-from benchmarks import accuracy, breakdown, compiled, evaluation, soak, throughput, web
+from benchmarks import accuracy, breakdown, compiled, data_parallel, evaluation, soak, throughput, web
 from benchmarks.measure import machine, matmul_gflops, synthetic_dataset
 from cnnlab.atomic import atomic_write_json
 from cnnlab.models import create, list_models
 
 PARTS = (
     "peak", "breakdown", "profile", "compile", "throughput", "evaluation", "time-to-64", "quick-sweep",
-    "recipes", "default", "soak", "web",
+    "recipes", "default", "soak", "web", "data-parallel",
 )  # fmt: skip
 QUICK_PARTS = ("peak", "breakdown", "throughput", "evaluation")
 CONV_HEAVY = ("vgg", "resnet")  # families whose achieved GFLOP/s is compared with the matmul peak
@@ -254,6 +255,11 @@ def part_web(mode: str, results: dict[str, Any]) -> None:
     web.run(mode, results)
 
 
+def part_data_parallel(mode: str, results: dict[str, Any]) -> None:
+    """2 processes x 1 thread against 1 process x 2 threads (and GPUs where there are two)."""
+    results["data_parallel"] = data_parallel.run(mode)
+
+
 RUNNERS: dict[str, Callable[[str, dict[str, Any]], None]] = {
     "peak": part_peak,
     "breakdown": part_breakdown,
@@ -267,6 +273,7 @@ RUNNERS: dict[str, Callable[[str, dict[str, Any]], None]] = {
     "default": part_default,
     "soak": part_soak,
     "web": part_web,
+    "data-parallel": part_data_parallel,
 }
 
 

@@ -243,3 +243,27 @@ def test_test_hook_does_nothing_in_one_process(monkeypatch: pytest.MonkeyPatch) 
     ONE_PROCESS.test_hook(1)  # no error: the hook only acts in a data-parallel run
     with pytest.raises(RuntimeError, match="test failure injected"):
         Ranks(rank=0, world_size=2).test_hook(1)
+
+
+def test_ctrl_c_stops_every_rank_with_a_checkpoint(runs: Path) -> None:
+    import signal
+    import time
+
+    settings = {**SETTINGS, "subset": 2000, "epochs": 3, "checkpoint_every": 1000}
+    command = [sys.executable, "-m", "cnnlab", "train", *_flags(settings), "--runs-dir", str(runs)]
+    launcher = subprocess.Popen(
+        [*command, "--name", "ctrl-c", "--nproc", "2"], stderr=subprocess.PIPE, text=True
+    )
+    metrics = runs / "ctrl-c" / "metrics.jsonl"
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    while not (metrics.is_file() and metrics.read_text().count("\n") >= 2):  # two step records
+        assert launcher.poll() is None and time.monotonic() < deadline, "the run ended before Ctrl-C"
+        time.sleep(0.1)
+    launcher.send_signal(signal.SIGINT)  # what Ctrl-C in the terminal sends the launcher
+    _, stderr = launcher.communicate(timeout=RUN_TIMEOUT_S)
+    assert launcher.returncode == 130, stderr[-3000:]
+    result = _final(runs / "ctrl-c")
+    assert result["status"] == "interrupted"
+    assert "Resume with: cnnlab train --resume" in result["error"]
+    assert stderr.count("Interrupted: checkpoint at step") == 1  # rank 0's line, once
+    assert (runs / "ctrl-c" / "checkpoints" / "last.pt").is_file()
