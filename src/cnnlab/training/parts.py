@@ -24,7 +24,8 @@ A part with state that a resumed run needs names a ``key``: its ``state_dict()``
 ``checkpoint["training"][key]`` and handed back to ``load_state_dict`` on resume (not called when
 an older checkpoint lacks the key). A part that averages weights (``averages_weights``) provides the
 weights that evaluations and checkpoints report; when several do, the last one in ``PARTS`` wins.
-A part that writes files sets ``writes_files`` (a data-parallel run will keep those on rank 0).
+A part that writes files (or shows progress) sets ``writes_files``: a data-parallel run builds it
+on rank 0 only (:mod:`cnnlab.training.distributed`).
 
 Rules that keep runs bit-exact: a hook must not draw random numbers, and must not read device
 values every step (``float(tensor)`` waits for the device); read them when a record is due.
@@ -47,7 +48,8 @@ class Part:
 
     # Where the part's state goes in checkpoint["training"]; None: nothing to save.
     key: str | None = None
-    # True for parts that write into the run directory (rank 0 only in a data-parallel run).
+    # True for parts that write into the run directory or show progress (built on rank 0 only in a
+    # data-parallel run; the other ranks run without them).
     writes_files: bool = False
     # True for parts whose weights evaluations and checkpoints report (see evaluated_weights).
     averages_weights: bool = False
