@@ -140,17 +140,54 @@ def test_rank_zero_alone_writes_the_run(one_process: Path, two_processes: Path) 
 
 
 # -- killed, resumed with another number of processes ----------------------------------------
+def _process_tree(pid: int) -> list[int]:
+    """``pid`` and every process below it (from /proc: the ranks are the launcher's children)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    tree, pending = [], [pid]
+    while pending:
+        tree.append(pending.pop())
+        pending.extend(children.get(tree[-1], []))
+    return tree
+
+
+def _stopped(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "T"
+    except OSError:
+        return False
+
+
 def test_killed_run_resumes_with_two_and_with_one(runs: Path, one_process: Path) -> None:
-    # Rank 0 SIGKILLs itself during step 10, mid-epoch (its last checkpoint: step 7, batch 7 of 25);
-    # torchrun's agent then stops rank 1.
-    killed = _cnnlab(
-        "train", *_flags(SETTINGS), "--runs-dir", str(runs), "--name", "killed", "--nproc", "2",
-        env={FAIL_HOOK_ENV: "0:10:kill"},
-    )  # fmt: skip
-    assert killed.returncode == 1
-    assert "rank 0 of 2 failed: it died (SIGKILL)" in killed.stderr
+    import signal
+    import time
+
+    # Rank 0 freezes itself during step 10 (its last checkpoint: step 7, batch 7 of 25, mid-epoch);
+    # then every process of the run, the launcher and both ranks, is SIGKILLed at once.
+    command = ["train", *_flags(SETTINGS), "--runs-dir", str(runs), "--name", "killed", "--nproc", "2"]
+    launcher = subprocess.Popen(
+        [sys.executable, "-m", "cnnlab", *command],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, FAIL_HOOK_ENV: "0:10:stop"},
+    )
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    try:
+        while not any(_stopped(pid) for pid in _process_tree(launcher.pid)[1:]):
+            assert launcher.poll() is None and time.monotonic() < deadline, "rank 0 never froze"
+            time.sleep(0.1)
+    finally:
+        for pid in _process_tree(launcher.pid):
+            os.kill(pid, signal.SIGKILL)
+        launcher.wait(timeout=60)
     payload = torch.load(runs / "killed" / "checkpoints" / "last.pt", weights_only=True)
     assert payload["training"]["position"] == {"epoch": 0, "batch": 7, "step": 7}
+    assert _final(runs / "killed")["status"] == "running"  # as a crash leaves it
     shutil.copytree(runs / "killed", runs / "killed-1")
 
     resumed = _cnnlab("train", "--resume", "killed", "--runs-dir", str(runs), "--nproc", "2", "--quiet")

@@ -49,7 +49,8 @@ from cnnlab.training.metrics import MetricSums, StepWindow, uses_objective
 COLLECTIVE_TIMEOUT = datetime.timedelta(minutes=10)
 
 # Test-only hook (never a flag): "RANK:STEP" makes that rank raise at that step, "RANK:STEP:kill"
-# makes it SIGKILL itself, so that the tests can check how the other ranks are stopped.
+# makes it SIGKILL itself, "RANK:STEP:stop" SIGSTOP itself (frozen, for a test to kill the whole
+# run at a known step), so that the tests can check how the other ranks are stopped.
 FAIL_HOOK_ENV = "CNNLAB_TEST_FAIL_RANK"
 
 
@@ -249,8 +250,9 @@ class Ranks:
         rank, at, *how = spec.split(":")
         if int(rank) != self.rank or int(at) != step:
             return
-        if how == ["kill"]:
-            os.kill(os.getpid(), signal.SIGKILL)
+        if how in (["kill"], ["stop"]):
+            os.kill(os.getpid(), signal.SIGKILL if how == ["kill"] else signal.SIGSTOP)
+            return
         raise RuntimeError(f"test failure injected at step {step} ({FAIL_HOOK_ENV}={spec})")
 
 
