@@ -304,3 +304,13 @@ def test_ctrl_c_stops_every_rank_with_a_checkpoint(runs: Path) -> None:
     assert "Resume with: cnnlab train --resume" in result["error"]
     assert stderr.count("Interrupted: checkpoint at step") == 1  # rank 0's line, once
     assert (runs / "ctrl-c" / "checkpoints" / "last.pt").is_file()
+
+
+def test_nproc_inside_torchrun_and_resuming_a_finished_run_are_refused(
+    two_processes: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert main(["train", "--resume", str(two_processes), "--nproc", "2"]) == 2
+    assert "has already finished" in capsys.readouterr().err
+    monkeypatch.setenv("WORLD_SIZE", "2")  # as in a rank torchrun started
+    assert main(["train", "--model", "lenet5", "--nproc", "2"]) == 2
+    assert "under torchrun leave it out" in capsys.readouterr().err
