@@ -315,3 +315,12 @@ def test_nproc_inside_torchrun_and_resuming_a_finished_run_are_refused(
     monkeypatch.setenv("WORLD_SIZE", "2")  # as in a rank torchrun started
     assert main(["train", "--model", "lenet5", "--nproc", "2"]) == 2
     assert "under torchrun leave it out" in capsys.readouterr().err
+
+
+def test_a_diverging_run_stops_every_rank_with_one_message(runs: Path) -> None:
+    settings = {**SETTINGS, "optimizer": "sgd", "lr": 1e4, "schedule": "constant", "epochs": 1}
+    done = _cnnlab("train", *_flags(settings), "--runs-dir", str(runs), "--name", "diverges", "--nproc", "2")
+    assert done.returncode == 1, done.stderr[-3000:]
+    errors = [line for line in done.stderr.splitlines() if "Error" in line]
+    assert len(errors) == 1 and errors[0].startswith("Error: Training diverged"), done.stderr[-3000:]
+    assert _final(runs / "diverges")["status"] == "failed"

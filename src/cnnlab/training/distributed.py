@@ -228,6 +228,18 @@ class Ranks:
         dist.all_reduce(value, op=dist.ReduceOp.MAX)
         return bool(value.item())
 
+    def earliest(self, step: int | None, device: torch.device) -> int | None:
+        """The smallest of the ranks' ``step`` (None where a rank has none), on every rank: the
+        first non-finite step of any rank's share, so that every rank stops at the same one."""
+        if not self.distributed:
+            return step
+        from torch import distributed as dist
+
+        none = torch.iinfo(torch.int64).max
+        value = torch.tensor([none if step is None else step], dtype=torch.int64, device=device)
+        dist.all_reduce(value, op=dist.ReduceOp.MIN)
+        return None if int(value.item()) == none else int(value.item())
+
     def broadcast(self, value: Any) -> Any:
         """Rank 0's ``value`` on every rank (small picklable values: a run folder's path)."""
         if not self.distributed:

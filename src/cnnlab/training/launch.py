@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from typing import Any
 
 from cnnlab.errors import CnnlabError, UsageError
@@ -23,6 +24,11 @@ from cnnlab.training.distributed import check_batch_size, launched_rank, launche
 # How often the agent looks at its ranks (seconds): a dead rank stops the others within this much,
 # plus the agent's grace period for the survivors.
 MONITOR_INTERVAL_S = 0.5
+
+# How long a rank other than 0 that meets a cnnlab error waits before it exits (seconds): such
+# errors (a diverging loss, a refused setting) reach every rank at the same step, and rank 0, which
+# closes the run and prints the line, should end first, so that the agent reports its failure.
+RANK_ERROR_GRACE_S = 10.0
 
 # Messages of a rank that failed only because another one did (its collective lost the peer).
 _PEER_LOST = ("Connection closed by peer", "Connection reset by peer", "SIGTERM", "Broken pipe")
@@ -153,13 +159,19 @@ def _cnnlab_error_names() -> set[str]:
 def record_rank_failure(exc: BaseException) -> bool:
     """In a rank: write ``exc`` to torchrun's error file (the agent's report reads it). Return True
     when this rank should print it itself: rank 0's own cnnlab errors, the same line a one-process
-    run prints; every other failure is reported once, by the launcher or torchrun."""
+    run prints; every other failure is reported once, by the launcher or torchrun. Another rank's
+    cnnlab error waits up to RANK_ERROR_GRACE_S first (the agent stops it sooner once rank 0 ends)."""
     from torch.distributed.elastic.multiprocessing.errors import get_error_handler
 
     handler = get_error_handler()
     handler.initialize()
     handler.record_exception(exc)
-    return launched_rank() == 0 and isinstance(exc, CnnlabError)
+    if not isinstance(exc, CnnlabError):
+        return False
+    if launched_rank() != 0:
+        time.sleep(RANK_ERROR_GRACE_S)
+        return False
+    return True
 
 
 def exit_code_of(exc: BaseException) -> int:
@@ -170,6 +182,7 @@ def exit_code_of(exc: BaseException) -> int:
 
 __all__ = [
     "MONITOR_INTERVAL_S",
+    "RANK_ERROR_GRACE_S",
     "check_nproc",
     "check_settings",
     "exit_code_of",

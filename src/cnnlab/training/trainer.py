@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
 import os
 import socket
 import time
@@ -368,9 +369,12 @@ class Trainer:
 
     # -- faults ----------------------------------------------------------------------------------
     def _check_finite(self) -> None:
-        bad_step = self.window.first_non_finite()
+        # the earliest of all ranks' (every rank calls this at the same steps, so all stop alike)
+        bad_step = self.ranks.earliest(self.window.first_non_finite(), self.device)
         if bad_step is not None:
-            raise LossDiverged(bad_step, self.window.loss_of(bad_step), self.schedule.lr(bad_step))
+            value = self.window.loss_of(bad_step)  # finite here when another rank's share diverged
+            value = value if not math.isfinite(value) else float("nan")
+            raise LossDiverged(bad_step, value, self.schedule.lr(bad_step))
 
     def _divergence_message(self, fault: LossDiverged) -> str:
         epoch, batch = divmod(fault.step, self.steps_per_epoch)
