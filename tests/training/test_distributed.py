@@ -324,3 +324,26 @@ def test_a_diverging_run_stops_every_rank_with_one_message(runs: Path) -> None:
     errors = [line for line in done.stderr.splitlines() if "Error" in line]
     assert len(errors) == 1 and errors[0].startswith("Error: Training diverged"), done.stderr[-3000:]
     assert _final(runs / "diverges")["status"] == "failed"
+
+
+def test_batch_norm_ranks_evaluate_rank_zeros_model(runs: Path) -> None:
+    """Batch norm on a CPU is per rank in training; the running statistics are rank 0's on every
+    rank after each step, so the sharded evaluation (one batch a rank) is that of the checkpoint."""
+    from cnnlab.data import load_dataset
+    from cnnlab.runs.checkpoint import load_checkpoint, model_from_payload
+    from cnnlab.training.evaluation import eval_loader, evaluate
+
+    settings = {"model": "speedrun", "dataset": "mnist", "subset": 256, "test_subset": 1500}
+    done = _cnnlab(
+        "train", *_flags({**settings, "epochs": 1, "batch_size": 32, "threads": 2, "curves": False}),
+        "--runs-dir", str(runs), "--name", "bn", "--nproc", "2", "--quiet",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    payload = load_checkpoint(runs / "bn" / "checkpoints" / "last.pt")
+    model = model_from_payload(payload, runs / "bn")
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
+    test = load_dataset("mnist", split="test").subset(1500)
+    alone = evaluate(model, eval_loader(test, scale=payload["data"]["scale"], batch_size=1337))
+    final = _final(runs / "bn")["final"]
+    assert final["test_accuracy"] == alone["accuracy"]
+    assert final["test_loss"] == pytest.approx(alone["loss"], abs=1e-6)
