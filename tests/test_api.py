@@ -93,6 +93,7 @@ def test_explain_a_module_of_ones_own():
         (lambda: cnnlab.load_dataset("no/such/folder"), DataError, "No folder"),
         (lambda: cnnlab.train("course-cnn", "mnist", freeze="features", **TINY), ConfigError, "--init-from"),
         (lambda: cnnlab.train("course-cnn", "mnist", init_from="no-such-run", **TINY), UsageError, "No run"),
+        (lambda: cnnlab.runs.Run.open("no-such-run"), UsageError, "No run 'no-such-run'"),
     ],
 )
 def test_bad_input_raises_one_line_errors(call, error, words):
