@@ -240,3 +240,6 @@ def test_generate_shows_its_figures(runs_dir):
     figures = cnnlab.generate(ae)
     assert "reconstructions" in figures.files
     assert figures._repr_html_().count("data:image/png") == len(figures.files)
+    objective = cnnlab.evaluate(ae, save=False)  # an autoencoder: its objective's terms, not accuracy
+    assert "loss" in objective.objective and objective.images == 10_000  # the whole test split
+    assert "mean per image" in objective._repr_html_() and "training objective" in repr(objective)

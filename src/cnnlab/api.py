@@ -110,7 +110,9 @@ def evaluate(run: Any, split: str = "test", *, top: int = 16, batch_size: int | 
     """Accuracy, per-class precision/recall/F1, confusion matrix and the worst mistakes of a run
     (a :class:`~cnnlab.runs.Run`, its directory or name, or a checkpoint file) on ``split`` (test or
     val), as ``cnnlab eval``; ``save`` also writes eval.json and the PNGs to ``out`` (default
-    RUN/eval-SPLIT). Returns an :class:`~cnnlab.analysis.reports.EvaluationReport`.
+    RUN/eval-SPLIT). Returns an :class:`~cnnlab.analysis.reports.EvaluationReport`; for an
+    autoencoder, VAE or RBM an :class:`~cnnlab.analysis.reports.ObjectiveReport` (the mean per image
+    of each term of its training objective).
 
     Example::
 
