@@ -158,6 +158,9 @@ def test_predict_takes_tensors_arrays_and_pil_images_like_files(run, digit, pixe
     mixed = cnnlab.predict(run, [digit, pixels[1], gray])
     assert [p.image.path.name for p in mixed] == ["digit.png", "Tensor #1", "ndarray #2"]
     assert "Tensor[3]" in repr(batch) and batch._repr_html_().count("data:image/png") == 4
+    dataset = cnnlab.predict(run, cnnlab.load_dataset("mnist", "test", subset=4))
+    assert [p.classes for p in dataset] == [p.classes for p in batch]
+    assert dataset[0].image.path.name == "mnist[0]"
 
 
 @pytest.mark.parametrize(

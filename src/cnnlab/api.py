@@ -128,16 +128,16 @@ def evaluate(run: Any, split: str = "test", *, top: int = 16, batch_size: int | 
 def predict(run: Any, images: Any, *, top_k: int = 3, invert: bool = False, device: str = "auto") -> Any:
     """Classify images with a trained run, as ``cnnlab predict``: image files or folders of them,
     a torch tensor ``(C, H, W)`` or a batch ``(N, C, H, W)``, a numpy array (also ``(H, W, C)``
-    or ``(H, W)``), a Pillow image, or a list of these; pixels as uint8 0-255 or floats 0-1. Each
-    image is converted to the model's input (size, channels) and the result says how. ``invert``:
-    flip dark and light first. A path that cannot be used, or an array of the wrong shape, channel
-    count or value range, raises DataError. Returns :class:`~cnnlab.analysis.reports.Predictions`
-    (a notebook shows thumbnails and the top classes).
+    or ``(H, W)``), a Pillow image, a dataset of :func:`load_dataset`, or a list of these; pixels
+    as uint8 0-255 or floats 0-1. Each image is converted to the model's input (size, channels) and
+    the result says how. ``invert``: flip dark and light first. A path that cannot be used, or an
+    array of the wrong shape, channel count or value range, raises DataError. Returns
+    :class:`~cnnlab.analysis.reports.Predictions` (a notebook shows thumbnails and the top classes).
 
     Example::
 
         cnnlab.predict(run, ["my_digit.png", "more_digits/"], top_k=3)
-        cnnlab.predict(run, cnnlab.load_dataset("mnist", "test", subset=8).images)
+        cnnlab.predict(run, cnnlab.load_dataset("mnist", "test", subset=8))
     """
     from cnnlab.analysis.reports import predict_files, problems_error
 

@@ -167,9 +167,10 @@ def read_inputs(
 ) -> tuple[list[ConvertedImage], list[ImageProblem]]:
     """Files and folders (as :func:`read_images`), and images in memory: a torch tensor ``(C, H, W)``
     or a batch ``(N, C, H, W)``, a numpy array (the same, or ``(H, W, C)`` as Pillow and matplotlib
-    give it, or ``(H, W)``), a Pillow image. Pixels are uint8 0-255 or floats 0-1. Each is converted
-    like a file, in the given order. A path that cannot be used is a problem (the others are still
-    used); an image in memory of the wrong shape, channel count or value range raises DataError."""
+    give it, or ``(H, W)``), a Pillow image, an :class:`~cnnlab.data.ImageDataset`. Pixels are uint8
+    0-255 or floats 0-1. Each is converted like a file, in the given order. A path that cannot be
+    used is a problem (the others are still used); an image in memory of the wrong shape, channel
+    count or value range raises DataError."""
     converted: list[ConvertedImage] = []
     problems: list[ImageProblem] = []
     for position, item in enumerate(items):
@@ -193,6 +194,8 @@ def _pillow_images(item: Any, label: str) -> list[tuple[str, Image.Image, list[s
     if isinstance(item, Image.Image):
         name = Path(getattr(item, "filename", "") or label).name
         return [(name, item, [])]
+    if isinstance(getattr(item, "images", None), torch.Tensor):  # an ImageDataset: its uint8 images
+        return _pillow_images(item.images, getattr(item, "name", label))
     array, torch_layout = _as_array(item, label), isinstance(item, torch.Tensor)
     if array.ndim == 4:
         return [_array_image(element, f"{label}[{i}]", torch_layout) for i, element in enumerate(array)]
