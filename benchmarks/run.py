@@ -9,8 +9,9 @@ Parts: ``peak`` (matmul GFLOP/s), ``breakdown`` (where a step's time goes, and w
 trainer's CPU choices changes), ``profile`` (torch.profiler's operator table), ``compile`` (eager
 vs ``torch.compile``), ``throughput`` (goal 2), ``evaluation`` (goal 5), ``time-to-64`` (goal 1),
 ``quick-sweep`` (the variants of ``cifar10-quick`` it was chosen from, over three seeds),
-``recipes`` (goals 3 and 4: ``mnist-fast`` and ``cifar10-fast`` end to end, each with the precision
-it trained in; ``--float32`` adds a float32 run of each, as on a CPU without bfloat16 kernels),
+``recipes`` (goals 3 and 4: ``mnist-fast``, ``cifar10-quick`` and ``cifar10-fast`` end to end, each
+with the precision it trained in; ``--float32`` adds a float32 run of each, as on a CPU without
+bfloat16 kernels),
 ``default`` (a bare ``cnnlab train``: LeNet-5 on MNIST, its accuracy and time), ``soak`` (the fault
 suite's kill-resume-compare trials, :mod:`benchmarks.soak`), ``web`` (the web lab: runs page, live
 delay, drawn digit, the cost of watching a run; see benchmarks/web.py), ``airbench`` (cnnlab's
@@ -213,7 +214,7 @@ def part_quick_sweep(mode: str, results: dict[str, Any]) -> None:
     results["quick_sweep"] = [row.to_dict() for row in rows]
 
 
-RECIPES = ("mnist-fast", "cifar10-fast")
+RECIPES = ("mnist-fast", "cifar10-quick", "cifar10-fast")  # issue 20 times each in float32 too
 
 
 def part_recipes(mode: str, results: dict[str, Any]) -> None:
