@@ -48,14 +48,15 @@ from cnnlab.web.background import BackgroundServer
 
 SETTINGS = {
     "quick": {"runs": 1000, "loads": 30, "browser_loads": 5, "lines": 20, "digits": 100,
-              "watch_rounds": 3, "watch_window_s": 4.0, "watch_log_every": 5},
+              "watch_rounds": 3, "watch_window_s": 4.0, "watch_log_every": 10},
     "full": {"runs": 1000, "loads": 100, "browser_loads": 20, "lines": 50, "digits": 100,
-             "watch_rounds": 8, "watch_window_s": 10.0, "watch_log_every": 5},
+             "watch_rounds": 8, "watch_window_s": 10.0, "watch_log_every": 10},
 }  # fmt: skip
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 BROWSER_WAIT_S = 120
 LINE_GAP_S = 0.37  # between two metrics lines: not in phase with the stream's 200 ms polling
 WATCH_SETTLE_S = 1.0  # after the clients connect or leave, before a window's clock starts
+STEP_POLL_S = 0.02  # how often a window reads the run's last step
 WATCHERS = 20
 TARGETS_MS = {"runs page": 300.0, "live delay": 1000.0, "drawn digit": 100.0}
 WATCH_COST_TARGET = 0.03
@@ -430,12 +431,22 @@ def _last_step(metrics: Path) -> int | None:
     return None
 
 
-def _step_rate(metrics: Path, window_s: float) -> float:
-    """Steps per second of the run over the next ``window_s`` seconds (from its step lines)."""
-    first, start = _last_step(metrics), time.perf_counter()
-    time.sleep(window_s)
-    last, end = _last_step(metrics), time.perf_counter()
-    return ((last or 0) - (first or 0)) / (end - start)
+def _step_rate(metrics: Path, window_s: float, poll_s: float = STEP_POLL_S) -> float:
+    """Steps per second of the run over the next ``window_s`` seconds: metrics.jsonl is read every
+    ``poll_s``, and the rate runs from the first step line that appears in the window to the last
+    (so it does not depend on how often lines come, only on ``poll_s``)."""
+    seen: list[tuple[float, int]] = []
+    last, end = _last_step(metrics), time.perf_counter() + window_s
+    while time.perf_counter() < end:
+        time.sleep(poll_s)
+        step = _last_step(metrics)
+        if step is not None and step != last:
+            seen.append((time.perf_counter(), step))
+            last = step
+    if len(seen) < 2:
+        return 0.0
+    (first_time, first_step), (last_time, last_step) = seen[0], seen[-1]
+    return (last_step - first_step) / (last_time - first_time)
 
 
 @contextlib.contextmanager
