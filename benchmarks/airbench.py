@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import statistics
 import sys
 import tempfile
@@ -443,7 +444,26 @@ def compare(args: argparse.Namespace, report: Callable[[str], None] = _report) -
         f"{results['accuracy_difference'] * 100:+.2f} points (seed std {upstream['accuracy_std']:.2%} and "
         f"{ours['accuracy_std']:.2%})"
     )
+    results["goal"] = goal_verdict(upstream, ours)
+    report(
+        f" goal (accuracy at least the original's within seed noise, in at most its time): {results['goal']}"
+    )
     return results
+
+
+def goal_verdict(upstream: dict[str, Any], ours: dict[str, Any]) -> str:
+    """Issue 20's goal for the side by side: cnnlab's mean accuracy no lower than the original's by
+    more than two standard errors of the difference of the means, and its epochs no slower."""
+    noise = 2 * math.sqrt(
+        upstream["accuracy_std"] ** 2 / len(upstream["accuracies"])
+        + ours["accuracy_std"] ** 2 / len(ours["accuracies"])
+    )
+    accurate = ours["accuracy_mean"] >= upstream["accuracy_mean"] - noise
+    fast = ours["seconds_per_epoch"] <= upstream["seconds_per_epoch"]
+    if accurate and fast:
+        return "met"
+    missed = [what for what, ok in (("accuracy", accurate), ("time", fast)) if not ok]
+    return f"NOT met ({' and '.join(missed)}; seed noise taken as {noise:.2%})"
 
 
 def _normalized(module: types.ModuleType, images: torch.Tensor) -> torch.Tensor:

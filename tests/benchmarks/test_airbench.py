@@ -211,3 +211,15 @@ def test_every_cpu_patch_matches_the_real_script():
     patched = airbench.apply_patches(source, [*airbench.CPU_PATCHES, *airbench.schedule_patches(2, 100)])
     assert "torch.cuda" not in patched.split('if __name__ == "__main__":')[0]
     assert "@torch.compile" not in patched
+
+
+def test_the_goal_allows_seed_noise_in_accuracy_but_not_a_slower_epoch():
+    def side(accuracies, seconds):
+        return {**airbench.summary([airbench.SideRun(k, a, [seconds]) for k, a in enumerate(accuracies)])}
+
+    original = side([0.900, 0.905, 0.910], 120.0)
+    assert airbench.goal_verdict(original, side([0.899, 0.902, 0.906], 110.0)) == "met"  # within noise
+    assert airbench.goal_verdict(original, side([0.880, 0.881, 0.882], 110.0)).startswith(
+        "NOT met (accuracy;"
+    )
+    assert airbench.goal_verdict(original, side([0.905, 0.905, 0.905], 130.0)).startswith("NOT met (time;")
