@@ -223,3 +223,4 @@ def test_the_goal_allows_seed_noise_in_accuracy_but_not_a_slower_epoch():
         "NOT met (accuracy;"
     )
     assert airbench.goal_verdict(original, side([0.905, 0.905, 0.905], 130.0)).startswith("NOT met (time;")
+    assert airbench.goal_verdict(side([0.9], 120.0), side([0.95], 100.0)).startswith("not judged")
