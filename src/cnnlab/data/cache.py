@@ -143,7 +143,11 @@ def remember_digests(checks) -> None:
     """Record (size, mtime, checksum) of files that just passed verification (``FileCheck``s)."""
     _update_records(
         checks,
-        lambda check: {"algorithm": check.expected.algorithm, "digest": check.actual, **file_stamp(check.path)},
+        lambda check: {
+            "algorithm": check.expected.algorithm,
+            "digest": check.actual,
+            **file_stamp(check.path),
+        },
     )
 
 

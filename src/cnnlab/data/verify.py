@@ -14,7 +14,13 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from cnnlab.data.cache import fingerprint, record_failures, recorded_digest, recorded_failure, remember_digests
+from cnnlab.data.cache import (
+    fingerprint,
+    record_failures,
+    recorded_digest,
+    recorded_failure,
+    remember_digests,
+)
 from cnnlab.errors import ChecksumError, DataError
 
 MANIFEST_NAME = "SHA256SUMS"
@@ -145,7 +151,8 @@ def record_outcome(checks: list[FileCheck]) -> None:
 
 def failed_files(folder: Path, official_md5: dict[str, str | None]) -> list[str]:
     """The files of ``folder`` (relative paths) whose last check failed, none passing since."""
-    return [relative for relative in expectations(folder, official_md5) if recorded_failure(folder / relative)]
+    names = expectations(folder, official_md5)
+    return [relative for relative in names if recorded_failure(folder / relative)]
 
 
 def require_ok(checks: list[FileCheck], what_to_do: str) -> None:
