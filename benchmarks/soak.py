@@ -170,13 +170,20 @@ def _cnnlab(runs_dir: Path, *args: str) -> subprocess.CompletedProcess:
 
 def _signal_at(child: subprocess.Popen, metrics: Path, step: int, delay: float, sig: int) -> bool:
     """Send ``sig`` to ``child`` after it logged ``step`` (0: ``delay`` s after its run folder
-    appeared, before or around its first step, so before its first checkpoint). False when it
-    finished first."""
+    appeared or at its first logged step, whichever is first, so before its first checkpoint).
+    False when it finished first."""
     started, created = time.monotonic(), None
     while child.poll() is None:
         if created is None and (metrics.parent / "config.json").exists():
             created = time.monotonic()
-        early = step == 0 and created is not None and time.monotonic() - created >= delay
+        # A start-up kill lands ``delay`` s after the run folder appears, or at the first logged
+        # step if that comes first: on a quiet machine the whole training can take under 0.5 s,
+        # and a start-up kill must land before the first checkpoint (step 2), not after the end.
+        early = (
+            step == 0
+            and created is not None
+            and (time.monotonic() - created >= delay or _logged_step(metrics) >= 1)
+        )
         if early or (step and _logged_step(metrics) >= step):
             child.send_signal(sig)
             break

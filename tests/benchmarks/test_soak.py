@@ -34,3 +34,23 @@ def test_the_trials_a_seed_draws_are_the_earlier_sequential_draw():
         step = 0 if chooser.random() < soak.STARTUP_SHARE else chooser.randint(1, soak.STEPS - 1)
         earlier.append((number, kind, step, chooser.uniform(0.0, soak.STARTUP_KILL_S)))
     assert soak.draw_trials(20, 0) == earlier
+
+
+def test_a_start_up_kill_lands_at_the_first_logged_step_if_that_comes_before_its_delay(tmp_path):
+    """On a quiet machine a trial's whole training can end within the start-up window (0.5 s): the
+    kill must land before the first checkpoint, not after the run has finished."""
+    import signal
+    import subprocess
+    import sys
+
+    run_dir = tmp_path / "run"
+    code = (
+        "import json, pathlib, time\n"
+        f"run = pathlib.Path({str(run_dir)!r}); run.mkdir()\n"
+        "(run / 'config.json').write_text('{}')\n"
+        "(run / 'metrics.jsonl').write_text(json.dumps({'kind': 'step', 'step': 1}) + '\\n')\n"
+        "time.sleep(30)\n"
+    )
+    child = subprocess.Popen([sys.executable, "-c", code])
+    assert soak._signal_at(child, run_dir / "metrics.jsonl", 0, 60.0, signal.SIGKILL)
+    assert child.returncode == -signal.SIGKILL
