@@ -112,6 +112,23 @@ def resume(
         return _resume(run_dir, config, given)
 
 
+def reopen(run: str | os.PathLike[str], *, model: nn.Module | Callable[[], nn.Module] | None = None) -> Run:
+    """A finished run read back as :func:`train` returned it: history, result and the trained model
+    (its final weights, frozen layers frozen again). A run of your own module needs it passed again."""
+    run_dir = RunDir.find(run)
+    config = TrainConfig.from_dict(run_dir.read_config(), source=str(run_dir.config_path))
+    payload = load_checkpoint(run_dir.last_checkpoint)
+    if model is None:
+        module = model_from_payload(payload, run_dir.last_checkpoint)
+        if module is None:
+            raise UsageError(f"Run {run_dir.name} trained your nn.Module ({config.model}): pass it again.")
+    else:
+        module = _user_module(model, config)
+        module.load_state_dict(payload["model_state"])
+    freeze(module, config)  # requires_grad is not in the checkpoint
+    return Run(run_dir.root, config.to_dict(), run_dir.history(), run_dir.read_result(), module)
+
+
 @dataclasses.dataclass
 class _Given:
     """What ``resume`` was given besides the run (a user's module and data objects, the progress)."""
@@ -288,4 +305,4 @@ def _history(trainer: Trainer) -> list[dict[str, Any]]:
     return [dict(record) for record in trainer.history]
 
 
-__all__ = ["resume", "train"]
+__all__ = ["reopen", "resume", "train"]
