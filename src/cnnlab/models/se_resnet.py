@@ -1,0 +1,84 @@
+"""Squeeze-and-excitation ResNet. Hu, Shen & Sun, "Squeeze-and-excitation networks", CVPR 2018.
+
+A convolution mixes channels only inside its kernel's window; an SE block lets every channel see a
+summary of all of them. Squeeze: average each channel of the residual branch over the whole map
+(C numbers). Excite: FC C -> C/16 + ReLU, FC C/16 -> C + sigmoid, one weight in (0, 1) per
+channel. Scale: multiply each channel of the branch by its weight, then add the shortcut (Fig. 3,
+"SE-ResNet module"). The two FC layers are 1x1 convolutions on the pooled 1x1 map here: the same
+weights and biases, kept 4-D so the layer table shows their shapes. Everything else is cnnlab's
+ResNet (:mod:`cnnlab.models.resnet`), its 3x3 stem under 64 px included.
+
+SE-ResNet-50 has the paper's Table 1 count, 28.09 M: exactly 28,088,024 parameters (ResNet-50's
+25,557,032 plus 2,530,992 in the SE blocks, about 10% more for a few per cent more arithmetic);
+SE-ResNet-18 for CIFAR-10 has 11,263,042 (ResNet-18's 11,173,962 plus 89,080).
+"""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from cnnlab.models.registry import register
+from cnnlab.models.resnet import BasicBlock, Bottleneck, ResNet
+
+REDUCTION = 16  # r, the paper's choice (section 6.1: a good balance of accuracy and cost)
+
+
+class SqueezeExcitation(nn.Module):
+    def __init__(self, channels: int, reduction: int = REDUCTION):
+        super().__init__()
+        self.squeeze = nn.AdaptiveAvgPool2d(1)
+        self.excite = nn.Sequential(
+            nn.Conv2d(channels, channels // reduction, 1), nn.ReLU(inplace=True),
+            nn.Conv2d(channels // reduction, channels, 1), nn.Sigmoid(),
+        )  # fmt: skip
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x * self.excite(self.squeeze(x))
+
+
+class SqueezeExcited:
+    """Mixed into a ResNet block: an SE block at the end of its residual branch, before the sum."""
+
+    expansion: int
+    residual: nn.Sequential
+
+    def __init__(self, in_channels: int, width: int, stride: int = 1):
+        super().__init__(in_channels, width, stride)  # the block's own layers
+        self.residual.append(SqueezeExcitation(width * self.expansion))
+
+
+class SEBasicBlock(SqueezeExcited, BasicBlock):
+    pass
+
+
+class SEBottleneck(SqueezeExcited, Bottleneck):
+    pass
+
+
+# ResNet's Table 1 stage counts, with SE blocks.
+VARIANTS: dict[int, tuple[type[BasicBlock], list[int]]] = {
+    18: (SEBasicBlock, [2, 2, 2, 2]),
+    50: (SEBottleneck, [3, 4, 6, 3]),
+}
+
+
+def _register_variant(depth: int) -> None:
+    block, stage_blocks = VARIANTS[depth]
+
+    def build(num_classes: int, in_channels: int, input_size: tuple[int, int]) -> ResNet:
+        return ResNet(block, stage_blocks, num_classes, in_channels, input_size)
+
+    blocks = f"{block.__name__}s {stage_blocks}, r={REDUCTION}"
+    build.__doc__ = f"SE-ResNet-{depth} ({blocks}); 3x3 stem under 64 px."
+    register(
+        f"se-resnet{depth}",
+        family="se-resnet",
+        paper="Hu et al., Squeeze-and-excitation networks",
+        year=2018,
+        paper_input=(3, 224, 224),
+        paper_classes=1000,
+    )(build)
+
+
+for _depth in VARIANTS:
+    _register_variant(_depth)
