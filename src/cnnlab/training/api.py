@@ -29,6 +29,7 @@ from cnnlab.runs.rundir import RunDir, default_runs_dir
 from cnnlab.training.config import TrainConfig, resolve_config
 from cnnlab.training.environment import describe_environment
 from cnnlab.training.hardware import choose_hardware, hardware_context
+from cnnlab.training.mixup import check_mixup
 from cnnlab.training.progress import Reporter, make_reporter
 from cnnlab.training.run_data import RunData, prepare_data
 from cnnlab.training.seeding import INIT, seed_global_rng
@@ -228,6 +229,7 @@ def _start(
         init_from_data(model, data.train)
         start_from(model, config, data.train.image_size, data.train.num_classes)  # --init-from, --freeze
         with_tta(model, config.tta)  # test-time augmentation needs a classifier: refuse before writing
+        check_mixup(model, config)  # and so does MixUp
         locked = run_dir is not None  # a restarted run's folder, locked by resume()
         run_dir = run_dir or _new_run_dir(config)
         with contextlib.nullcontext() if locked else run_dir.lock():

@@ -64,6 +64,11 @@ class TrainConfig:
     alternate_flips: bool = setting(
         False, "With --flip: mirror each image in every other epoch, a random half first (airbench)."
     )
+    mixup: float | None = setting(
+        None,
+        "MixUp (Zhang et al. 2018): train on pairs of images blended with a weight from "
+        "Beta(ALPHA, ALPHA), the loss blended alike, e.g. 0.2 or 1.0 (classifiers; unset: off).",
+    )
 
     # How long
     epochs: int = setting(1, "Passes over the training images.")
@@ -301,6 +306,8 @@ def _non_negative(config: TrainConfig) -> list[str]:
         )
         if not value >= 0
     ]
+    if config.mixup is not None and not (math.isfinite(config.mixup) and config.mixup > 0):
+        wrong.append(f"mixup must be > 0 (got {config.mixup}): the ALPHA of Beta(ALPHA, ALPHA); unset: none.")
     if config.clip_grad_norm is not None and not config.clip_grad_norm > 0:
         wrong.append(
             f"clip_grad_norm must be > 0 (got {config.clip_grad_norm}); leave it unset for no clipping."
