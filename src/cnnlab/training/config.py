@@ -64,6 +64,11 @@ class TrainConfig:
     alternate_flips: bool = setting(
         False, "With --flip: mirror each image in every other epoch, a random half first (airbench)."
     )
+    resize: int | None = setting(
+        None,
+        "Resize every image (train, validation, test) to NxN, bilinear, e.g. 64 so that torchvision's "
+        "ImageNet-form weights (--init-from) take CIFAR-10 or MNIST.",
+    )
     mixup: float | None = setting(
         None,
         "MixUp (Zhang et al. 2018): train on pairs of images blended with a weight from "
@@ -271,6 +276,7 @@ def _counts(config: TrainConfig) -> list[str]:
             ("threads", config.threads, 1),
             ("log_every", config.log_every, 1),
             ("crop_padding", config.crop_padding, 0),
+            ("resize", config.resize, 1),
             ("early_stop", config.early_stop, 0),
             ("checkpoint_every", config.checkpoint_every, 0),
             ("test_every", config.test_every, 0),
