@@ -4,8 +4,6 @@ continued in its folder ends with the numbers of an uninterrupted one."""
 from __future__ import annotations
 
 import json
-import os
-import signal
 from pathlib import Path
 
 import pytest
@@ -14,24 +12,12 @@ from cnnlab.errors import UsageError
 from cnnlab.experiments import run_experiment
 from cnnlab.experiments.runner import ExperimentInterrupted
 from cnnlab.training import TIMING_KEYS, api
-from cnnlab.training.progress import Reporter
 
+from ..conftest import CtrlCAtStep  # a real SIGINT during its n-th step: one reporter for every run
 from .conftest import TINY, read_finished
 
 # Cells' entries that depend on the clock, not on the training.
 CLOCK_KEYS = ("time_s",)
-
-
-class CtrlCAtStep(Reporter):
-    """One reporter for every run of the experiment: a real SIGINT during its ``at``-th step overall."""
-
-    def __init__(self, at: int):
-        self.at, self.steps = at, 0
-
-    def step(self, images, stats):
-        self.steps += 1
-        if self.steps == self.at:
-            os.kill(os.getpid(), signal.SIGINT)
 
 
 def _learning(cells: dict) -> dict:

@@ -33,6 +33,17 @@ def two_digit_folder(root: Path, per_class: int = 24, size: int = 28, mode: str 
     return root
 
 
+def torchvision_resnet18_file(folder: Path) -> Path:
+    """A resnet18 state dict in torchvision's names (small random values), saved in ``folder``."""
+    with torch.device("meta"):
+        shapes = {k: v.shape for k, v in create("resnet18", 1000, 3, 224).state_dict().items()}
+    generator = torch.Generator().manual_seed(0)
+    named = torchvision_state_dict("resnet18", shapes)
+    file = folder / "resnet18.pt"
+    torch.save({key: torch.randn(shape, generator=generator) * 0.01 for key, shape in named.items()}, file)
+    return file
+
+
 @pytest.fixture
 def pretrained(tiny) -> Run:
     return cnnlab.train(**{**tiny, "epochs": 1, "name": "source"})
@@ -103,12 +114,7 @@ def test_freeze_and_new_head_need_init_from(tiny):
 
 
 def test_a_torchvision_file_loads_into_the_imagenet_form_and_small_images_are_refused(tiny, tmp_path):
-    with torch.device("meta"):
-        shapes = {k: v.shape for k, v in create("resnet18", 1000, 3, 224).state_dict().items()}
-    file = tmp_path / "resnet18.pt"
-    generator = torch.Generator().manual_seed(0)
-    named = torchvision_state_dict("resnet18", shapes)
-    torch.save({key: torch.randn(shape, generator=generator) * 0.01 for key, shape in named.items()}, file)
+    file = torchvision_resnet18_file(tmp_path)
     small = two_digit_folder(tmp_path / "small", per_class=4, mode="RGB")
     base = {**tiny, "model": "resnet18", "subset": None, "test_subset": None, "epochs": 1, "batch_size": 8}
     with pytest.raises(
@@ -137,13 +143,8 @@ def test_a_file_holding_code_or_not_a_state_dict_is_refused(tiny, tmp_path):
 
 
 def test_resize_lets_torchvision_weights_take_small_images_colour_and_grey(tiny, tmp_path):
-    with torch.device("meta"):
-        shapes = {k: v.shape for k, v in create("resnet18", 1000, 3, 224).state_dict().items()}
-    file = tmp_path / "resnet18.pt"
-    generator = torch.Generator().manual_seed(0)
-    named = torchvision_state_dict("resnet18", shapes)
-    saved = {key: torch.randn(shape, generator=generator) * 0.01 for key, shape in named.items()}
-    torch.save(saved, file)
+    file = torchvision_resnet18_file(tmp_path)
+    saved = torch.load(file, weights_only=True)
     base = {**tiny, "model": "resnet18", "test_subset": 16, "epochs": 1, "batch_size": 8}
     base.update(init_from=str(file), new_head=True, freeze="features", resize=64, checkpoint_every=0)
     small = two_digit_folder(tmp_path / "small", per_class=4, mode="RGB")

@@ -17,8 +17,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from cnnlab.models.registry import register
-from cnnlab.models.resnet import BasicBlock, Bottleneck, ResNet
+from cnnlab.models.resnet import BasicBlock, Bottleneck, register_variant
 
 REDUCTION = 16  # r, the paper's choice (section 6.1: a good balance of accuracy and cost)
 
@@ -62,23 +61,8 @@ VARIANTS: dict[int, tuple[type[BasicBlock], list[int]]] = {
 }
 
 
-def _register_variant(depth: int) -> None:
-    block, stage_blocks = VARIANTS[depth]
-
-    def build(num_classes: int, in_channels: int, input_size: tuple[int, int]) -> ResNet:
-        return ResNet(block, stage_blocks, num_classes, in_channels, input_size)
-
-    blocks = f"{block.__name__}s {stage_blocks}, r={REDUCTION}"
-    build.__doc__ = f"SE-ResNet-{depth} ({blocks}); 3x3 stem under 64 px."
-    register(
-        f"se-resnet{depth}",
-        family="se-resnet",
-        paper="Hu et al., Squeeze-and-excitation networks",
-        year=2018,
-        paper_input=(3, 224, 224),
-        paper_classes=1000,
-    )(build)
-
-
-for _depth in VARIANTS:
-    _register_variant(_depth)
+for _depth, (_block, _stages) in VARIANTS.items():
+    register_variant(
+        f"se-resnet{_depth}", _block, _stages, f"SE-ResNet-{_depth}", family="se-resnet",
+        paper="Hu et al., Squeeze-and-excitation networks", year=2018,
+    )  # fmt: skip
