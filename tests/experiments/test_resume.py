@@ -111,3 +111,41 @@ def test_cli_resume(tiny_experiment, fixed_speed, tmp_path, monkeypatch, capsys)
     assert json.loads((cut / "results.json").read_text())["status"] == "finished"
     assert main(["experiment", TINY, "--quiet", "--resume", str(cut)]) == 2
     assert "quick True there, False here" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_quick_experiment_killed_mid_way_and_resumed_equals_an_uninterrupted_one(quick_run, tmp_path):
+    """``cnnlab experiment fc-vs-cnn --quick`` killed with SIGKILL (no handler runs) during its fourth
+    run, then ``--resume``: the same numbers as the uninterrupted quick run."""
+    import subprocess
+    import sys
+    import time
+
+    reference = quick_run("fc-vs-cnn")
+    out = tmp_path / "killed"
+    argv = ["experiment", "fc-vs-cnn", "--quick", "--quiet", "--out", str(out), "--threads", "2"]
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import sys, cnnlab.cli; sys.exit(cnnlab.cli.main(sys.argv[1:]))", *argv],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 600
+        while len(list(out.glob("runs/*/config.json"))) < 4 and time.monotonic() < deadline:
+            assert child.poll() is None, "the experiment ended before it could be killed"
+            time.sleep(0.05)
+    finally:
+        child.kill()
+        child.wait()
+    finished = [
+        p for p in out.glob("runs/*/result.json") if json.loads(p.read_text()).get("status") == "finished"
+    ]
+    assert 3 <= len(finished) < 12
+    assert json.loads((out / "results.json").read_text())["status"] == "running"  # written at the start
+
+    from cnnlab.cli import main
+
+    assert main([*argv[:3], "--quiet", "--resume", str(out), "--threads", "2"]) == 0
+    resumed = read_finished(out)
+    assert resumed.results["status"] == "finished"
+    assert _learning(resumed.results["cells"]) == _learning(reference.results["cells"])
+    assert resumed.results["course"] == reference.results["course"]

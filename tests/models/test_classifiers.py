@@ -39,7 +39,7 @@ REFERENCE_PARAMS = {
     "resnet50": 25_557_032,
     "resnet101": 44_549_160,
     "resnet152": 60_192_808,
-    "se-resnet50": 28_088_024,  # the paper's Table 1: 28.09 M
+    "se-resnet50": 28_088_024,  # the paper's 28.09 M
     "mobilenet-v2": 3_504_872,
     "lenet5": 60_850,
 }
