@@ -52,6 +52,7 @@ def test_an_interrupted_experiment_resumed_equals_an_uninterrupted_one(
     assert "1 of 2 cells done" in str(stopped)
     partial = json.loads((cut / "results.json").read_text())
     assert partial["status"] == "interrupted" and list(partial["cells"]) == ["FC"]
+    assert partial["resume_command"] == f"cnnlab experiment {TINY} --quick --seeds 2 --resume {cut}"
     runs = cut / "runs"
     assert json.loads((runs / "cnn-seed0" / "result.json").read_text())["status"] == "interrupted"
     assert (runs / "cnn-seed0" / "checkpoints" / "last.pt").is_file()

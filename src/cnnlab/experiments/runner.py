@@ -142,7 +142,7 @@ def run_experiment(
     status, error = "running", None
     # Written now as well, so that a killed experiment's folder says what it is: --resume checks it.
     atomic_write_json(directory / RESULTS_FILE, _results(ctx, status, error, started, machine, timing))
-    continue_with = f"{reproduce_command(experiment, quick, seed_count)} --resume {directory}"
+    continue_with = resume_command(experiment, quick, seed_count, directory)
     try:
         experiment.run(ctx)
         status = "finished"
@@ -166,6 +166,11 @@ def run_experiment(
 
 class ExperimentInterrupted(TrainingInterrupted):
     """An experiment stopped by Ctrl-C; the message says how to continue it (``--resume DIR``)."""
+
+
+def resume_command(experiment: Experiment, quick: bool, seeds: int, directory: Path) -> str:
+    """The command that continues this experiment in ``directory`` if it stops."""
+    return f"{reproduce_command(experiment, quick, seeds)} --resume {directory}"
 
 
 def _cells_done(ctx: Context) -> str:
@@ -246,6 +251,7 @@ def _results(
         "seeds": ctx.seeds,
         "command": reproduce_command(experiment, ctx.quick, len(ctx.seeds)),
         "resumed": ctx.resume,
+        "resume_command": resume_command(experiment, ctx.quick, len(ctx.seeds), ctx.dir),
         # Where the cells' runs are when not in runs/ (--out with --runs-dir): --resume finds them there.
         "runs_dir": None if ctx.runs_dir == ctx.dir / "runs" else str(ctx.runs_dir.resolve()),
         "started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)),
