@@ -9,11 +9,14 @@ Parts: ``peak`` (matmul GFLOP/s), ``breakdown`` (where a step's time goes, and w
 trainer's CPU choices changes), ``profile`` (torch.profiler's operator table), ``compile`` (eager
 vs ``torch.compile``), ``throughput`` (goal 2), ``evaluation`` (goal 5), ``time-to-64`` (goal 1),
 ``quick-sweep`` (the variants of ``cifar10-quick`` it was chosen from, over three seeds),
-``recipes`` (goals 3 and 4: ``mnist-fast`` and ``cifar10-fast`` end to end, each with the precision
-it trained in; ``--float32`` adds a float32 run of each, as on a CPU without bfloat16 kernels),
+``recipes`` (goals 3 and 4: ``mnist-fast``, ``cifar10-quick`` and ``cifar10-fast`` end to end, each
+with the precision it trained in; ``--float32`` adds a float32 run of each, as on a CPU without
+bfloat16 kernels),
 ``default`` (a bare ``cnnlab train``: LeNet-5 on MNIST, its accuracy and time), ``soak`` (the fault
 suite's kill-resume-compare trials, :mod:`benchmarks.soak`), ``web`` (the web lab: runs page, live
-delay, drawn digit, the cost of watching a run; see benchmarks/web.py). ``--quick`` runs peak,
+delay, drawn digit, the cost of watching a run; see benchmarks/web.py), ``airbench`` (cnnlab's
+``cifar10-fast`` side by side with the original airbench94_muon.py, passed with ``--airbench PATH``;
+8 and 2 epochs, 3 seeds each in full mode; see benchmarks/airbench.py). ``--quick`` runs peak,
 breakdown, throughput and evaluation on a few models; the other parts run only with ``--full`` (or
 when named in ``--only``). The machine line gives the CPU's instruction sets (AVX2, AVX-512F,
 AVX512-BF16, AMX) and PyTorch's CPU capability.
@@ -32,14 +35,14 @@ from typing import Any
 
 import torch
 
-from benchmarks import accuracy, breakdown, compiled, evaluation, soak, throughput, web
+from benchmarks import accuracy, airbench, breakdown, compiled, evaluation, soak, throughput, web
 from benchmarks.measure import machine, matmul_gflops, synthetic_dataset
 from cnnlab.atomic import atomic_write_json
 from cnnlab.models import create, list_models
 
 PARTS = (
     "peak", "breakdown", "profile", "compile", "throughput", "evaluation", "time-to-64", "quick-sweep",
-    "recipes", "default", "soak", "web",
+    "recipes", "default", "soak", "web", "airbench",
 )  # fmt: skip
 QUICK_PARTS = ("peak", "breakdown", "throughput", "evaluation")
 CONV_HEAVY = ("vgg", "resnet")  # families whose achieved GFLOP/s is compared with the matmul peak
@@ -211,7 +214,7 @@ def part_quick_sweep(mode: str, results: dict[str, Any]) -> None:
     results["quick_sweep"] = [row.to_dict() for row in rows]
 
 
-RECIPES = ("mnist-fast", "cifar10-fast")
+RECIPES = ("mnist-fast", "cifar10-quick", "cifar10-fast")  # issue 20 times each in float32 too
 
 
 def part_recipes(mode: str, results: dict[str, Any]) -> None:
@@ -254,6 +257,11 @@ def part_web(mode: str, results: dict[str, Any]) -> None:
     web.run(mode, results)
 
 
+def part_airbench(mode: str, results: dict[str, Any]) -> None:
+    script = results.get("airbench_script")
+    airbench.run_part(mode, Path(script) if script else None, results)
+
+
 RUNNERS: dict[str, Callable[[str, dict[str, Any]], None]] = {
     "peak": part_peak,
     "breakdown": part_breakdown,
@@ -267,6 +275,7 @@ RUNNERS: dict[str, Callable[[str, dict[str, Any]], None]] = {
     "default": part_default,
     "soak": part_soak,
     "web": part_web,
+    "airbench": part_airbench,
 }
 
 
@@ -292,6 +301,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--float32",
         action="store_true",
         help="recipes part: also train each recipe with --no-amp (float32: a CPU without bfloat16 kernels)",
+    )
+    parser.add_argument(
+        "--airbench",
+        type=Path,
+        default=None,
+        help="airbench part: path to airbench94_muon.py (github.com/KellerJordan/cifar10-airbench)",
     )
     parser.add_argument(
         "--out", type=Path, default=None, help="results JSON (default: benchmarks/results/MODE.json)"
@@ -341,6 +356,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.recipes:
         results["recipes_chosen"] = args.recipes
     results["float32"] = args.float32
+    if args.airbench:
+        results["airbench_script"] = str(args.airbench)
     found = results["machine"]
     bfloat16 = "yes" if found["bfloat16_kernels"] else "no: --amp trains in float32"
     print(f"{found['cpu']}, {found['cores']} cores ({', '.join(found['isa']) or 'none of AVX2, AVX-512'}; "

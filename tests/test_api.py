@@ -8,13 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
 from torch import nn
 
 import cnnlab
-from cnnlab.errors import CnnlabError, DataError, ModelError, UnknownNameError, UsageError
+from cnnlab.errors import CnnlabError, ConfigError, DataError, ModelError, UnknownNameError, UsageError
 
 TINY = dict(subset=96, test_subset=64, epochs=1, batch_size=32, progress=False)
 
@@ -89,6 +90,10 @@ def test_explain_a_module_of_ones_own():
         (lambda: cnnlab.evaluate("no-such-run"), UsageError, "No run 'no-such-run'"),
         (lambda: cnnlab.compare("no-such-run", "other"), UsageError, "neither a run nor a group"),
         (lambda: cnnlab.experiment("no-such-experiment"), UnknownNameError, "fc-vs-cnn"),
+        (lambda: cnnlab.load_dataset("no/such/folder"), DataError, "No folder"),
+        (lambda: cnnlab.train("course-cnn", "mnist", freeze="features", **TINY), ConfigError, "--init-from"),
+        (lambda: cnnlab.train("course-cnn", "mnist", init_from="no-such-run", **TINY), UsageError, "No run"),
+        (lambda: cnnlab.runs.Run.open("no-such-run"), UsageError, "No run 'no-such-run'"),
     ],
 )
 def test_bad_input_raises_one_line_errors(call, error, words):
@@ -121,6 +126,74 @@ def test_predict_and_its_errors(run, digit, tmp_path):
         cnnlab.predict(run, [digit, tmp_path / "missing.png"])
 
 
+@pytest.fixture(scope="module")
+def pixels() -> torch.Tensor:
+    """Four MNIST test images, uint8 (N, C, H, W); the first is the digit.png fixture's."""
+    return cnnlab.load_dataset("mnist", "test", subset=4).images
+
+
+def test_predict_takes_tensors_arrays_and_pil_images_like_files(run, digit, pixels):
+    from_file = cnnlab.predict(run, digit)[0]
+    batch = cnnlab.predict(run, pixels)
+    assert [p.image.path.name for p in batch] == [f"Tensor[{i}]" for i in range(4)]
+    gray = pixels[0, 0].numpy()
+    same_image = [
+        batch[0],
+        cnnlab.predict(run, pixels[0])[0],
+        cnnlab.predict(run, pixels[0].float() / 255)[0],
+        cnnlab.predict(run, gray)[0],
+        cnnlab.predict(run, Image.open(digit))[0],
+        cnnlab.predict(run, Image.fromarray(gray))[0],
+    ]
+    for prediction in same_image:
+        assert prediction.classes == from_file.classes
+        assert prediction.probabilities == pytest.approx(from_file.probabilities, abs=1e-5)
+    assert same_image[1].image.description == from_file.image.description == "used as is (28x28 grayscale)"
+    assert same_image[2].image.description.startswith("float 0-1 -> 8 bits")
+    assert same_image[4].image.path.name == "digit.png"
+    # (H, W, C) colour at another size: converted as a colour file of that size would be.
+    colour = np.repeat(np.kron(gray, np.ones((2, 2), dtype=np.uint8))[:, :, None], 3, axis=2)
+    converted = cnnlab.predict(run, colour)[0].image
+    assert converted.description == "RGB -> grayscale, resized 56x56 -> 28x28"
+    mixed = cnnlab.predict(run, [digit, pixels[1], gray])
+    assert [p.image.path.name for p in mixed] == ["digit.png", "Tensor #1", "ndarray #2"]
+    assert "Tensor[3]" in repr(batch) and batch._repr_html_().count("data:image/png") == 4
+    dataset = cnnlab.predict(run, cnnlab.load_dataset("mnist", "test", subset=4))
+    assert [p.classes for p in dataset] == [p.classes for p in batch]
+    assert dataset[0].image.path.name == "mnist[0]"
+
+
+@pytest.mark.parametrize(
+    ("image", "words"),
+    [
+        (torch.zeros(2, 28, 28, dtype=torch.uint8), "has shape (2, 28, 28), read as (C, H, W): 2 channels"),
+        (np.zeros((28, 28, 2), dtype=np.uint8), "neither (C, H, W) nor (H, W, C) with 1 (grayscale), 3"),
+        (torch.zeros(28), "has shape (28,): an image is (C, H, W), a batch (N, C, H, W)."),
+        (torch.zeros(1, 1, 1, 28, 28), "has shape (1, 1, 1, 28, 28)"),
+        (torch.randn(1, 28, 28), "not a normalised tensor"),
+        (np.full((28, 28), 300), "integers 0-255"),
+        (np.zeros((28, 28), dtype=bool), "bool values"),
+        (42, "Cannot read an object of type 'int' as an image"),
+    ],
+    ids=["2-channel tensor", "2-channel array", "1-d", "5-d", "normalised", "above 255", "bool", "int"],
+)
+def test_predict_refuses_a_wrong_image_in_one_line(run, image, words):
+    with pytest.raises(DataError) as caught:
+        cnnlab.predict(run, image)
+    assert words in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_transfer_settings_through_the_api(run, runs_dir):
+    transfer = dict(init_from=run, freeze="features", new_head=True)
+    frozen = cnnlab.train(dataset="mnist", runs_dir=str(runs_dir), **transfer, **TINY)
+    trainable = [name for name, p in frozen.model.named_parameters() if p.requires_grad]
+    assert frozen.config["model"] == "course-cnn" and trainable and len(trainable) <= 2  # the new head
+    assert frozen.config["init_from"] == str(run.dir)
+    with pytest.raises(ConfigError, match="matches no parameter") as caught:
+        cnnlab.train(dataset="mnist", init_from=run, freeze="nope", runs_dir=str(runs_dir), **TINY)
+    assert "\n" not in str(caught.value)
+
+
 def test_visualize_pictures_and_errors(run, digit, tmp_path):
     filters = cnnlab.visualize.filters(run)
     assert filters._repr_png_().startswith(b"\x89PNG")
@@ -135,6 +208,15 @@ def test_visualize_pictures_and_errors(run, digit, tmp_path):
         cnnlab.visualize.gradcam(run, digit, class_name="eleven")
     with pytest.raises(CnnlabError, match="nope"):
         cnnlab.visualize.filters(run, layer="nope")
+
+
+def test_visualize_takes_an_image_in_memory(run, digit, pixels):
+    from_file = cnnlab.visualize.gradcam(run, digit, class_name="7").result
+    from_tensor = cnnlab.visualize.gradcam(run, pixels[0], class_name="7").result
+    assert torch.allclose(torch.as_tensor(from_tensor.heatmap), torch.as_tensor(from_file.heatmap))
+    assert len(cnnlab.visualize.feature_maps(run, pixels[0].numpy())) == 2
+    with pytest.raises(DataError, match="Give one image here, not a batch of 4"):
+        cnnlab.visualize.gradcam(run, pixels)
 
 
 def test_seeds_study_and_compare(runs_dir):
@@ -161,3 +243,6 @@ def test_generate_shows_its_figures(runs_dir):
     figures = cnnlab.generate(ae)
     assert "reconstructions" in figures.files
     assert figures._repr_html_().count("data:image/png") == len(figures.files)
+    objective = cnnlab.evaluate(ae, save=False)  # an autoencoder: its objective's terms, not accuracy
+    assert "loss" in objective.objective and objective.images == 10_000  # the whole test split
+    assert "mean per image" in objective._repr_html_() and "training objective" in repr(objective)

@@ -72,7 +72,8 @@ def train(model: Any = None, dataset: Any = None, *, seeds: Sequence[int] | str 
     ``seeds`` (``[0, 1, 2]`` or ``"0-4"``): one run a seed, returned as a ``SeedStudy`` with the mean,
     std and 95% CI of each metric; else the :class:`~cnnlab.runs.Run`. ``progress``: by default a
     live bar in a notebook (:class:`~cnnlab.training.notebook_progress.NotebookReporter`), the rich bar
-    in a terminal; False for none.
+    in a terminal; False for none. ``init_from`` (transfer learning) takes a run's name or folder, a
+    weights file, or a :class:`~cnnlab.runs.Run` itself.
 
     Example::
 
@@ -84,6 +85,8 @@ def train(model: Any = None, dataset: Any = None, *, seeds: Sequence[int] | str 
     from cnnlab.training import train as train_one
 
     reporter = default_progress() if progress is None else progress
+    if settings.get("init_from") is not None and not isinstance(settings["init_from"], str):
+        settings["init_from"] = str(run_path(settings["init_from"]))  # a Run, or a path object
     if seeds is None:
         return train_one(model, dataset, progress=reporter, **settings)
     if "seed" in settings:
@@ -107,7 +110,9 @@ def evaluate(run: Any, split: str = "test", *, top: int = 16, batch_size: int | 
     """Accuracy, per-class precision/recall/F1, confusion matrix and the worst mistakes of a run
     (a :class:`~cnnlab.runs.Run`, its directory or name, or a checkpoint file) on ``split`` (test or
     val), as ``cnnlab eval``; ``save`` also writes eval.json and the PNGs to ``out`` (default
-    RUN/eval-SPLIT). Returns an :class:`~cnnlab.analysis.reports.EvaluationReport`.
+    RUN/eval-SPLIT). Returns an :class:`~cnnlab.analysis.reports.EvaluationReport`; for an
+    autoencoder, VAE or RBM an :class:`~cnnlab.analysis.reports.ObjectiveReport` (the mean per image
+    of each term of its training objective).
 
     Example::
 
@@ -120,23 +125,26 @@ def evaluate(run: Any, split: str = "test", *, top: int = 16, batch_size: int | 
                         data_dir=data_dir, save=save)  # fmt: skip
 
 
-def predict(run: Any, images: PathLike | Sequence[PathLike], *, top_k: int = 3, invert: bool = False,
-            device: str = "auto") -> Any:  # fmt: skip
-    """Classify image files or folders of them with a trained run, as ``cnnlab predict``; each image
-    is converted to the model's input (size, channels) and the result says how. ``invert``: flip dark
-    and light first. A path that cannot be used raises DataError. Returns
+def predict(run: Any, images: Any, *, top_k: int = 3, invert: bool = False, device: str = "auto") -> Any:
+    """Classify images with a trained run, as ``cnnlab predict``: image files or folders of them,
+    a torch tensor ``(C, H, W)`` or a batch ``(N, C, H, W)``, a numpy array (also ``(H, W, C)``
+    or ``(H, W)``), a Pillow image, a dataset of :func:`load_dataset`, or a list of these; pixels
+    as uint8 0-255 or floats 0-1. Each image is converted to the model's input (size, channels) and
+    the result says how. ``invert``: flip dark and light first. A path that cannot be used, or an
+    array of the wrong shape, channel count or value range, raises DataError. Returns
     :class:`~cnnlab.analysis.reports.Predictions` (a notebook shows thumbnails and the top classes).
 
     Example::
 
         cnnlab.predict(run, ["my_digit.png", "more_digits/"], top_k=3)
+        cnnlab.predict(run, cnnlab.load_dataset("mnist", "test", subset=8))
     """
     from cnnlab.analysis.reports import predict_files, problems_error
 
-    paths = [images] if isinstance(images, str | os.PathLike) else list(images)
-    predictions, problems = predict_files(run_path(run), paths, top_k=top_k, invert=invert, device=device)
-    if problems:
-        raise problems_error(problems, len(predictions))
+    inputs = list(images) if isinstance(images, list | tuple) else [images]
+    predictions = predict_files(run_path(run), inputs, top_k=top_k, invert=invert, device=device)
+    if predictions.problems:
+        raise problems_error(predictions.problems, len(predictions))
     return predictions
 
 

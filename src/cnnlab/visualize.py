@@ -25,7 +25,8 @@ from cnnlab.display import Gallery, Picture
 
 __all__ = ["feature_maps", "filters", "gradcam"]
 
-RunLike = Any  # str | os.PathLike | cnnlab.runs.Run
+RunLike = Any  # str | os.PathLike | cnnlab.runs.Run | cnnlab.runs.TrainedModel
+ImageLike = Any  # a file path, a tensor (C, H, W), a numpy array, a Pillow image
 
 
 def filters(run: RunLike, layer: str | None = None) -> Picture:
@@ -42,9 +43,10 @@ def filters(run: RunLike, layer: str | None = None) -> Picture:
 
 
 def feature_maps(
-    run: RunLike, image: str | os.PathLike[str], layer: str | None = None, *, invert: bool = False
+    run: RunLike, image: ImageLike, layer: str | None = None, *, invert: bool = False
 ) -> Gallery:
-    """Each conv layer's activations for one image file (or only ``layer``'s): one Picture a layer.
+    """Each conv layer's activations for one image (a file, or an image in memory as
+    :func:`cnnlab.predict` takes it), or only ``layer``'s: one Picture a layer.
 
     Example: ``cnnlab.visualize.feature_maps(run, "digit.png", layer="conv1")``.
     """
@@ -69,14 +71,15 @@ def feature_maps(
 
 def gradcam(
     run: RunLike,
-    image: str | os.PathLike[str],
+    image: ImageLike,
     class_name: str | int | None = None,
     layer: str | None = None,
     *,
     invert: bool = False,
 ) -> Picture:
-    """A Grad-CAM heat map over one image file: where the evidence for ``class_name`` (a name or an
-    index; default: the predicted class) is, at ``layer`` (default: the last conv layer).
+    """A Grad-CAM heat map over one image (a file or in memory): where the evidence for
+    ``class_name`` (a name or an index; default: the predicted class) is, at ``layer`` (default: the
+    last conv layer).
 
     Example: ``cnnlab.visualize.gradcam(run, "cat.jpg", class_name="cat")``.
     """
@@ -96,7 +99,7 @@ def gradcam(
     ]
     if not result.has_evidence:
         notes.append(
-            f"Nothing at layer {result.layer} speaks for this class; try an earlier one with layer=."
+            f"Nothing at layer {result.layer} speaks for this class; try an earlier one (layer=, --layer)."
         )
     picture = Picture(f"gradcam-{converted.path.stem}", figure, notes, label=f"Grad-CAM at {result.layer}")
     picture.result = result  # the numbers behind the figure (heat map, class, probabilities)
@@ -116,16 +119,22 @@ def run_path(run: RunLike) -> Path:
 
 
 def _trained(run: RunLike) -> Any:
-    from cnnlab.runs import load_trained
+    from cnnlab.runs import TrainedModel, load_trained
 
-    return load_trained(run_path(run))
+    return run if isinstance(run, TrainedModel) else load_trained(run_path(run))
 
 
-def _read(image: str | os.PathLike[str], trained: Any, invert: bool) -> Any:
+def _read(image: Any, trained: Any, invert: bool) -> Any:
+    """One image (a file, or a tensor, array or Pillow image) as the model's input."""
     from cnnlab.analysis import images as image_files
     from cnnlab.errors import DataError
 
-    try:
-        return image_files.read_image(image, trained.input_shape, invert=invert)
-    except DataError as exc:
-        raise DataError(f"{image}: {exc}") from exc
+    if isinstance(image, str | os.PathLike):
+        try:
+            return image_files.read_image(image, trained.input_shape, invert=invert)
+        except DataError as exc:
+            raise DataError(f"{image}: {exc}") from exc
+    converted, _ = image_files.read_inputs([image], trained.input_shape, invert=invert)
+    if len(converted) != 1:
+        raise DataError(f"Give one image here, not a batch of {len(converted)}: e.g. images[0].")
+    return converted[0]

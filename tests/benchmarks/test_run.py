@@ -124,3 +124,18 @@ def test_evaluation_part_prints_the_ratio_to_the_arithmetic_floor(monkeypatch, c
     assert [row["to_floor"] for row in rows] == pytest.approx([2.0, 4.0])
     assert not any(row["goal_met"] for row in rows)
     assert "2.00x that floor (goal: within 1.5x): NOT met" in capsys.readouterr().out
+
+
+def test_airbench_part_runs_each_schedule_side_by_side_or_says_it_needs_the_script(monkeypatch, capsys):
+    from benchmarks import airbench
+
+    results = {}
+    run.part_airbench("full", results)
+    assert results["airbench"].startswith("skipped") and "--airbench PATH" in capsys.readouterr().out
+    compared = []
+    monkeypatch.setattr(airbench, "compare", lambda args: compared.append((args.epochs, args.seeds)) or {})
+    args = run.parse_args(["--full", "--only", "airbench", "--airbench", "/x/airbench94_muon.py"])
+    assert args.parts == ["airbench"] and str(args.airbench) == "/x/airbench94_muon.py"
+    results = {"airbench_script": "/x/airbench94_muon.py"}
+    run.part_airbench("full", results)
+    assert compared == [(8, 3), (2, 3)] and results["airbench"] == [{}, {}]

@@ -17,9 +17,11 @@ collected as :class:`ImageProblem` so that the other images are still used.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -116,9 +118,21 @@ def find_images(paths: Sequence[str | Path]) -> tuple[list[Path], list[ImageProb
 def read_image(path: str | Path, input_shape: Sequence[int], *, invert: bool = False) -> ConvertedImage:
     """Read one image file and convert it to ``input_shape`` (C, H, W); raise DataError if unusable."""
     path = Path(path)
-    image = _open(path)
+    return convert_image(_open(path), input_shape, path, invert=invert)
+
+
+def convert_image(
+    image: Image.Image,
+    input_shape: Sequence[int],
+    path: Path,
+    *,
+    invert: bool = False,
+    steps: Sequence[str] = (),
+) -> ConvertedImage:
+    """Convert a Pillow image to ``input_shape`` (C, H, W), the steps said aloud; ``path``: its file,
+    or a label such as ``tensor[3]`` for an image given in memory."""
     original_size, original_mode = image.size, image.mode
-    steps: list[str] = []
+    steps = list(steps)
     image = _first_frame(image, steps)
     image = _apply_exif_orientation(image, steps)
     channels, height, width = (int(n) for n in input_shape)
@@ -146,6 +160,110 @@ def read_images(
         except DataError as exc:
             problems.append(ImageProblem(path, str(exc)))
     return converted, problems
+
+
+def read_inputs(
+    items: Sequence[Any], input_shape: Sequence[int], *, invert: bool = False
+) -> tuple[list[ConvertedImage], list[ImageProblem]]:
+    """Files and folders (as :func:`read_images`), and images in memory: a torch tensor ``(C, H, W)``
+    or a batch ``(N, C, H, W)``, a numpy array (the same, or ``(H, W, C)`` as Pillow and matplotlib
+    give it, or ``(H, W)``), a Pillow image, an :class:`~cnnlab.data.ImageDataset`. Pixels are uint8
+    0-255 or floats 0-1. Each is converted like a file, in the given order. A path that cannot be
+    used is a problem (the others are still used); an image in memory of the wrong shape, channel
+    count or value range raises DataError."""
+    converted: list[ConvertedImage] = []
+    problems: list[ImageProblem] = []
+    for position, item in enumerate(items):
+        if isinstance(item, str | os.PathLike):
+            found, missing = read_images([item], input_shape, invert=invert)
+            converted.extend(found)
+            problems.extend(missing)
+            continue
+        label = _kind(item) if len(items) == 1 else f"{_kind(item)} #{position}"
+        for name, image, steps in _pillow_images(item, label):
+            converted.append(convert_image(image, input_shape, Path(name), invert=invert, steps=steps))
+    return converted, problems
+
+
+def _kind(item: Any) -> str:
+    return "PIL image" if isinstance(item, Image.Image) else type(item).__name__
+
+
+def _pillow_images(item: Any, label: str) -> list[tuple[str, Image.Image, list[str]]]:
+    """An image in memory as (label, Pillow image, steps already done), one a batch element."""
+    if isinstance(item, Image.Image):
+        name = Path(getattr(item, "filename", "") or label).name
+        return [(name, item, [])]
+    if isinstance(getattr(item, "images", None), torch.Tensor):  # an ImageDataset: its uint8 images
+        return _pillow_images(item.images, getattr(item, "name", label))
+    array, torch_layout = _as_array(item, label), isinstance(item, torch.Tensor)
+    if array.ndim == 4:
+        return [_array_image(element, f"{label}[{i}]", torch_layout) for i, element in enumerate(array)]
+    return [_array_image(array, label, torch_layout)]
+
+
+def _array_image(array: np.ndarray, label: str, torch_layout: bool) -> tuple[str, Image.Image, list[str]]:
+    steps: list[str] = []
+    pixels = _to_uint8(_channels_last(array, label, torch_layout=torch_layout), label, steps)
+    # uint8 (H, W) -> L, (H, W, 3) -> RGB, (H, W, 4) -> RGBA
+    return label, Image.fromarray(pixels[:, :, 0] if pixels.shape[2] == 1 else pixels), steps
+
+
+def _as_array(item: Any, label: str) -> np.ndarray:
+    if isinstance(item, torch.Tensor):
+        array = item.detach().cpu().numpy()
+    elif isinstance(item, np.ndarray):
+        array = item
+    else:
+        raise DataError(
+            f"Cannot read an object of type {type(item).__name__!r} as an image: give a file or folder "
+            "path, a Pillow image, a torch tensor (C, H, W) or (N, C, H, W), or a numpy array."
+        )
+    if array.ndim not in (2, 3, 4) or 0 in array.shape:
+        raise DataError(
+            f"{label} has shape {tuple(array.shape)}: an image is (C, H, W), a batch (N, C, H, W)"
+            + (", a numpy array may also be (H, W, C) or (H, W)." if isinstance(item, np.ndarray) else ".")
+        )
+    return array
+
+
+def _channels_last(array: np.ndarray, label: str, *, torch_layout: bool) -> np.ndarray:
+    """(H, W), (C, H, W) or (numpy only) (H, W, C) -> (H, W, C) with C in 1, 3, 4."""
+    if array.ndim == 2:
+        return array[:, :, None]
+    image_channels = (1, 3, 4)
+    if array.shape[0] in image_channels:
+        return np.moveaxis(array, 0, -1)
+    if not torch_layout and array.shape[-1] in image_channels:
+        return array
+    kinds = "1 (grayscale), 3 (RGB) or 4 (RGBA)"
+    if torch_layout:
+        raise DataError(
+            f"{label} has shape {tuple(array.shape)}, read as (C, H, W): {array.shape[0]} channels; an "
+            f"image has {kinds}."
+        )
+    raise DataError(
+        f"{label} has shape {tuple(array.shape)}: neither (C, H, W) nor (H, W, C) with {kinds} channels."
+    )
+
+
+def _to_uint8(array: np.ndarray, label: str, steps: list[str]) -> np.ndarray:
+    """uint8 as is; other integers in 0-255; floats in 0-1 scaled to 0-255 (said as a step)."""
+    if array.dtype == np.uint8:
+        return np.ascontiguousarray(array)
+    if array.dtype.kind not in "uif":
+        raise DataError(f"{label} holds {array.dtype} values; pixels are uint8 0-255 or floats 0-1.")
+    low, high = (float(array.min()), float(array.max())) if np.isfinite(array).all() else (np.nan, np.nan)
+    if array.dtype.kind == "f" and low >= 0.0 and high <= 1.0:
+        steps.append("float 0-1 -> 8 bits")
+        return np.rint(array * 255.0).astype(np.uint8)
+    if array.dtype.kind in "ui" and low >= 0 and high <= 255:
+        return array.astype(np.uint8)
+    wanted = "floats 0-1" if array.dtype.kind == "f" else "integers 0-255"
+    raise DataError(
+        f"{label} holds {array.dtype} values from {low:.4g} to {high:.4g}; pixels are {wanted} (or uint8): "
+        "give the raw image, not a normalised tensor (cnnlab normalises it with the run's statistics)."
+    )
 
 
 def stack_pixels(images: Sequence[ConvertedImage]) -> torch.Tensor:

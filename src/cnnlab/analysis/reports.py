@@ -102,6 +102,48 @@ class EvaluationReport:
         return "\n\n".join([self.headline(), per_class, "Confusion matrix (rows: true class)\n" + matrix])
 
 
+@dataclass
+class ObjectiveReport:
+    """An autoencoder, VAE or RBM measured on a split: the mean per image of each term of its
+    training objective (what training reports as test_loss, test_recon, ...), sampling seeded."""
+
+    run: str
+    checkpoint: str
+    model: str | None
+    dataset: str | None
+    split: str
+    images: int
+    objective: dict[str, float]
+    files: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def title(self) -> str:
+        return f"{self.model} on {self.dataset} {self.split} ({self.images} images)"
+
+    def headline(self) -> str:
+        from cnnlab.training.progress import format_metric
+
+        shown = ", ".join(format_metric(name, value) for name, value in self.objective.items())
+        return f"{self.title}: {shown} (each term of the training objective, mean per image)"
+
+    def to_dict(self) -> dict[str, Any]:
+        """What ``eval.json`` holds (``cnnlab eval --json`` adds the files)."""
+        header = {
+            "run": self.run,
+            "checkpoint": self.checkpoint,
+            "model": self.model,
+            "dataset": self.dataset,
+        }
+        return {**header, "split": self.split, "images": self.images, "objective": self.objective}
+
+    def _repr_html_(self) -> str:
+        rows = [[name, value] for name, value in self.objective.items()]
+        return html_table(["term", "mean per image"], rows, title=self.headline(), right=["mean per image"])
+
+    def __repr__(self) -> str:
+        return self.headline()
+
+
 def evaluate_run(
     run: RunLike,
     split: str = "test",
@@ -112,28 +154,46 @@ def evaluate_run(
     device: str = "auto",
     data_dir: str | os.PathLike[str] | None = None,
     save: bool = True,
-) -> EvaluationReport:
-    """Evaluate a run's model on ``split``; with ``save``, write ``eval.json`` and the PNGs to ``out``
-    (default ``RUN/eval-SPLIT``)."""
+) -> EvaluationReport | ObjectiveReport:
+    """Evaluate a run's model on ``split``; with ``save``, write ``eval.json`` (and a classifier's
+    PNGs) to ``out`` (default ``RUN/eval-SPLIT``). A classifier gives an :class:`EvaluationReport`;
+    an autoencoder, VAE or RBM an :class:`ObjectiveReport`."""
     from cnnlab.analysis.visualize import save_evaluation_figures
     from cnnlab.atomic import atomic_write_json
     from cnnlab.runs import load_trained
+    from cnnlab.training.metrics import uses_objective
 
     trained = load_trained(run)
     dataset = metrics.load_split(run, trained, split, data_dir=data_dir)
+    out = Path(out) if out is not None else default_output(run, f"eval-{split}")
+    header = dict(run=str(run), checkpoint=str(trained.checkpoint), model=trained.model_name,
+                  dataset=trained.dataset, split=split)  # fmt: skip
+    if uses_objective(trained.model):
+        terms = _objective_terms(trained, dataset, metrics.pick_device(device), batch_size)
+        report: EvaluationReport | ObjectiveReport = ObjectiveReport(
+            **header, images=len(dataset), objective=terms
+        )
+        if save:
+            report.files["report"] = out / "eval.json"
+            atomic_write_json(report.files["report"], report.to_dict())
+        return report
     evaluation = metrics.evaluate_trained(
         trained, dataset, batch_size=batch_size, device=metrics.pick_device(device), top=top
     )
-    report = EvaluationReport(
-        run=str(run), checkpoint=str(trained.checkpoint), model=trained.model_name, dataset=trained.dataset,
-        split=split, evaluation=evaluation, images=dataset.images,
-    )  # fmt: skip
+    report = EvaluationReport(**header, evaluation=evaluation, images=dataset.images)
     if save:
-        out = Path(out) if out is not None else default_output(run, f"eval-{split}")
         report.files = save_evaluation_figures(evaluation, dataset.images, out, report.title)
         report.files["report"] = out / "eval.json"
         atomic_write_json(report.files["report"], report.to_dict())
     return report
+
+
+def _objective_terms(trained: Any, dataset: Any, device: Any, batch_size: int | None) -> dict[str, float]:
+    from cnnlab.training.evaluation import eval_loader, evaluate
+
+    model = trained.model.to(device)
+    loader = eval_loader(dataset, scale=trained.scale, device=device, batch_size=batch_size)
+    return evaluate(model, loader, seed=0)
 
 
 def default_output(run: RunLike, name: str) -> Path:
@@ -149,6 +209,7 @@ class Predictions:
 
     run: str
     predictions: list[ImagePrediction]
+    problems: list[image_files.ImageProblem] = field(default_factory=list)  # the paths not used
 
     def __len__(self) -> int:
         return len(self.predictions)
@@ -165,7 +226,11 @@ class Predictions:
         ]  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
-        return {"run": self.run, "predictions": [p.to_dict() for p in self.predictions], "errors": []}
+        return {
+            "run": self.run,
+            "predictions": [p.to_dict() for p in self.predictions],
+            "errors": [{"file": str(p.path), "error": p.message} for p in self.problems],
+        }
 
     def _repr_html_(self) -> str:
         cells = []
@@ -184,19 +249,20 @@ class Predictions:
 
 def predict_files(
     run: RunLike,
-    images: Sequence[str | os.PathLike[str]],
+    images: Sequence[Any],
     *,
     top_k: int = 3,
     invert: bool = False,
     device: str = "auto",
-) -> tuple[Predictions, list[image_files.ImageProblem]]:
-    """Classify image files (or folders of them); also return the paths that could not be used."""
+) -> Predictions:
+    """Classify images: files or folders of them, tensors, arrays or Pillow images (see
+    :func:`cnnlab.analysis.images.read_inputs`); the paths that could not be used are in ``problems``."""
     from cnnlab.runs import load_trained
 
     trained = load_trained(run)
-    converted, problems = image_files.read_images(list(images), trained.input_shape, invert=invert)
+    converted, problems = image_files.read_inputs(list(images), trained.input_shape, invert=invert)
     predicted = metrics.predict_images(trained, converted, top_k=top_k, device=metrics.pick_device(device))
-    return Predictions(str(run), predicted), problems
+    return Predictions(str(run), predicted, problems)
 
 
 def problems_error(problems: Sequence[image_files.ImageProblem], predicted: int) -> DataError:

@@ -50,93 +50,49 @@ def eval_command(
     json_output: bool = typer.Option(False, "--json", help="Print the results as JSON."),
 ) -> None:
     """Accuracy, per-class precision/recall/F1, confusion matrix and the worst mistakes on a split."""
-    from cnnlab.analysis import metrics, visualize
-    from cnnlab.atomic import atomic_write_json
-    from cnnlab.runs import load_trained
+    from cnnlab.analysis.reports import PER_CLASS_COLUMNS, ObjectiveReport, evaluate_run
     from cnnlab.runs.rundir import locate_run
-    from cnnlab.training.metrics import uses_objective
 
     run = locate_run(run, runs_dir)
-    trained = load_trained(run)
-    dataset = metrics.load_split(run, trained, split, data_dir=data_dir)
-    out = out or _default_output(run, f"eval-{split}")
-    if uses_objective(trained.model):
-        hardware = metrics.pick_device(device)
-        _eval_objective(run, trained, dataset, split, out, hardware, batch_size, json_output)
-        return
-    evaluation = metrics.evaluate_trained(
-        trained, dataset, batch_size=batch_size, device=metrics.pick_device(device), top=top
+    report = evaluate_run(
+        run, split, out=out, top=top, batch_size=batch_size, device=device, data_dir=data_dir
     )
-    title = _eval_title(trained, split, dataset)
-    files = visualize.save_evaluation_figures(evaluation, dataset.images, out, title)
-    files["report"] = out / "eval.json"
-    report = {
-        **_eval_header(run, trained, split),
-        **evaluation.to_dict(),
-        "files": {name: str(path) for name, path in files.items()},
-    }
-    atomic_write_json(files["report"], report)
+    if isinstance(report, ObjectiveReport):
+        _print_objective(run, report, json_output)
+        return
     if json_output:
-        print_json(report)
+        print_json(report.to_dict())
         return
-    console.print(
-        f"[bold]{escape(title)}[/]: accuracy {evaluation.accuracy:.2%} ({evaluation.num_correct} of "
-        f"{evaluation.num_images}), loss {evaluation.loss:.4f}",
-        soft_wrap=True,
-    )
-    per_class = [
-        {"class": s.name, "precision": s.precision, "recall": s.recall, "f1": s.f1, "images": s.support}
-        for s in evaluation.per_class
-    ]
-    per_class.append({"class": "macro average", **evaluation.macro_average()})
-    print_table(per_class, columns=["class", "precision", "recall", "f1", "images"], title="Per class")
-    if evaluation.most_confused:
+    _print_headline(report)
+    per_class = [dict(zip(PER_CLASS_COLUMNS, row, strict=True)) for row in report.per_class_rows()]
+    print_table(per_class, columns=PER_CLASS_COLUMNS, title="Per class")
+    if report.evaluation.most_confused:
         print_table(
             [
                 {"true": c.true, "predicted as": c.predicted, "images": c.count}
-                for c in evaluation.most_confused
+                for c in report.evaluation.most_confused
             ],
             title="Most confused",
         )
-    _print_files(files)
+    _print_files(report.files)
 
 
-def _eval_header(run: Path, trained, split: str) -> dict[str, str | None]:
-    """What every eval.json starts with: which run, checkpoint, model, dataset and split."""
-    return {
-        "run": str(run),
-        "checkpoint": str(trained.checkpoint),
-        "model": trained.model_name,
-        "dataset": trained.dataset,
-        "split": split,
-    }
+def _print_headline(report) -> None:
+    """The report's headline, its title in bold."""
+    rest = report.headline().removeprefix(report.title)
+    console.print(f"[bold]{escape(report.title)}[/]{escape(rest)}", soft_wrap=True)
 
 
-def _eval_title(trained, split: str, dataset) -> str:
-    return f"{trained.model_name} on {trained.dataset} {split} ({len(dataset)} images)"
-
-
-def _eval_objective(run: Path, trained, dataset, split: str, out: Path, device, batch_size, as_json: bool):
-    """`cnnlab eval` of an autoencoder, VAE or RBM: the mean of each term of its training objective
-    on the split (what ``train`` reports as test_loss, test_recon, ...), with the sampling seeded,
-    in eval.json; the figures are `cnnlab generate`'s."""
+def _print_objective(run: Path, report, as_json: bool) -> None:
+    """`cnnlab eval` of an autoencoder, VAE or RBM: each term of its objective; the figures are
+    `cnnlab generate`'s."""
     from cnnlab.analysis.metrics import run_directory
-    from cnnlab.atomic import atomic_write_json
-    from cnnlab.training.evaluation import eval_loader, evaluate
-    from cnnlab.training.progress import format_metric
 
-    model = trained.model.to(device)
-    loader = eval_loader(dataset, scale=trained.scale, device=device, batch_size=batch_size)
-    terms = evaluate(model, loader, seed=0)
-    report = {**_eval_header(run, trained, split), "images": len(dataset), "objective": terms}
-    path = out / "eval.json"
-    atomic_write_json(path, report)
+    path = report.files["report"]
     if as_json:
-        print_json({**report, "files": {"report": str(path)}})
+        print_json({**report.to_dict(), "files": {"report": str(path)}})
         return
-    title = _eval_title(trained, split, dataset)
-    shown = ", ".join(format_metric(name, value) for name, value in terms.items())
-    console.print(f"[bold]{escape(title)}[/]: {shown} (each term of the training objective, mean per image)")
+    _print_headline(report)
     target = run_directory(run) or run
     _print_line(f"Wrote {path}. Figures (reconstructions, samples): cnnlab generate {target}")
 
@@ -153,32 +109,22 @@ def predict_command(
     json_output: bool = typer.Option(False, "--json", help="Print the results as JSON."),
 ) -> None:
     """Classify image files; each is converted to the model's input, and the output says how."""
-    from cnnlab.analysis import images as image_files
-    from cnnlab.analysis import metrics
-    from cnnlab.runs import load_trained
+    from cnnlab.analysis.reports import predict_files
     from cnnlab.runs.rundir import locate_run
 
     run = locate_run(run, runs_dir)
-    trained = load_trained(run)
-    converted, problems = image_files.read_images(images, trained.input_shape, invert=invert)
-    predictions = metrics.predict_images(trained, converted, top_k=top_k, device=metrics.pick_device(device))
+    result = predict_files(run, images, top_k=top_k, invert=invert, device=device)
     if json_output:
-        print_json(
-            {
-                "run": str(run),
-                "predictions": [p.to_dict() for p in predictions],
-                "errors": [{"file": str(p.path), "error": p.message} for p in problems],
-            }
-        )
+        print_json(result.to_dict())
     else:
-        _print_predictions(predictions)
-    for problem in problems:
+        _print_predictions(result.predictions)
+    for problem in result.problems:
         err_console.print(f"[bold red]Error:[/] {escape(str(problem))}", soft_wrap=True)
-    if problems:
+    if result.problems:
         # An error, not typer.Exit: the exit code must be non-zero, and cli.main maps errors to 1.
         raise DataError(
-            f"{len(problems)} input(s) could not be used (see above); "
-            f"{len(predictions)} image(s) were predicted."
+            f"{len(result.problems)} input(s) could not be used (see above); "
+            f"{len(result)} image(s) were predicted."
         )
 
 
@@ -202,6 +148,8 @@ def visualize_command(
     out: Path | None = typer.Option(None, "--out", help="Folder for the PNGs (default RUN/visualize)."),
 ) -> None:
     """Filters, feature maps and Grad-CAM of a trained model, as PNGs sized for reading."""
+    from cnnlab import visualize
+    from cnnlab.analysis.reports import default_output
     from cnnlab.runs import load_trained
     from cnnlab.runs.rundir import locate_run
 
@@ -211,71 +159,18 @@ def visualize_command(
         raise UsageError("--class chooses the class Grad-CAM explains; use it with --gradcam IMAGE.")
     run = locate_run(run, runs_dir)
     trained = load_trained(run)
-    out = out or _default_output(run, "visualize")
-    written: dict[str, Path] = {}
-    if filters:
-        written |= _save_filters(trained, layer, out)
+    out = out or default_output(run, "visualize")
+    pictures = [visualize.filters(trained, layer)] if filters else []
     if feature_maps is not None:
-        written |= _save_feature_maps(trained, _read_shown_image(trained, feature_maps, invert), layer, out)
+        pictures += visualize.feature_maps(trained, feature_maps, layer, invert=invert)
     if gradcam is not None:
-        image = _read_shown_image(trained, gradcam, invert)
-        written |= _save_grad_cam(trained, image, class_name, layer, out)
-    _print_files(written)
-
-
-def _read_shown_image(trained, path: Path, invert: bool):
-    """The image converted to the model's input, with what was done to it said aloud."""
-    from cnnlab.analysis import images as image_files
-
-    image = image_files.read_image(path, trained.input_shape, invert=invert)
-    _print_line(f"{image.path.name}: {image.description}")
-    return image
-
-
-def _save_filters(trained, layer: str | None, out: Path) -> dict[str, Path]:
-    """The kernels of ``layer`` (default: the first conv layer) as one PNG."""
-    from cnnlab.analysis import visualize
-
-    name = layer or visualize.conv_layers_in_order(trained)[0]
-    figure = visualize.filters_figure(name, visualize.resolve_layer(trained.model, name))
-    return {f"filters of {name}": visualize.save_figure(figure, out / f"filters-{name}.png")}
-
-
-def _save_feature_maps(trained, image, layer: str | None, out: Path) -> dict[str, Path]:
-    """One PNG a conv layer (or only ``layer``) of its activations for ``image``."""
-    from cnnlab.analysis import metrics, visualize
-
-    (prediction,) = metrics.predict_images(trained, [image], top_k=1)
-    caption = (
-        f"{image.path.name}, predicted '{prediction.classes[0]}' (p = {prediction.probabilities[0]:.3f})"
-    )
-    maps = visualize.feature_maps(trained, image.pixels, [layer] if layer else None)
-    written = {}
-    for name, activations in maps.items():
-        module = visualize.resolve_layer(trained.model, name)
-        figure = visualize.feature_maps_figure(name, activations, image.pixels, caption, module)
-        path = out / f"feature-maps-{image.path.stem}-{name}.png"
-        written[f"feature maps of {name}"] = visualize.save_figure(figure, path)
-    return written
-
-
-def _save_grad_cam(trained, image, class_name: str | None, layer: str | None, out: Path) -> dict[str, Path]:
-    """The Grad-CAM map of ``class_name`` (default: the predicted class) over ``image``, and what it says."""
-    from cnnlab.analysis import visualize
-
-    class_index = visualize.resolve_class(trained.classes, class_name) if class_name is not None else None
-    result = visualize.grad_cam(trained, image.pixels, class_index=class_index, layer=layer)
-    figure = visualize.grad_cam_figure(image.pixels, result, trained.classes, image.path.name)
-    path = visualize.save_figure(figure, out / f"gradcam-{image.path.stem}.png")
-    _print_line(
-        f"Grad-CAM for class '{trained.classes[result.class_index]}' (p = {result.probability:.3f}); "
-        f"predicted '{trained.classes[result.predicted]}' (p = {result.predicted_probability:.3f})"
-    )
-    if not result.has_evidence:
-        _print_line(
-            f"Nothing at layer {result.layer} speaks for this class; try an earlier one with --layer."
-        )
-    return {f"Grad-CAM at {result.layer}": path}
+        pictures.append(visualize.gradcam(trained, gradcam, class_name, layer, invert=invert))
+    said: set[str] = set()  # each feature-map picture repeats how its image was converted
+    for note in (note for picture in pictures for note in picture.notes):
+        if note not in said:
+            said.add(note)
+            _print_line(note)
+    _print_files({picture.label: picture.save(out / f"{picture.name}.png") for picture in pictures})
 
 
 def export_command(
@@ -289,6 +184,7 @@ def export_command(
     """Export to ONNX or TorchScript with class names and normalisation in the file's metadata;
     the export is checked against PyTorch on real test images before it is kept."""
     from cnnlab.analysis import export
+    from cnnlab.analysis.reports import default_output
     from cnnlab.runs import load_trained
     from cnnlab.runs.rundir import locate_run
 
@@ -297,7 +193,7 @@ def export_command(
     run = locate_run(run, runs_dir)
     trained = load_trained(run)
     images, check_data = export.check_images(trained, data_dir=data_dir)
-    target = out or _default_output(run, export.FILE_NAMES[format])
+    target = out or default_output(run, export.FILE_NAMES[format])
     report = export.export_model(trained, target, format, images=images, check_data=check_data)
     if json_output:
         print_json(report.to_dict())
@@ -309,14 +205,6 @@ def export_command(
         f"{report.max_abs_difference:.2e} (< {export.TOLERANCE:g})."
     )
     _print_line(f"Metadata: {', '.join(report.metadata)}; input: {report.metadata['preprocessing']}.")
-
-
-def _default_output(run: Path, name: str) -> Path:
-    """RUN/name for a run directory (or a checkpoint inside one); else beside the checkpoint file."""
-    from cnnlab.analysis.metrics import run_directory
-
-    directory = run_directory(run)
-    return directory / name if directory is not None else run.parent / f"{run.stem}-{name}"
 
 
 def _print_predictions(predictions: list) -> None:

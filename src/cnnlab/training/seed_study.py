@@ -141,5 +141,5 @@ def compare_finals(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> dict[str
 
 def _default_group(model: Any, dataset: Any, options: dict[str, Any]) -> str:
     model_name = model if isinstance(model, str) else options.get("model", "model")
-    dataset_name = Path(str(dataset)).name if isinstance(dataset, str) else options.get("dataset", "data")
+    dataset_name = Path(dataset).name if isinstance(dataset, str | Path) else options.get("dataset", "data")
     return f"{model_name}-{dataset_name}-{time.strftime('%Y%m%d-%H%M%S')}"
