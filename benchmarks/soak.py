@@ -12,7 +12,7 @@ trained without interruption. A trial passes when the two end bit-identical: eve
 final checkpoint's model, and every metrics.jsonl record without its wall-clock entries. At the end
 ``runs list`` must list every run of the soak exactly once.
 
-    python -m benchmarks.soak                 # 20 trials, seed 0
+    python -m benchmarks.soak                 # 20 trials, seed 0, two at a time
     python -m benchmarks.run --only soak      # the same, as a part of the benchmark run
 """
 
@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,9 @@ STARTUP_SHARE = 0.25
 SIGNALS = {"SIGKILL": signal.SIGKILL, "SIGINT": signal.SIGINT}
 TRIALS = {"quick": 5, "full": 20}  # as a part of benchmarks.run
 TIMEOUT_S = 600
+# Trials at a time: each training runs one thread, so two keep a 2-core machine busy (a trial waits
+# on its subprocesses, which is where the time goes: three starts of `python -m cnnlab train`).
+WORKERS = 2
 
 
 @dataclass
@@ -73,20 +77,20 @@ class Trial:
         return text + (f": {self.message}" if self.message else "")
 
 
-def run(trials: int = 20, seed: int = 0, runs_dir: Path | None = None) -> dict[str, Any]:
-    """Run ``trials`` seeded kill-resume-compare trials; the summary and every trial, as a dict."""
+def run(
+    trials: int = 20, seed: int = 0, runs_dir: Path | None = None, workers: int = WORKERS
+) -> dict[str, Any]:
+    """Run ``trials`` seeded kill-resume-compare trials, ``workers`` at a time; the summary and every
+    trial, as a dict. The trials are drawn before any runs, so a seed names the same trials whatever
+    ``workers`` is; each prints its line as it ends."""
     owned = runs_dir is None
     runs_dir = Path(tempfile.mkdtemp(prefix="cnnlab-soak-")) if owned else Path(runs_dir)
-    chooser = random.Random(seed)
-    done: list[Trial] = []
-    for number in range(trials):
-        kind = chooser.choice(sorted(SIGNALS))
-        # A quarter of the kills land during start-up (step 0: before any checkpoint), the rest after a step.
-        step = 0 if chooser.random() < STARTUP_SHARE else chooser.randint(1, STEPS - 1)
-        delay = chooser.uniform(0.0, STARTUP_KILL_S)
-        trial = _trial(runs_dir, number, kind, step, delay)
-        print(trial.line(), flush=True)
-        done.append(trial)
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        futures = [pool.submit(_trial, runs_dir, *plan) for plan in draw_trials(trials, seed)]
+        for future in as_completed(futures):
+            print(future.result().line(), flush=True)
+    done = [future.result() for future in futures]
     listed = _listed_names(runs_dir)
     expected = [f"soak-{n}" for n in range(trials)] + [f"twin-{n}" for n in range(trials)]
     counts = Counter(listed)
@@ -100,6 +104,8 @@ def run(trials: int = 20, seed: int = 0, runs_dir: Path | None = None) -> dict[s
         "index_missing": [name for name in expected if counts[name] == 0],
         "index_repeated": [name for name, count in counts.items() if count > 1],
         "runs_dir": str(runs_dir),
+        "workers": workers,
+        "seconds": round(time.monotonic() - started, 1),
         "results": [{**asdict(trial), "identical": trial.identical} for trial in done],
     }
     problems = f" (missing {summary['index_missing']}, repeated {summary['index_repeated']})"
@@ -107,8 +113,22 @@ def run(trials: int = 20, seed: int = 0, runs_dir: Path | None = None) -> dict[s
         f" {summary['identical']}/{trials} bit-identical to their uninterrupted twin (target: all); "
         f"{summary['not_resumed']} could not be resumed; the index lists every run exactly once: "
         + ("yes" if index_ok else "NO" + problems)
+        + f"; {summary['seconds']:.0f} s with {workers} trials at a time"
     )
     return summary
+
+
+def draw_trials(trials: int, seed: int) -> list[tuple[int, str, int, float]]:
+    """Each trial's (number, signal, step, start-up delay), drawn from ``seed``: step 0 is a kill
+    during start-up, ``delay`` s after the run folder appears (before any checkpoint)."""
+    chooser = random.Random(seed)
+    drawn = []
+    for number in range(trials):
+        kind = chooser.choice(sorted(SIGNALS))
+        # A quarter of the kills land during start-up (step 0: before any checkpoint), the rest after a step.
+        step = 0 if chooser.random() < STARTUP_SHARE else chooser.randint(1, STEPS - 1)
+        drawn.append((number, kind, step, chooser.uniform(0.0, STARTUP_KILL_S)))
+    return drawn
 
 
 def _trial(runs_dir: Path, number: int, kind: str, step: int, delay: float) -> Trial:
@@ -150,13 +170,20 @@ def _cnnlab(runs_dir: Path, *args: str) -> subprocess.CompletedProcess:
 
 def _signal_at(child: subprocess.Popen, metrics: Path, step: int, delay: float, sig: int) -> bool:
     """Send ``sig`` to ``child`` after it logged ``step`` (0: ``delay`` s after its run folder
-    appeared, before or around its first step, so before its first checkpoint). False when it
-    finished first."""
+    appeared or at its first logged step, whichever is first, so before its first checkpoint).
+    False when it finished first."""
     started, created = time.monotonic(), None
     while child.poll() is None:
         if created is None and (metrics.parent / "config.json").exists():
             created = time.monotonic()
-        early = step == 0 and created is not None and time.monotonic() - created >= delay
+        # A start-up kill lands ``delay`` s after the run folder appears, or at the first logged
+        # step if that comes first: on a quiet machine the whole training can take under 0.5 s,
+        # and a start-up kill must land before the first checkpoint (step 2), not after the end.
+        early = (
+            step == 0
+            and created is not None
+            and (time.monotonic() - created >= delay or _logged_step(metrics) >= 1)
+        )
         if early or (step and _logged_step(metrics) >= step):
             child.send_signal(sig)
             break
@@ -226,8 +253,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--runs-dir", type=Path, default=None, help="default: a new temporary folder")
+    parser.add_argument("--workers", type=int, default=WORKERS, help=f"trials at a time (default {WORKERS})")
     args = parser.parse_args(argv)
-    summary = run(args.trials, args.seed, args.runs_dir)
+    summary = run(args.trials, args.seed, args.runs_dir, args.workers)
     return 0 if summary["identical"] == args.trials and summary["index_lists_each_run_once"] else 1
 
 

@@ -17,7 +17,8 @@ def test_recipes_json_lists_every_recipe_with_its_settings_and_measurement(capsy
     assert "cnnlab train --recipe cifar10-fast" in fast["measured"]
     speedrun = next(row for row in rows if row["name"] == "cifar10-speedrun")
     assert "model=speedrun" in speedrun["settings"] and "epochs=12" in speedrun["settings"]
-    assert next(row for row in rows if row["name"] == "default")["settings"] == "(defaults)"
+    main_job = next(row for row in rows if row["name"] == "default")["settings"]
+    assert "model=lenet5" in main_job and "epochs=5" in main_job and "crop_padding=1" in main_job
 
 
 def test_recipes_table_names_them(capsys):

@@ -5,6 +5,7 @@ verification is never used, and never recorded as verified."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -144,3 +145,28 @@ def test_an_empty_class_folder_in_test_is_one_readable_warning_line(tmp_path, ca
     assert len(warnings) == 1
     assert warnings[0].startswith("Warning: Class folder ") and "square has no images" in warnings[0]
     assert ".py:" not in warnings[0] and "DataWarning" not in warnings[0]
+
+
+def _listed_state(capsys, root: Path) -> str:
+    capsys.readouterr()  # what came before
+    assert main(["data", "list", "--data-dir", str(root), "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    return next(row for row in rows if row["name"] == "tiny-mnist")["verified"]
+
+
+def test_data_list_says_failed_naming_the_file_after_a_failed_verify_until_one_passes(tiny_mnist, capsys):
+    root, _, _ = tiny_mnist
+    images = root / "tiny-mnist" / IMAGES
+    good = images.read_bytes()
+    assert main(["data", "verify", "tiny-mnist", "--data-dir", str(root)]) == 0
+    assert _listed_state(capsys, root) == "official"
+    flip_keeping_stamp(images)
+    assert main(["data", "verify", "tiny-mnist", "--data-dir", str(root)]) == 1
+    assert _listed_state(capsys, root) == f"FAILED ({IMAGES})"
+    with pytest.raises(ChecksumError):  # the failure is a record, never a pass
+        load_dataset("tiny-mnist", data_dir=root)
+    assert _listed_state(capsys, root) == f"FAILED ({IMAGES})"
+    images.write_bytes(good)  # restored: still FAILED until a verify passes
+    assert _listed_state(capsys, root) == f"FAILED ({IMAGES})"
+    assert main(["data", "verify", "tiny-mnist", "--data-dir", str(root)]) == 0
+    assert _listed_state(capsys, root) == "official"

@@ -51,6 +51,17 @@ def test_models_imports_no_torch():
     assert subprocess.run([sys.executable, "-c", code], capture_output=True).returncode == 0
 
 
+@pytest.mark.parametrize("command", [["--help"], ["train", "--help"], ["data", "--help"]])
+def test_help_imports_no_torch(command):
+    code = (
+        "import sys\nfrom cnnlab.cli import main\n"
+        f"try:\n    main({command!r})\nexcept SystemExit:\n    pass\n"
+        "sys.exit(7 if 'torch' in sys.modules else 0)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-500:]
+
+
 def test_other_model_sources_are_counted_again_and_cached(monkeypatch, tmp_path):
     monkeypatch.setattr(model_table, "_sources_fingerprint", lambda: "changed sources")
     counted = []

@@ -9,7 +9,7 @@ import pytest
 import cnnlab
 from cnnlab.errors import ConfigError, UnknownNameError
 from cnnlab.training import TrainConfig, resolve_config
-from cnnlab.training.recipes import RECIPES, Recipe, add_recipe, get_recipe
+from cnnlab.training.recipes import RECIPES, Recipe, add_recipe
 
 
 @pytest.mark.parametrize(
@@ -172,7 +172,13 @@ def test_a_file_that_does_not_parse_names_the_file_and_the_line(tmp_path: Path, 
 
 
 def test_unknown_recipe_lists_the_known_ones():
-    assert get_recipe("default").settings == {}
+    main_job = resolve_config(recipe="default")  # what a bare `cnnlab train` runs: LeNet-5 kept
+    assert (main_job.model, main_job.dataset, main_job.epochs, main_job.batch_size) == (
+        "lenet5",
+        "mnist",
+        5,
+        256,
+    )
     with pytest.raises(ValueError, match="defined twice"):
         add_recipe(Recipe("default", "again"))
     with pytest.raises(UnknownNameError, match="Unknown recipe 'defualt'. Did you mean 'default'"):

@@ -202,3 +202,23 @@ def test_quick_recipe_with_its_patch_stem_repeats_to_the_bit_and_resumes(
     resumed = resume(interrupted_run(settings, 5, "quick-cut"), progress=False)
     assert same_weights(resumed.model, first.model)
     assert learning_records(resumed.history) == learning_records(first.history)
+
+
+def test_deterministic_mode_is_set_without_importing_the_compiler():
+    """torch.use_deterministic_algorithms imports torch._inductor (1.5-2 s of every run's start-up);
+    the hardware context sets the same eager flag without it, and restores it after."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, torch\n"
+        "from cnnlab.training.config import TrainConfig\n"
+        "from cnnlab.training.hardware import choose_hardware, hardware_context\n"
+        "hardware = choose_hardware(TrainConfig(deterministic=True))\n"
+        "with hardware_context(hardware):\n"
+        "    inside = torch.are_deterministic_algorithms_enabled()\n"
+        "print(inside, torch.are_deterministic_algorithms_enabled(), 'torch._inductor' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "False", "False"]

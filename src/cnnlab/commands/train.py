@@ -74,7 +74,7 @@ def recipes_command(
     print_table(rows, title="cnnlab train --recipe NAME (flags given with it still override it)")
 
 
-_TRAIN_HELP = """Train a model: `cnnlab train` alone trains LeNet-5 on MNIST (offline, about a minute).
+_TRAIN_HELP = """Train a model: `cnnlab train` alone trains LeNet-5 on MNIST to 99% (offline).
 
 Examples: cnnlab train --model tutorial-cnn --dataset cifar10 --epochs 10 --optimizer adam --lr 1e-3;
 cnnlab train --seeds 0-4 --name baseline; cnnlab train --resume baseline-seed0.

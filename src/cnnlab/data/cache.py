@@ -8,7 +8,9 @@ so a different copy of a dataset (official vs. local manifest) gets its own entr
 Verification records (``<cache>/verified/<hash of the folder path>.json``) hold each source file's
 stamp (size, modification time, status-change time, inode) and checksum as last verified. A load
 whose files have the same stamp reuses the recorded checksum instead of re-hashing 180 MB on every
-run; ``cnnlab data verify`` always re-hashes, and a file that fails it loses its record. Size and
+run; ``cnnlab data verify`` always re-hashes, and a file that fails it has its record replaced by
+one of the failure (never read as a pass), which ``cnnlab data list`` reports until a check of
+that file passes again. Size and
 mtime alone are not enough: bytes can be rewritten and the mtime put back (``os.utime``, ``touch
 -r``, ``cp -p``), but any write or ``utime`` sets the status-change time to now, which no
 unprivileged program can set back; a file replaced by another gets a new inode.
@@ -22,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -126,7 +129,7 @@ def file_stamp(path: Path) -> dict[str, int]:
 def recorded_digest(path: Path, algorithm: str) -> str | None:
     """The checksum recorded for ``path`` if the file is unchanged since, else None."""
     entry = _read_records(path.parent).get(path.name)
-    if not entry or entry.get("algorithm") != algorithm:
+    if not entry or entry.get("failed") or entry.get("algorithm") != algorithm:
         return None
     try:
         stamp = file_stamp(path)
@@ -138,29 +141,44 @@ def recorded_digest(path: Path, algorithm: str) -> str | None:
 
 def remember_digests(checks) -> None:
     """Record (size, mtime, checksum) of files that just passed verification (``FileCheck``s)."""
+    _update_records(
+        checks,
+        lambda check: {
+            "algorithm": check.expected.algorithm,
+            "digest": check.actual,
+            **file_stamp(check.path),
+        },
+    )
+
+
+def record_failures(checks) -> None:
+    """Replace the records of files that just failed verification (``FileCheck``s) by records of
+    the failure: no later load trusts them (a failure is never read as a pass), and ``cnnlab data
+    list`` says FAILED, naming them, until a check of the file passes (:func:`remember_digests`)."""
+    _update_records(
+        checks,
+        lambda check: {
+            "algorithm": check.expected.algorithm,
+            "failed": True,
+            "expected": check.expected.digest,
+            "digest": check.actual,
+        },
+    )
+
+
+def _update_records(checks, entry_of: Callable[[Any], dict[str, Any]]) -> None:
     by_folder: dict[Path, list] = {}
     for check in checks:
         by_folder.setdefault(check.path.parent, []).append(check)
     for folder, folder_checks in by_folder.items():
         records = _read_records(folder)
-        for check in folder_checks:
-            records[check.path.name] = {
-                "algorithm": check.expected.algorithm,
-                "digest": check.actual,
-                **file_stamp(check.path),
-            }
+        records.update({check.path.name: entry_of(check) for check in folder_checks})
         _write_records(folder, records)
 
 
-def forget_digests(paths: list[Path]) -> None:
-    """Drop the records of files that just failed verification, so no later load trusts them."""
-    by_folder: dict[Path, list[Path]] = {}
-    for path in paths:
-        by_folder.setdefault(path.parent, []).append(path)
-    for folder, folder_paths in by_folder.items():
-        records = _read_records(folder)
-        if any(records.pop(path.name, None) is not None for path in folder_paths):
-            _write_records(folder, records)
+def recorded_failure(path: Path) -> bool:
+    """Whether the last check of ``path`` failed (and none has passed since)."""
+    return bool(_read_records(path.parent).get(path.name, {}).get("failed"))
 
 
 def _write_records(folder: Path, records: dict[str, dict[str, Any]]) -> None:

@@ -23,7 +23,7 @@ class DatasetStatus:
     classes: int
     where: str  # the folder, or NOT_FOUND
     origin: str  # "--data-dir", "$CNNLAB_DATA", "user cache", "shipped with cnnlab", or ""
-    verified: str  # "official", "local manifest", "FAILED", NOT_CHECKED, or NOT_FOUND
+    verified: str  # "official", "local manifest", "FAILED (files)", NOT_CHECKED, or NOT_FOUND
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,10 @@ def dataset_status(spec: DatasetSpec, data_dir=None) -> DatasetStatus:
         )
     wanted = official_checksums(spec, location)
     checks = verify.check_files(location.folder, wanted, hash_unrecorded=False)
-    if len(checks) < len(wanted):
+    failed = verify.failed_files(location.folder, wanted)
+    if failed:
+        state = f"FAILED ({', '.join(failed)})"
+    elif len(checks) < len(wanted):
         state = NOT_CHECKED
     elif all(check.ok for check in checks):
         state = verify.verification_label({c.expected.source for c in checks})

@@ -14,7 +14,13 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from cnnlab.data.cache import fingerprint, forget_digests, recorded_digest, remember_digests
+from cnnlab.data.cache import (
+    fingerprint,
+    record_failures,
+    recorded_digest,
+    recorded_failure,
+    remember_digests,
+)
 from cnnlab.errors import ChecksumError, DataError
 
 MANIFEST_NAME = "SHA256SUMS"
@@ -137,9 +143,16 @@ def check_files(
 
 def record_outcome(checks: list[FileCheck]) -> None:
     """Remember the checksums of the files that passed, so the next load need not re-hash them, and
-    forget any record of the files that failed, so nothing trusts them again."""
+    record the files that failed as failed, so nothing trusts them again and ``cnnlab data list``
+    names them."""
     remember_digests([c for c in checks if c.ok])
-    forget_digests([c.path for c in checks if not c.ok])
+    record_failures([c for c in checks if not c.ok])
+
+
+def failed_files(folder: Path, official_md5: dict[str, str | None]) -> list[str]:
+    """The files of ``folder`` (relative paths) whose last check failed, none passing since."""
+    names = expectations(folder, official_md5)
+    return [relative for relative in names if recorded_failure(folder / relative)]
 
 
 def require_ok(checks: list[FileCheck], what_to_do: str) -> None:

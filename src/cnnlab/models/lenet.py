@@ -35,11 +35,21 @@ C3_TABLE = (
 PAPER_SIZE = 32  # the paper's input: 32x32
 
 
+SQUASH_A, SQUASH_S = 1.7159, 2.0 / 3.0  # the paper's amplitude A and slope S
+
+
 class Squash(nn.Module):
-    """The paper's sigmoid: f(a) = A tanh(S a), A = 1.7159, S = 2/3 (so that f(1) = 1)."""
+    """The paper's sigmoid: f(a) = A tanh(S a), A = 1.7159, S = 2/3 (so that f(1) = 1).
+
+    Computed as 2A sigmoid(2S a) - A, the same function (tanh(z) = 2 sigmoid(2z) - 1): torch's CPU
+    tanh is many times slower than its sigmoid, and the squashing runs on every unit of every layer
+    (a third of a training step with tanh). Forward and backward, this form takes 0.58x the CPU time
+    in float32 and 0.62x in bfloat16 (benchmarks/README.md). The two forms differ by float rounding
+    only, a few units in the last place of A (tests/models/test_lenet.py).
+    """
 
     def forward(self, x: Tensor) -> Tensor:
-        return 1.7159 * torch.tanh(x * (2.0 / 3.0))
+        return torch.sigmoid(x * (2.0 * SQUASH_S)) * (2.0 * SQUASH_A) - SQUASH_A
 
 
 class Subsampling(nn.Module):

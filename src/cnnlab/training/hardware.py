@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -189,7 +190,7 @@ def hardware_context(hardware: Hardware) -> Iterator[None]:
             os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_DETERMINISTIC)
         torch.backends.cudnn.deterministic = hardware.deterministic
         torch.backends.cudnn.benchmark = not hardware.deterministic
-    torch.use_deterministic_algorithms(hardware.deterministic, warn_only=False)
+    set_deterministic(hardware.deterministic)
     # Deterministic mode also fills every new tensor with NaN (a debugging aid that catches reads
     # of uninitialised memory; it changes no result). A step allocates hundreds of tensors, and
     # filling each one is memory traffic a small network's step does not need: skip them.
@@ -202,9 +203,23 @@ def hardware_context(hardware: Hardware) -> Iterator[None]:
             yield
     finally:
         torch.set_num_threads(saved_threads)
-        torch.use_deterministic_algorithms(saved_deterministic)
+        set_deterministic(saved_deterministic)
         torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = saved_cudnn
         torch.utils.deterministic.fill_uninitialized_memory = saved_fill
+
+
+def set_deterministic(mode: bool) -> None:
+    """``torch.use_deterministic_algorithms(mode)``, without importing torch's compiler for it.
+
+    In recent torch (2.13 here) that function imports ``torch._inductor.config`` (and with it dynamo: 1.5-2 s
+    of CPU, more than a start-up's whole import of torch) only to set inductor's own flag, which
+    matters to compiled code alone. While the compiler is not loaded, set only the eager flag; once
+    it is (``torch.compile`` imports it), go through torch's function so both flags agree.
+    """
+    if "torch._inductor.config" in sys.modules or not hasattr(torch._C, "_set_deterministic_algorithms"):
+        torch.use_deterministic_algorithms(mode, warn_only=False)
+    else:
+        torch._C._set_deterministic_algorithms(mode, warn_only=False)
 
 
 def autocast(hardware: Hardware | None) -> contextlib.AbstractContextManager:
