@@ -27,6 +27,11 @@ from cnnlab.errors import CnnlabError
 from cnnlab.runs.rundir import RunDir
 
 POLL_S = 0.2
+# result.json is read again when its size or modification time changes, and at least this often:
+# a killed run's process leaves it saying "running", and only reading it (which checks the
+# process) turns it "interrupted". Reading it every poll for every client was most of what 20
+# watching pages cost the machine.
+STATUS_EVERY_S = 2.0
 HEARTBEAT_S = 15.0
 DONE = frozenset({"finished", "failed", "interrupted"})
 
@@ -75,6 +80,15 @@ def run_status(run_dir: RunDir) -> str:
         return "running"
 
 
+def result_signature(run_dir: RunDir) -> tuple[int, int] | None:
+    """result.json's size and modification time (None while there is none)."""
+    try:
+        found = run_dir.result_path.stat()
+    except OSError:
+        return None
+    return found.st_size, found.st_mtime_ns
+
+
 def sse(event: str, data: Any) -> str:
     return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
 
@@ -90,13 +104,16 @@ async def metric_events(
     counter.open += 1
     try:
         status, beat = None, time.monotonic()
+        current, signature, status_read = None, None, -STATUS_EVERY_S
         while not await is_disconnected():
             records, offset, reset = read_new_records(run_dir.metrics_path, offset)
             if reset:
                 yield sse("reset", {})
             for record, after in records:
                 yield sse("metric", {**record, "offset": after})
-            current = run_status(run_dir)
+            now, seen = time.monotonic(), result_signature(run_dir)
+            if seen != signature or now - status_read >= STATUS_EVERY_S:
+                signature, status_read, current = seen, now, run_status(run_dir)
             if current != status:
                 status = current
                 yield sse("status", {"status": status})
