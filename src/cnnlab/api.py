@@ -167,21 +167,24 @@ def compare(first: Any, second: Any, *, metrics: Sequence[str] | None = None,
 
 
 def experiment(name: str, *, quick: bool = False, seeds: int | None = None, out: PathLike | None = None,
-               runs_dir: PathLike | None = None, data_dir: PathLike | None = None, device: str = "auto",
-               threads: int | None = None, progress: bool = False) -> Any:  # fmt: skip
+               runs_dir: PathLike | None = None, resume: PathLike | None = None,
+               data_dir: PathLike | None = None, device: str = "auto", threads: int | None = None,
+               progress: bool = False) -> Any:  # fmt: skip
     """Run one of the course's experiments (``cnnlab experiment list``), as ``cnnlab experiment``;
-    it writes report.md and results.json. ``quick``: the short version. Returns an
-    ``ExperimentResult`` (a notebook shows its table and figures).
+    it writes report.md and results.json. ``quick``: the short version. ``resume``: the folder of
+    the same experiment, interrupted, to continue. Returns an ``ExperimentResult`` (a notebook
+    shows its table and figures).
 
     Example::
 
         cnnlab.experiment("fc-vs-cnn", quick=True)
+        cnnlab.experiment("fc-vs-cnn", quick=True, resume="runs/experiments/fc-vs-cnn-20261201-101500")
     """
     from cnnlab.experiments import run_experiment
 
-    return run_experiment(name, quick=quick, seeds=seeds, out=out, runs_dir=runs_dir, device=device,
-                          threads=threads, data_dir=str(data_dir) if data_dir else None, progress=progress,
-                          say=print)  # fmt: skip
+    return run_experiment(name, quick=quick, seeds=seeds, out=out, runs_dir=runs_dir, resume=resume,
+                          device=device, threads=threads, data_dir=str(data_dir) if data_dir else None,
+                          progress=progress, say=print)  # fmt: skip
 
 
 def load_dataset(name: PathLike, split: str = "train", **options: Any) -> Any:

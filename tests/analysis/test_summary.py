@@ -245,3 +245,22 @@ def test_comparison_puts_totals_side_by_side():
     assert rows["conv/linear layers"]["vgg16"] == "16"
     assert [entry["model"] for entry in comparison.to_dict()] == ["vgg16", "resnet18", "googlenet"]
     assert comparison.to_markdown().splitlines()[0] == "| metric | vgg16 | resnet18 | googlenet |"
+
+
+def test_depthwise_convolutions_show_their_groups_and_what_they_save():
+    from cnnlab.formatting import format_short_count
+
+    summary = explain("mobilenet-v2", (3, 224, 224))
+    depthwise = [row for row in summary.rows if row.depthwise]
+    assert len(depthwise) == 17 and all(row.type == "Conv2d (depthwise)" for row in depthwise)
+    first = next(row for row in depthwise if row.name == "features.2.block.1.0")
+    assert (first.window, first.groups, first.params) == ("k3 s2 p1 g96", 96, 9 * 96)
+    assert first.macs == 9 * 96 * 56 * 56  # one 3x3 filter per channel at each of 56x56 outputs
+    model = meta_model("mobilenet-v2", (3, 224, 224), 1000)
+    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d) and m.groups > 1]
+    dense = sum(9 * c.in_channels * c.out_channels for c in convs)  # the same layers with groups=1
+    (line,) = [line for line in summary.total_lines() if line.startswith("Depthwise")]
+    assert f"would need {format_short_count(dense)} parameters" in line
+    assert f"{sum(row.params for row in depthwise):,} parameters" in line
+    assert "g3" in summarize_model(nn.Conv2d(6, 12, 3, groups=3), (6, 8, 8)).rows[0].window
+    assert not any(line.startswith("Depthwise") for line in explain("resnet18").total_lines())

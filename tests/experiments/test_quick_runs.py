@@ -188,3 +188,21 @@ def test_autoencoders(quick_run):
         "A conv VAE" in finished.report
         and "test_kl" in cells["VAE conv 64-128, 32-d code, one-cycle, 20 epochs"]["per_seed"]
     )
+
+
+def test_mixup(quick_run, cifar10_dir):
+    finished = quick_run("mixup", cifar10_dir)
+    check_consistent(finished)
+    cells = finished.results["cells"]
+    assert {label: cell["settings"].get("mixup") for label, cell in cells.items()} == {
+        "5,000 images x 30 epochs, plain": None, "5,000 images x 30 epochs, MixUp": 1.0,
+        "50,000 images x 3 epochs, plain": None, "50,000 images x 3 epochs, MixUp": 1.0,
+    }  # fmt: skip
+    assert all(cell["train_images"] == 500 for cell in cells.values())
+    for label, gaps in finished.results["results"]["train_test_gap"].items():
+        assert ", ".join(f"{g * 100:.2f}" for g in gaps) in finished.table_row(label, "train eval minus test")
+        final = cells[label]["per_seed"]
+        pairs = zip(final["train_eval_accuracy"], final["test_accuracy"], strict=True)
+        assert gaps == pytest.approx([train - test for train, test in pairs])
+    assert len(finished.results["comparisons"]) == 2
+    assert "Measured here: MixUp" in finished.report

@@ -25,6 +25,7 @@ COURSE_ORDER = [
     "optimizers",
     "losses",
     "dropout",
+    "mixup",
     "seed-noise",
     "autoencoders",
     "transfer",

@@ -39,6 +39,8 @@ REFERENCE_PARAMS = {
     "resnet50": 25_557_032,
     "resnet101": 44_549_160,
     "resnet152": 60_192_808,
+    "se-resnet50": 28_088_024,  # the paper's 28.09 M
+    "mobilenet-v2": 3_504_872,
     "lenet5": 60_850,
 }
 
@@ -88,6 +90,8 @@ REAL_PASSES = [
     ("resnet50", (1, 28, 28), {}),
     ("googlenet", (3, 32, 32), {"aux_logits": True}),
     ("inception-v3", (1, 28, 28), {}),
+    ("mobilenet-v2", (3, 32, 32), {}),
+    ("se-resnet18", (1, 28, 28), {}),
 ]
 
 

@@ -119,7 +119,8 @@ def test_a_new_head_is_skipped_and_kept():
     before = model.fc.weight.clone()
     skipped = load_state(model, file, rename=renamer("resnet18"), skip=lambda key: key.startswith("fc."))
     assert skipped == ["fc.weight", "fc.bias"]
-    assert torch.equal(model.fc.weight, before)
+    # Bit for bit: to_empty leaves memory as it was, and it may hold NaNs (NaN != NaN for torch.equal).
+    assert torch.equal(model.fc.weight.view(torch.int32), before.view(torch.int32))
     assert torch.equal(model.stem[0][0].weight, file["conv1.weight"])
 
 

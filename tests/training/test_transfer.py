@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,17 @@ def two_digit_folder(root: Path, per_class: int = 24, size: int = 28, mode: str 
         for i, image in enumerate(images):
             Image.fromarray(image).resize((size, size)).convert(mode).save(folder / f"{i}.png")
     return root
+
+
+def torchvision_resnet18_file(folder: Path) -> Path:
+    """A resnet18 state dict in torchvision's names (small random values), saved in ``folder``."""
+    with torch.device("meta"):
+        shapes = {k: v.shape for k, v in create("resnet18", 1000, 3, 224).state_dict().items()}
+    generator = torch.Generator().manual_seed(0)
+    named = torchvision_state_dict("resnet18", shapes)
+    file = folder / "resnet18.pt"
+    torch.save({key: torch.randn(shape, generator=generator) * 0.01 for key, shape in named.items()}, file)
+    return file
 
 
 @pytest.fixture
@@ -102,16 +114,11 @@ def test_freeze_and_new_head_need_init_from(tiny):
 
 
 def test_a_torchvision_file_loads_into_the_imagenet_form_and_small_images_are_refused(tiny, tmp_path):
-    with torch.device("meta"):
-        shapes = {k: v.shape for k, v in create("resnet18", 1000, 3, 224).state_dict().items()}
-    file = tmp_path / "resnet18.pt"
-    generator = torch.Generator().manual_seed(0)
-    named = torchvision_state_dict("resnet18", shapes)
-    torch.save({key: torch.randn(shape, generator=generator) * 0.01 for key, shape in named.items()}, file)
+    file = torchvision_resnet18_file(tmp_path)
     small = two_digit_folder(tmp_path / "small", per_class=4, mode="RGB")
     base = {**tiny, "model": "resnet18", "subset": None, "test_subset": None, "epochs": 1, "batch_size": 8}
     with pytest.raises(
-        CheckpointError, match="ImageNet form of resnet18.*these images are 28x28. Resize them"
+        CheckpointError, match="ImageNet form of resnet18.*these images are 28x28. Add --resize 64"
     ):
         cnnlab.train(**{**base, "dataset": str(small)}, init_from=str(file), new_head=True)
     large = two_digit_folder(tmp_path / "large", per_class=4, size=64, mode="RGB")
@@ -133,3 +140,47 @@ def test_a_file_holding_code_or_not_a_state_dict_is_refused(tiny, tmp_path):
     torch.save({"weight": Path("x")}, code)  # a pickled object weights_only refuses
     with pytest.raises(CheckpointError, match="weights_only=True rejected it"):
         cnnlab.train(**tiny, init_from=str(code))
+
+
+def test_resize_lets_torchvision_weights_take_small_images_colour_and_grey(tiny, tmp_path):
+    file = torchvision_resnet18_file(tmp_path)
+    saved = torch.load(file, weights_only=True)
+    base = {**tiny, "model": "resnet18", "test_subset": 16, "epochs": 1, "batch_size": 8}
+    base.update(init_from=str(file), new_head=True, freeze="features", resize=64, checkpoint_every=0)
+    small = two_digit_folder(tmp_path / "small", per_class=4, mode="RGB")
+    colour = cnnlab.train(**{**base, "subset": None, "dataset": str(small)}, name="colour")
+    assert colour.config["resize"] == 64
+    weights = colour.model.state_dict()
+    assert weights["stem.0.0.weight"].shape == (64, 3, 7, 7)  # the ImageNet form, built for 64 px
+    assert torch.equal(weights["stem.0.0.weight"], saved["conv1.weight"])
+    environment = json.loads((colour.dir / "environment.json").read_text())
+    assert environment["data"]["train"]["input_shape"] == [3, 64, 64]
+    # MNIST's grey images: the RGB filters of the first convolution summed over their colours.
+    grey = cnnlab.train(**{**base, "subset": 16}, name="grey")
+    first = grey.model.state_dict()["stem.0.0.weight"]
+    assert torch.allclose(first, saved["conv1.weight"].sum(dim=1, keepdim=True))
+    environment = json.loads((grey.dir / "environment.json").read_text())
+    assert environment["data"]["test"]["input_shape"] == [1, 64, 64]  # tested at 64 px too
+    # `cnnlab eval` judges it on the test images resized as the run was.
+    from cnnlab.analysis.metrics import evaluate_trained, load_split
+    from cnnlab.runs.checkpoint import load_trained
+
+    trained = load_trained(grey.dir)
+    test = load_split(grey.dir, trained, "test")
+    assert test.input_shape == (1, 64, 64)
+    assert evaluate_trained(trained, test.subset(16)).accuracy == pytest.approx(grey.final["test_accuracy"])
+
+
+def test_resize_images_keeps_uint8_and_flat_colours():
+    from cnnlab.data.transforms import resize_images
+
+    images = torch.full((3, 2, 28, 28), 77, dtype=torch.uint8)
+    images[1] = 200
+    bigger = resize_images(images, 64)
+    assert bigger.shape == (3, 2, 64, 64) and bigger.dtype == torch.uint8
+    assert bigger[0].unique().tolist() == [77] and bigger[1].unique().tolist() == [200]
+    checker = (torch.arange(32).view(1, 1, 32, 1) + torch.arange(32).view(1, 1, 1, 32)) % 2 * 255
+    smaller = resize_images(checker.to(torch.uint8), 8)  # antialiased: the pattern averages to grey
+    assert smaller.shape == (1, 1, 8, 8) and (smaller.float() - 127.5).abs().max() < 2
+    with pytest.raises(ConfigError, match="resize must be >= 1"):
+        cnnlab.train(model="course-cnn", dataset="mnist", resize=0)

@@ -368,14 +368,19 @@ def load_split(
     config = _run_config(run_or_file)
     data_dir = data_dir or config.get("data_dir")
     if split == "test":
-        return load_dataset(trained.dataset, "test", data_dir=data_dir, progress=False)
+        return _as_trained(load_dataset(trained.dataset, "test", data_dir=data_dir, progress=False), config)
     fraction = config.get("val_split") or 0
     if fraction <= 0:
         raise ConfigError(_no_validation_split_message(run_or_file, config))
     train = load_dataset(
         trained.dataset, "train", data_dir=data_dir, subset=config.get("subset"), progress=False
     )
-    return split_validation(train, fraction, config.get("seed", 0))[1]
+    return _as_trained(split_validation(train, fraction, config.get("seed", 0))[1], config)
+
+
+def _as_trained(dataset: ImageDataset, config: dict[str, Any]) -> ImageDataset:
+    """The images at the size the run trained on (``--resize N``)."""
+    return dataset.resized(config["resize"]) if config.get("resize") else dataset
 
 
 def _no_validation_split_message(run_or_file: str | Path, config: dict[str, Any]) -> str:

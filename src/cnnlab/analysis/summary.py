@@ -55,6 +55,8 @@ class LayerRow:
     macs: int = 0  # everything run inside it, for one image
     receptive_field: str = ""  # in input pixels; "all" once the spatial dimensions are gone
     jump: str = ""
+    groups: int = 1  # a convolution's channel groups; as many as input channels: depthwise
+    depthwise: bool = False  # one filter per input channel (groups = C_in): MobileNet's cheap 3x3s
 
 
 @dataclass
@@ -109,6 +111,30 @@ class ModelSummary:
             f"MACs for one image: {self.macs:,} ({format_short_count(self.macs)}; FLOPs = 2 x MACs)",
             f"Activation memory, one image in training: {format_bytes(self.activation_bytes)} "
             "(every layer output kept for the backward pass, float32)",
+            *self._grouped_lines(),
+        ]
+
+    def _grouped_lines(self) -> list[str]:
+        """For a model with depthwise convolutions: their share, and what ordinary ones would cost.
+
+        A conv of ``groups`` groups holds 1/groups of the weights (and MACs) of the ordinary conv
+        of the same shape, since each filter sees C_in / groups channels, not all C_in."""
+        depthwise = [row for row in self.rows if row.depthwise]
+        if not depthwise:
+            return []
+        params, macs = sum(row.params for row in depthwise), sum(row.macs for row in depthwise)
+        dense_params = sum(row.params * row.groups for row in depthwise)
+        dense_macs = sum(row.macs * row.groups for row in depthwise)
+        pointwise = [row for row in self.rows if row.window.startswith("k1 ") and row.type.startswith("Conv")]
+        mixing = sum(row.params for row in pointwise), sum(row.macs for row in pointwise)
+        return [
+            f"Depthwise convolutions ({len(depthwise)}, one filter per channel): {params:,} parameters "
+            f"({params / max(self.params, 1):.1%}) and {format_short_count(macs)} MACs "
+            f"({macs / max(self.macs, 1):.1%}); as ordinary convolutions of the same shape (every filter "
+            f"over every channel) they would need {format_short_count(dense_params)} parameters and "
+            f"{format_short_count(dense_macs)} MACs. The channels are mixed by the "
+            f"{len(pointwise)} 1x1 convolutions instead ({format_short_count(mixing[0])} parameters, "
+            f"{format_short_count(mixing[1])} MACs).",
         ]
 
     def to_table(self, depth: int | None = None) -> Table:
@@ -335,6 +361,10 @@ class _SummaryTracer(ShapeTracer):
         if parent is not None and parent.is_leaf:
             if window is not None and not parent.window:
                 parent.window, parent.formula = window.describe(), window.formula(tuple(x.shape[2:]))
+                parent.groups = window.groups
+                parent.depthwise = window.kind == "conv" and window.groups > 1 and window.groups == x.shape[1]
+                if parent.depthwise:
+                    parent.type += " (depthwise)"
             return
         self._maybe_op_row(name, args, kwargs, tracked, out, window, macs)
 

@@ -32,6 +32,12 @@ def experiment(
         help="Runs directory, RUNS above ($CNNLAB_RUNS or ./runs by default); with --out, the "
         "folder of the experiment's training runs.",
     ),
+    resume: Path | None = typer.Option(
+        None,
+        "--resume",
+        help="Continue the interrupted experiment in this folder (the same NAME, --quick and --seeds): "
+        "finished runs are kept, an interrupted one resumes from its checkpoint.",
+    ),
     data_dir: Path | None = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N or mps."),
     threads: int | None = typer.Option(None, "--threads", help="CPU threads (default: all cores)."),
@@ -43,7 +49,7 @@ def experiment(
     """Run a named, versioned experiment of the course; it writes report.md and results.json.
 
     Examples: cnnlab experiment list; cnnlab experiment fc-vs-cnn --quick;
-    cnnlab experiment seed-noise --seeds 10.
+    cnnlab experiment seed-noise --seeds 10; cnnlab experiment seed-noise --seeds 10 --resume DIR.
     """
     if name == LIST:
         _list(seeds, device, threads, as_json)
@@ -55,8 +61,9 @@ def experiment(
             err_console.print(text, highlight=False)
 
     result = run_experiment(
-        name, quick=quick, seeds=seeds, out=out, runs_dir=runs_dir, device=device, threads=threads,
-        data_dir=str(data_dir) if data_dir else None, progress=not (quiet or as_json), say=say,
+        name, quick=quick, seeds=seeds, out=out, runs_dir=runs_dir, resume=resume, device=device,
+        threads=threads, data_dir=str(data_dir) if data_dir else None, progress=not (quiet or as_json),
+        say=say,
     )  # fmt: skip
     if as_json:
         print_json(result.results)

@@ -73,6 +73,15 @@ class ImageDataset:
             raise ConfigError(f"A subset needs at least 1 image, got {n}.")
         return replace(self, images=self.images[:n], labels=self.labels[:n])
 
+    def resized(self, size: int) -> ImageDataset:
+        """Every image resized to ``size`` x ``size`` (bilinear); labels, mean and std are kept (a
+        resize hardly moves the channel means, and train and test stay normalised alike)."""
+        from cnnlab.data.transforms import resize_images
+
+        if self.image_size == (size, size):
+            return self
+        return replace(self, images=resize_images(self.images, size))
+
     def class_counts(self) -> list[int]:
         """Number of images of each class, in class order."""
         return torch.bincount(self.labels, minlength=self.num_classes).tolist()

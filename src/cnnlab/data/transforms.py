@@ -31,3 +31,25 @@ def to_model_input(
     if scale == "symmetric":
         return x.mul_(2.0).sub_(1.0)
     raise ValueError(f"unknown input scale {scale!r}; expected one of {INPUT_SCALES}")
+
+
+# Images resized at a time: bounds the float copy (1,024 CIFAR images at 224 px: 600 MB).
+RESIZE_CHUNK = 1024
+
+
+def resize_images(images: torch.Tensor, size: int) -> torch.Tensor:
+    """A uint8 batch (N, C, H, W) resized to ``size`` x ``size`` (bilinear; antialiased when shrinking),
+    rounded back to uint8."""
+    import torch.nn.functional as F
+
+    shrink = size < min(images.shape[2:])
+    chunks = [
+        F.interpolate(
+            chunk.float(), size=(size, size), mode="bilinear", align_corners=False, antialias=shrink
+        )
+        .round_()
+        .clamp_(0, 255)
+        .to(torch.uint8)
+        for chunk in images.split(RESIZE_CHUNK)
+    ]
+    return torch.cat(chunks) if chunks else images.new_empty((0, images.shape[1], size, size))

@@ -46,12 +46,14 @@ class Context:
         progress: bool = True,
         say: Callable[[str], None] = lambda text: None,
         runs_dir: Path | None = None,
+        resume: bool = False,
     ):
         self.experiment = experiment
         self.dir = Path(directory)
         # The cells' training runs: inside the experiment's folder, unless a runs folder was named.
         self.runs_dir = Path(runs_dir) if runs_dir is not None else self.dir / "runs"
         self.quick = quick
+        self.resume = resume  # continue an interrupted experiment: its finished runs are kept as they are
         self.size = experiment.size(quick)
         self.plan = experiment.plan(self.size)
         self.seeds = list(seeds)
@@ -112,6 +114,7 @@ class Context:
             progress=self.progress,
             device=self.device,
             threads=self.threads,
+            resume=self.resume,
             **spec.settings,
         )
         first = study.runs[0]

@@ -4,10 +4,16 @@
 The directory is ``--out``, else ``<runs dir>/experiments/<name>-<timestamp>/`` (runs dir:
 ``--runs-dir``, ``$CNNLAB_RUNS`` or ``./runs``). It holds the report, its PNGs, ``results.json``
 and the training runs of every cell and seed under ``runs/``.
+
+``resume=DIR`` continues an interrupted (Ctrl-C, crash, kill) experiment in its own folder: the same
+experiment, version, size and seeds (checked against ``DIR/results.json``); runs that finished are
+read back as they are, an interrupted run resumes from its last checkpoint, the rest are trained;
+the report is then written as for an uninterrupted experiment, with the same numbers.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -84,6 +90,7 @@ def run_experiment(
     seeds: int | None = None,
     out: str | Path | None = None,
     runs_dir: str | Path | None = None,
+    resume: str | Path | None = None,
     data_dir: str | None = None,
     device: str = "auto",
     threads: int | None = None,
@@ -91,11 +98,15 @@ def run_experiment(
     say: Callable[[str], None] = lambda text: None,
     measure: Measure | None = None,
 ) -> ExperimentResult:
-    """Run experiment ``name`` (``quick``: its short version) over ``seeds`` seeds (default: its own)."""
+    """Run experiment ``name`` (``quick``: its short version) over ``seeds`` seeds (default: its own);
+    ``resume``: the folder of the same experiment, interrupted, to continue (see the module docstring)."""
     experiment = get_experiment(name)
     seed_count = experiment.size(quick).seeds if seeds is None else seeds
     if seed_count < 1:
         raise ConfigError(f"--seeds must be at least 1 (got {seed_count}).")
+    if resume is not None:
+        runs_dir = _check_resumable(experiment, Path(resume), quick, seed_count, out, runs_dir)
+        out = resume
     timing = {
         kind: estimate(
             experiment,
@@ -116,32 +127,91 @@ def run_experiment(
         f"{format_duration(planned.seconds)} ({planned.range_text()}; speeds: {planned.source}; "
         f"full: {full_time}, --quick: {quick_time})."
     )
-    directory = _experiment_dir(experiment, out, runs_dir)
-    say(f"Experiment directory: {directory}")
+    directory = Path(resume) if resume is not None else _experiment_dir(experiment, out, runs_dir)
+    say(f"{'Continuing the experiment in' if resume is not None else 'Experiment directory:'} {directory}")
     # With --out the experiment's folder is out; a --runs-dir given as well then gets the cells'
     # runs (without --out it holds the experiment's folder, and the runs inside that).
     cell_runs = Path(runs_dir) if out is not None and runs_dir is not None else None
     ctx = Context(
         experiment, directory, quick=quick, seeds=list(range(seed_count)), data_dir=data_dir,
         device=device, threads=threads, progress=progress, say=say, runs_dir=cell_runs,
+        resume=resume is not None,
     )  # fmt: skip
     machine = describe_machine(device, threads)
     started = time.time()
     status, error = "running", None
+    # Written now as well, so that a killed experiment's folder says what it is: --resume checks it.
+    atomic_write_json(directory / RESULTS_FILE, _results(ctx, status, error, started, machine, timing))
+    continue_with = resume_command(experiment, quick, seed_count, directory)
     try:
         experiment.run(ctx)
         status = "finished"
     except (KeyboardInterrupt, TrainingInterrupted) as exc:
         status, error = "interrupted", str(exc) or "interrupted by the user"
-        raise
+        raise ExperimentInterrupted(
+            f"Experiment {experiment.name} interrupted ({_cells_done(ctx)}; finished runs are kept). "
+            f"Continue it with: {continue_with}"
+        ) from None
     except Exception as exc:
         status, error = "failed", f"{type(exc).__name__}: {exc}"
+        say(f"Experiment {experiment.name} failed ({_cells_done(ctx)}). Once the cause is mended, "
+            f"continue it with: {continue_with}")  # fmt: skip
         raise
     finally:
         results = _results(ctx, status, error, started, machine, timing)
         atomic_write_json(directory / RESULTS_FILE, results)
         atomic_write_text(directory / REPORT_FILE, compose_report(ctx, results).markdown())
     return ExperimentResult(experiment, directory, results)
+
+
+class ExperimentInterrupted(TrainingInterrupted):
+    """An experiment stopped by Ctrl-C; the message says how to continue it (``--resume DIR``)."""
+
+
+def resume_command(experiment: Experiment, quick: bool, seeds: int, directory: Path) -> str:
+    """The command that continues this experiment in ``directory`` if it stops."""
+    return f"{reproduce_command(experiment, quick, seeds)} --resume {directory}"
+
+
+def _cells_done(ctx: Context) -> str:
+    return f"{len(ctx.cells)} of {len(ctx.plan.cells)} cells done"
+
+
+def _check_resumable(
+    experiment: Experiment,
+    folder: Path,
+    quick: bool,
+    seed_count: int,
+    out: str | Path | None,
+    runs_dir: str | Path | None,
+) -> Path | None:
+    """Refuse to continue ``folder`` unless it holds this experiment at this size and these seeds;
+    return the folder of its cells' runs when they were kept outside it (``--out`` with ``--runs-dir``)."""
+    if out is not None or runs_dir is not None:
+        raise UsageError(
+            "--resume DIR continues the experiment in DIR, where its runs are: give no --out or --runs-dir."
+        )
+    try:
+        recorded = json.loads((folder / RESULTS_FILE).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise UsageError(
+            f"--resume {folder}: no readable {RESULTS_FILE} ({type(exc).__name__}): "
+            "not an experiment's folder."
+        ) from None
+    wanted = {"experiment": experiment.name, "version": experiment.version, "quick": quick,
+              "seeds": list(range(seed_count))}  # fmt: skip
+    differ = [
+        f"{key} {recorded.get(key)!r} there, {value!r} here" for key, value in wanted.items()
+        if recorded.get(key) != value
+    ]  # fmt: skip
+    if differ:
+        same = f"{recorded.get('command')} --resume {folder}"
+        if recorded.get("version") != experiment.version:
+            same = "none: this cnnlab runs another version of it; start it afresh with --out"
+        raise UsageError(
+            f"--resume {folder} holds another experiment run ({'; '.join(differ)}); resume with {same}."
+        )
+    return Path(recorded["runs_dir"]) if recorded.get("runs_dir") else None
 
 
 def reproduce_command(experiment: Experiment, quick: bool, seeds: int) -> str:
@@ -180,6 +250,10 @@ def _results(
         "quick": ctx.quick,
         "seeds": ctx.seeds,
         "command": reproduce_command(experiment, ctx.quick, len(ctx.seeds)),
+        "resumed": ctx.resume,
+        "resume_command": resume_command(experiment, ctx.quick, len(ctx.seeds), ctx.dir),
+        # Where the cells' runs are when not in runs/ (--out with --runs-dir): --resume finds them there.
+        "runs_dir": None if ctx.runs_dir == ctx.dir / "runs" else str(ctx.runs_dir.resolve()),
         "started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)),
         "duration_s": round(time.time() - started, 2),
         "estimate": {kind: value.to_dict() for kind, value in timing.items()},

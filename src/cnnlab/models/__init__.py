@@ -32,6 +32,8 @@ FAMILY_MODULES = (
     "googlenet",
     "inception_v3",
     "resnet",
+    "se_resnet",
+    "mobilenet_v2",
     "speedrun",
     "airbench",
     "autoencoders",

@@ -47,6 +47,7 @@ class Window:
     ceil_mode: bool = False
     output_padding: tuple[int, ...] = ()
     adaptive_size: tuple[int | None, ...] = ()
+    groups: int = 1  # a convolution's channel groups: each filter sees C_in / groups channels
 
     def output_sizes(self, sizes: Sequence[int]) -> tuple[int, ...]:
         return tuple(self._output_size(i, n) for i, n in enumerate(sizes))
@@ -71,6 +72,8 @@ class Window:
             parts.append(f"d{_dims(self.dilation)}")
         if self.ceil_mode:
             parts.append("ceil")
+        if self.groups != 1:
+            parts.append(f"g{self.groups}")
         return " ".join(parts)
 
     def _output_size(self, i: int, n: int) -> int:
@@ -136,6 +139,7 @@ def window_of_call(name: str, args: Sequence, kwargs: dict, spatial_dims: int) -
             padding=_conv_padding(padding, n),
             dilation=_expand(bound.get("dilation", 1), n),
             output_padding=_expand(bound.get("output_padding", 0), n),
+            groups=int(bound.get("groups", 1)),
         )
     kernel = _expand(bound["kernel_size"], n)
     stride = bound.get("stride")

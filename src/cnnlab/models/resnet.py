@@ -111,23 +111,28 @@ VARIANTS: dict[int, tuple[type[BasicBlock], list[int]]] = {
 }
 
 
-def _register_variant(depth: int) -> None:
-    block, stage_blocks = VARIANTS[depth]
+def register_variant(
+    name: str,
+    block: type[BasicBlock],
+    stage_blocks: list[int],
+    description: str,
+    *,
+    family: str,
+    paper: str,
+    year: int,
+) -> None:
+    """Register a ResNet of ``block``s with ``stage_blocks`` per stage (the ImageNet form at 224 px)."""
 
     def build(num_classes: int, in_channels: int, input_size: tuple[int, int]) -> ResNet:
         return ResNet(block, stage_blocks, num_classes, in_channels, input_size)
 
-    build.__doc__ = f"ResNet-{depth} ({block.__name__}s {stage_blocks}); 3x3 stem under 64 px."
-    paper = "He et al., Deep residual learning for image recognition"
-    register(
-        f"resnet{depth}",
-        family="resnet",
-        paper=paper,
-        year=2016,
-        paper_input=(3, 224, 224),
-        paper_classes=1000,
-    )(build)
+    build.__doc__ = f"{description} ({block.__name__}s {stage_blocks}); 3x3 stem under 64 px."
+    imagenet = {"paper_input": (3, 224, 224), "paper_classes": 1000}
+    register(name, family=family, paper=paper, year=year, **imagenet)(build)
 
 
-for _depth in VARIANTS:
-    _register_variant(_depth)
+for _depth, (_block, _stages) in VARIANTS.items():
+    register_variant(
+        f"resnet{_depth}", _block, _stages, f"ResNet-{_depth}", family="resnet",
+        paper="He et al., Deep residual learning for image recognition", year=2016,
+    )  # fmt: skip

@@ -18,6 +18,7 @@ _EXPORTS = {
     "Run": "cnnlab.runs.run",
     "train": "cnnlab.training.api",
     "resume": "cnnlab.training.api",
+    "reopen": "cnnlab.training.api",
     "TrainConfig": "cnnlab.training.config",
     "load_config_file": "cnnlab.training.config",
     "resolve_config": "cnnlab.training.config",

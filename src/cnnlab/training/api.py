@@ -30,6 +30,7 @@ from cnnlab.training.config import TrainConfig, resolve_config
 from cnnlab.training.distributed import Ranks, join_run, launched_rank
 from cnnlab.training.environment import describe_environment
 from cnnlab.training.hardware import choose_hardware, hardware_context
+from cnnlab.training.mixup import check_mixup
 from cnnlab.training.progress import Reporter, make_reporter
 from cnnlab.training.run_data import RunData, prepare_data
 from cnnlab.training.seeding import INIT, seed_global_rng
@@ -113,6 +114,23 @@ def resume(
         if not run_dir.last_checkpoint.is_file():
             return _restart(run_dir, config, given)
         return _resume(run_dir, config, given)
+
+
+def reopen(run: str | os.PathLike[str], *, model: nn.Module | Callable[[], nn.Module] | None = None) -> Run:
+    """A finished run read back as :func:`train` returned it: history, result and the trained model
+    (its final weights, frozen layers frozen again). A run of your own module needs it passed again."""
+    run_dir = RunDir.find(run)
+    config = TrainConfig.from_dict(run_dir.read_config(), source=str(run_dir.config_path))
+    payload = load_checkpoint(run_dir.last_checkpoint)
+    if model is None:
+        module = model_from_payload(payload, run_dir.last_checkpoint)
+        if module is None:
+            raise UsageError(f"Run {run_dir.name} trained your nn.Module ({config.model}): pass it again.")
+    else:
+        module = _user_module(model, config)
+        module.load_state_dict(payload["model_state"])
+    freeze(module, config)  # requires_grad is not in the checkpoint
+    return Run(run_dir.root, config.to_dict(), run_dir.history(), run_dir.read_result(), module)
 
 
 @dataclasses.dataclass
@@ -216,6 +234,7 @@ def _start(
         init_from_data(model, data.train)
         start_from(model, config, data.train.image_size, data.train.num_classes)  # --init-from, --freeze
         with_tta(model, config.tta)  # test-time augmentation needs a classifier: refuse before writing
+        check_mixup(model, config)  # and so does MixUp
         locked = run_dir is not None or not ranks.is_main  # resume() locked a restarted run's folder
         run_dir = run_dir or _shared_run_dir(config, ranks)
         with contextlib.nullcontext() if locked else run_dir.lock():
@@ -300,4 +319,4 @@ def _history(trainer: Trainer) -> list[dict[str, Any]]:
     return [dict(record) for record in trainer.history]
 
 
-__all__ = ["resume", "train"]
+__all__ = ["reopen", "resume", "train"]

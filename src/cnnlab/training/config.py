@@ -64,6 +64,16 @@ class TrainConfig:
     alternate_flips: bool = setting(
         False, "With --flip: mirror each image in every other epoch, a random half first (airbench)."
     )
+    resize: int | None = setting(
+        None,
+        "Resize every image (train, validation, test) to NxN, bilinear, e.g. 64 so that torchvision's "
+        "ImageNet-form weights (--init-from) take CIFAR-10 or MNIST.",
+    )
+    mixup: float | None = setting(
+        None,
+        "MixUp (Zhang et al. 2018): train on pairs of images blended with a weight from "
+        "Beta(ALPHA, ALPHA), the loss blended alike, e.g. 0.2 or 1.0 (classifiers; unset: off).",
+    )
 
     # How long
     epochs: int = setting(1, "Passes over the training images.")
@@ -266,6 +276,7 @@ def _counts(config: TrainConfig) -> list[str]:
             ("threads", config.threads, 1),
             ("log_every", config.log_every, 1),
             ("crop_padding", config.crop_padding, 0),
+            ("resize", config.resize, 1),
             ("early_stop", config.early_stop, 0),
             ("checkpoint_every", config.checkpoint_every, 0),
             ("test_every", config.test_every, 0),
@@ -301,6 +312,8 @@ def _non_negative(config: TrainConfig) -> list[str]:
         )
         if not value >= 0
     ]
+    if config.mixup is not None and not (math.isfinite(config.mixup) and config.mixup > 0):
+        wrong.append(f"mixup must be > 0 (got {config.mixup}): the ALPHA of Beta(ALPHA, ALPHA); unset: none.")
     if config.clip_grad_norm is not None and not config.clip_grad_norm > 0:
         wrong.append(
             f"clip_grad_norm must be > 0 (got {config.clip_grad_norm}); leave it unset for no clipping."

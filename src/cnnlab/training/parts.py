@@ -13,6 +13,8 @@ which returns None when the run's settings leave it out), at these moments::
 
     on_run_start(trainer, resumed)        after a resume's restore, before the first step
     on_epoch_start(trainer, epoch, batches, start_batch)
+    before_forward(trainer, step)         inside the step, before the forward pass: a part may
+                                          replace ``step.inputs`` and ``step.loss_fn`` (MixUp)
     after_optimizer_step(trainer, step)   inside the step, after optimizer.step(): change weights here
     on_step_end(trainer, images, record)  after each step; record: the step record, if one was due
     on_evaluation_start(trainer, split, images)
@@ -34,13 +36,22 @@ values every step (``float(tensor)`` waits for the device); read them when a rec
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import torch
 
     from cnnlab.training.trainer import Trainer
+
+
+@dataclass
+class StepInput:
+    """What a training step computes its loss from; ``before_forward`` may replace either."""
+
+    inputs: torch.Tensor
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (logits, labels) -> loss
 
 
 class Part:
@@ -62,6 +73,8 @@ class Part:
     def on_run_start(self, trainer: Trainer, resumed: bool) -> None: ...
 
     def on_epoch_start(self, trainer: Trainer, epoch: int, batches: int, start_batch: int) -> None: ...
+
+    def before_forward(self, trainer: Trainer, step: StepInput) -> None: ...
 
     def after_optimizer_step(self, trainer: Trainer, step: int) -> None:
         """Optimizer step ``step`` (0-based) has just updated the weights."""

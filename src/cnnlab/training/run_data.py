@@ -55,6 +55,8 @@ def prepare_data(
     full = _first(full, config.subset, "subset", "training")
     if test is not None and config.test_subset is not None:
         test = _first(test, config.test_subset, "test_subset", "test")
+    if config.resize:  # after the subsets: only the images used are resized
+        full, test = full.resized(config.resize), test.resized(config.resize) if test is not None else None
     train, val = split_validation(full, config.val_split, config.seed) if config.val_split else (full, None)
     if config.batch_size > len(train):
         warnings.warn(

@@ -8,16 +8,19 @@ t-test).
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cnnlab.errors import ConfigError
+from cnnlab.data import ImageDataset
+from cnnlab.errors import ConfigError, UsageError
 from cnnlab.runs.run import Run
+from cnnlab.runs.rundir import LOCK_NAME, RunDir, default_runs_dir, safe_run_name
 from cnnlab.runs.stats import Summary, WelchTest, summarize, welch_test
-from cnnlab.training.api import train
+from cnnlab.training.api import reopen, resume, train
 
 # Entries of a run's final record that are positions, not outcomes.
 NOT_METRICS = ("epoch", "step", "lr")
@@ -79,15 +82,44 @@ def parse_seeds(text: str) -> list[int]:
     return seeds
 
 
-def train_seeds(model: Any = None, dataset: Any = None, *, seeds: Sequence[int], **options: Any) -> SeedStudy:
-    """Run :func:`cnnlab.training.train` once per seed; the runs form the group ``name`` (or a default)."""
+def train_seeds(
+    model: Any = None, dataset: Any = None, *, seeds: Sequence[int], resume: bool = False, **options: Any
+) -> SeedStudy:
+    """Run :func:`cnnlab.training.train` once per seed; the runs form the group ``name`` (or a default).
+
+    ``resume``: continue the group where it stopped (the runs dir holds its runs): a seed's finished
+    run is read back as it is, an interrupted one resumed from its last checkpoint, a missing one trained.
+    """
     if not seeds:
         raise ConfigError("train_seeds needs at least one seed.")
     group = options.pop("name", None) or _default_group(model, dataset, options)
+    start = _continue_or_train if resume else train
     runs = [
-        train(model, dataset, **options, seed=seed, name=f"{group}-seed{seed}", group=group) for seed in seeds
+        start(model, dataset, **options, seed=seed, name=f"{group}-seed{seed}", group=group) for seed in seeds
     ]
     return SeedStudy(group=group, runs=runs, summary=summarize_metrics(run.final for run in runs))
+
+
+def _continue_or_train(model: Any, dataset: Any, *, name: str, **options: Any) -> Run:
+    """The run ``name`` of the runs dir: read back if finished, resumed if interrupted, else trained."""
+    folder = RunDir(default_runs_dir(options.get("runs_dir")) / safe_run_name(name))
+    if folder.root.is_dir() and not folder.config_path.is_file():
+        # Killed between making the folder and writing its settings: nothing in it to keep.
+        if any(path.name != LOCK_NAME for path in folder.root.iterdir()):
+            raise UsageError(folder.taken_message())
+        shutil.rmtree(folder.root)
+    if not folder.root.is_dir():
+        return train(model, dataset, name=name, **options)
+    own_model = None if model is None or isinstance(model, str) else model
+    if folder.read_result().get("status") == "finished":
+        return reopen(folder.root, model=own_model)
+    return resume(
+        folder.root,
+        model=own_model,
+        dataset=dataset if isinstance(dataset, ImageDataset) else None,
+        test_data=options.get("test_data"),
+        progress=options.get("progress", True),
+    )
 
 
 def summarize_metrics(finals: Iterable[dict[str, Any]]) -> dict[str, Summary]:

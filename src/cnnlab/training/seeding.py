@@ -5,7 +5,8 @@
 - the data order and augmentation: the BatchLoader's own ``(seed, epoch[, batch])`` generators;
 - dropout, noise and sampling inside the model during training step ``(epoch, batch)``: the global
   RNG is re-seeded with ``(seed, STEP, epoch, batch)`` before the step;
-- sampling during evaluation (a VAE's code, an RBM's chain): ``(seed, EVAL, epoch, batch)``.
+- sampling during evaluation (a VAE's code, an RBM's chain): ``(seed, EVAL, epoch, batch)``;
+- MixUp's weight and pairing of training step ``(epoch, batch)``: ``(seed, MIXUP, epoch, batch)``.
 
 Re-seeding happens every step, so it must be cheap: the key is mixed with SplitMix64 in a few
 integer operations, and only the generators that exist are seeded (``torch.manual_seed`` also
@@ -19,7 +20,7 @@ from typing import Any
 import torch
 
 # Stream tags, so that the seeds of different purposes never coincide.
-INIT, STEP, EVAL = 10, 11, 12
+INIT, STEP, EVAL, MIXUP = 10, 11, 12, 13
 _MASK = (1 << 64) - 1
 
 

@@ -44,8 +44,9 @@ from cnnlab.training.interrupts import StopSignal, TrainingInterrupted, WriteFai
 from cnnlab.training.losses import build_loss
 from cnnlab.training.metrics import BatchOutput, MetricSums, StepWindow, batch_output, uses_objective
 from cnnlab.training.metrics_log import CurvesPart, MetricsPart
+from cnnlab.training.mixup import MixUp
 from cnnlab.training.optimizers import build_optimizer
-from cnnlab.training.parts import Part
+from cnnlab.training.parts import Part, StepInput
 from cnnlab.training.progress import TIMING_KEYS, Reporter, ReporterPart, RunStart
 from cnnlab.training.run_data import RunData
 from cnnlab.training.schedules import build_schedule
@@ -63,6 +64,7 @@ EVAL_BATCH_FACTOR = 2
 # the divergence guard sees a record before it is written; metrics.jsonl has a record before a
 # checkpoint records the file's length; curves.png is drawn before the reporter says where it is.
 PARTS: list[type[Part]] = [
+    MixUp,
     Lookahead,
     WeightAverage,
     DivergenceGuard,
@@ -275,8 +277,10 @@ class Trainer:
         seed_global_rng(self.config.seed, STEP, epoch, batch, *self.ranks.step_seed_key(), device=self.device)
         if self.hardware.channels_last:
             inputs = inputs.contiguous(memory_format=torch.channels_last)
+        given = StepInput(inputs, self.loss_fn)
+        self._call("before_forward", given)  # MixUp blends the images and the loss here
         with autocast(self.hardware):
-            output = batch_output(self.model, inputs, labels, self.loss_fn, self.forward)
+            output = batch_output(self.model, given.inputs, labels, given.loss_fn, self.forward)
         # A rank's share of the batch's mean loss (1.0 in one process: the loss unchanged).
         weight = self.ranks.share_weight(labels.shape[0], images)
         loss = output.loss if weight == 1.0 else output.loss * weight

@@ -18,7 +18,8 @@ update their running statistics in training, as in fastai and PyTorch's own fine
 
 torchvision's weights are for the ImageNet form of a network (7x7 stride-2 stem, 1000 classes),
 which cnnlab builds for images of 64 px and up: smaller images are refused with a message that
-says to resize them. cnnlab never downloads weights.
+says to add ``--resize 64`` (every image resized, recorded in the run's config). cnnlab never
+downloads weights.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import dataclasses
 import fnmatch
 import pickle
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,7 @@ from cnnlab.runs.checkpoint import CHECKPOINT_FORMAT, find_checkpoint, load_chec
 from cnnlab.runs.rundir import RunDir
 from cnnlab.training.config import TrainConfig
 
+State = Mapping[str, torch.Tensor]
 FEATURES = "features"  # --freeze's word for "everything but the classifier's last layer"
 # Keys of a checkpoint's model entry that come from the data, not from the network's settings.
 DATA_KWARGS = ("num_classes", "in_channels", "input_size")
@@ -96,8 +98,9 @@ def start_from(model: nn.Module, config: TrainConfig, image_size: tuple[int, int
     heads = head_layers(model)
     if not config.new_head:
         _check_head(weights, rename, model, heads, classes)
+    state = _grey_first_conv(model, weights.state, rename)
     try:
-        load_state(model, weights.state, rename=rename, skip=_in(heads) if config.new_head else _never,
+        load_state(model, state, rename=rename, skip=_in(heads) if config.new_head else _never,
                    source=weights.source)  # fmt: skip
     except CheckpointError as exc:
         if weights.model is None and min(image_size) < SMALL_INPUT_LIMIT:
@@ -183,13 +186,29 @@ def _check_head(weights: Weights, rename, model: nn.Module, heads: list[str], cl
             )
 
 
+def _grey_first_conv(model: nn.Module, state: State, rename: Callable[[str], str]) -> State:
+    """RGB weights for a network of grey images (MNIST): the first convolution's filters summed over
+    their three colour channels (as timm does), which is exact: an RGB filter sees a grey image
+    copied into three channels as the summed filter sees the grey image itself."""
+    first = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
+    if first is None or first.in_channels != 1 or first.groups != 1:
+        return state
+    key = rename(next(name for name, m in model.named_modules() if m is first) + ".weight")
+    theirs = state.get(key)
+    if not isinstance(theirs, torch.Tensor) or theirs.dim() != 4 or theirs.shape[1] != 3:
+        return state
+    if (theirs.shape[0], *theirs.shape[2:]) != (first.out_channels, *first.kernel_size):
+        return state  # another network: load_state names the mismatch
+    return {**state, key: theirs.sum(dim=1, keepdim=True)}
+
+
 def _resize_hint(model_name: str, image_size: tuple[int, int]) -> str:
     height, width = image_size
     return (
         f"If these are torchvision weights: they are for the ImageNet form of {model_name} (a 7x7 stride-2 "
         f"stem, 1000 classes), which cnnlab builds for images of {SMALL_INPUT_LIMIT} px and up; these "
-        f"images are {height}x{width}. Resize them to {SMALL_INPUT_LIMIT} px or more first (for an image "
-        "folder, write its images at that size), or start from a cnnlab run trained at this size."
+        f"images are {height}x{width}. Add --resize {SMALL_INPUT_LIMIT} (or more) to train on them resized, "
+        "or start from a cnnlab run trained at this size."
     )
 
 

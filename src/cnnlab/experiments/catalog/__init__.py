@@ -8,6 +8,7 @@ from cnnlab.experiments.catalog import cifar_classics
 from cnnlab.experiments.catalog import optimizers
 from cnnlab.experiments.catalog import losses
 from cnnlab.experiments.catalog import dropout
+from cnnlab.experiments.catalog import mixup
 from cnnlab.experiments.catalog import seed_noise
 from cnnlab.experiments.catalog import autoencoders
 from cnnlab.experiments.catalog import transfer
@@ -21,6 +22,7 @@ __all__ = [
     "dropout",
     "fc_vs_cnn",
     "losses",
+    "mixup",
     "optimizers",
     "seed_noise",
     "transfer",
