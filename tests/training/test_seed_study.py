@@ -51,3 +51,13 @@ def test_comparing_a_group_with_itself_and_with_a_different_setting(tiny):
     different = compare_finals(finals_base, [run.final for run in worse.runs])["train_loss"]
     assert different.difference < 0  # lr 3e-3 trains; lr 1e-5 barely moves
     assert different.significant is True and different.p_value < 0.05
+
+
+def test_two_studies_started_within_one_second_get_their_own_groups(tmp_path, monkeypatch):
+    from cnnlab.training import seed_study
+
+    monkeypatch.setattr(seed_study.time, "strftime", lambda _format: "20261202-020258")
+    first = seed_study._default_group("course-cnn", "mnist", {"runs_dir": str(tmp_path)})
+    (tmp_path / f"{first}-seed0").mkdir()
+    second = seed_study._default_group("course-cnn", "mnist", {"runs_dir": str(tmp_path)})
+    assert first == "course-cnn-mnist-20261202-020258" and second == f"{first}-2"

@@ -140,6 +140,14 @@ def compare_finals(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> dict[str
 
 
 def _default_group(model: Any, dataset: Any, options: dict[str, Any]) -> str:
+    """MODEL-DATASET-TIME, with -2, -3, ... when the runs dir already holds a group of that name
+    (two studies started within one second would otherwise share their group and its statistics)."""
     model_name = model if isinstance(model, str) else options.get("model", "model")
     dataset_name = Path(dataset).name if isinstance(dataset, str | Path) else options.get("dataset", "data")
-    return f"{model_name}-{dataset_name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    base = f"{model_name}-{dataset_name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    runs_dir = default_runs_dir(options.get("runs_dir"))
+    group, number = base, 1
+    while any(runs_dir.glob(f"{safe_run_name(group)}-seed*")):
+        number += 1
+        group = f"{base}-{number}"
+    return group
