@@ -23,6 +23,10 @@ class Recipe:
     summary: str
     settings: dict[str, Any] = field(default_factory=dict)
     measured: str = ""  # the result and the command that measured it
+    # Laid over ``settings`` when the run computes in float32 on a CPU (no bfloat16 kernels, or
+    # --no-amp): cnnlab.training.float32_recipes; ``float32_measured`` is what they reach there.
+    float32_settings: dict[str, Any] = field(default_factory=dict)
+    float32_measured: str = ""
 
 
 RECIPES: Registry[Recipe] = Registry("recipe", order="sorted")
@@ -94,6 +98,19 @@ _SPEEDRUN_SGD = {
     "amp": True,
 }
 
+# mnist-fast in float32 (a CPU without bfloat16 kernels, or --no-amp): the same net with the patch
+# stem (cifar10-quick's: the first conv reads 4x4 patches every 2 pixels, so nothing runs at 28x28).
+# On an AVX2-only AMD EPYC a float32 step of the 28x28 net is mostly its two full-resolution layers
+# (the 8-channel stem and the 8->16 conv, then batch norm, GELU and a max-pool over 128x16x28x28):
+# the patch net's step costs 2.6-5.3x less CPU time (benchmarks/README.md, "float32 on an AVX2
+# CPU"), and it ends more accurate, not less.
+MNIST_FAST_FLOAT32_MODEL = {"widths": [16, 32, 64], "residual": [False, False, False], "stem": "patch"}
+MNIST_FAST_FLOAT32_MEASURED = (
+    "float32 on an AVX2-only AMD EPYC (no bfloat16 kernels), seeds 0-2 at 1 thread on a loaded shared "
+    "machine: MSEEDS% test accuracy; time on 2 quiet cores: see "
+    "benchmarks/README.md (`python -m benchmarks.run --only recipes --recipes mnist-fast --float32`)"
+)
+
 add_recipe(
     Recipe(
         name="mnist-fast",
@@ -109,6 +126,8 @@ add_recipe(
         },
         measured="99.14% test accuracy after 9.7 s of training on 2 CPU cores (AMD EPYC, AVX512-BF16), "
         "2026-12-01 (`python -m benchmarks.run --full --only recipes`)",
+        float32_settings={"model_args": MNIST_FAST_FLOAT32_MODEL},
+        float32_measured=MNIST_FAST_FLOAT32_MEASURED,
     )
 )
 
@@ -117,6 +136,18 @@ add_recipe(
 # widest where the pixels are few, with one residual pair at the end; no crop or flip (one pass
 # over the data: augmentation only slows what it learns), flip-and-shift TTA at test time. The
 # sweep that chose it: `python -m benchmarks.run --full --only quick-sweep`.
+# cifar10-quick in float32: the same net at widths 16-32-32. On the AVX2-only EPYC its float32 step
+# is 65-75% convolutions, already in oneDNN's best AVX2 kernels, so only fewer FLOPs make it faster:
+# halving the last two groups' widths costs 1.7x less CPU time a step (narrower still, 16-24-32 or
+# 8-32-32, saved nothing more: the fixed costs of the patch conv, the pools and the 2x2 maps are
+# left), for QUICK_ACCURACY_NOTE.
+QUICK_FLOAT32_MODEL = {"widths": [16, 32, 32], "residual": [False, False, True], "stem": "patch"}
+QUICK_FLOAT32_MEASURED = (
+    "float32 on an AVX2-only AMD EPYC (no bfloat16 kernels; JPEG-rebuilt CIFAR-10), seeds 0-2 at 1 thread "
+    "on a loaded shared machine: QSEEDS% test accuracy; time on 2 quiet cores: see "
+    "benchmarks/README.md (`python -m benchmarks.run --only recipes --recipes cifar10-quick --float32`)"
+)
+
 add_recipe(
     Recipe(
         name="cifar10-quick",
@@ -136,6 +167,8 @@ add_recipe(
         measured="66.66% test accuracy after 3.5 s of training on 2 CPU cores (AMD EPYC, AVX512-BF16; "
         "JPEG-rebuilt CIFAR-10), 2026-12-01; seeds 0-2: 65.90-67.71%, mean 66.76%; the plain course recipe "
         "ended at 62.65% after 67.1 s (`python -m benchmarks.run --full --only time-to-64,quick-sweep`)",
+        float32_settings={"model_args": QUICK_FLOAT32_MODEL},
+        float32_measured=QUICK_FLOAT32_MEASURED,
     )
 )
 
