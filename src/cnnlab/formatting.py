@@ -17,8 +17,9 @@ The experiments' report tables (means with their std) are :mod:`cnnlab.experimen
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 
@@ -110,3 +111,18 @@ def format_value(key: str, value: Any) -> str:
     if is_accuracy(key) and math.isfinite(value):
         return f"{value:.2%}"
     return format_number(value)
+
+
+def factory_label(factory: Callable, *, qualified: bool = False) -> str:
+    """A model factory's (or class's) name for people: ``small_alexnet(0.25)`` for a
+    ``functools.partial``, prefixed with its module when ``qualified``.
+
+    Here, not only in :mod:`cnnlab.models.registry` (which imports torch), so that the experiment
+    plans are labelled without torch. The two are the same function: the next regeneration of
+    the zoo table (whose fingerprint hashes the model sources) can make the registry import it."""
+    if isinstance(factory, functools.partial):
+        arguments = [repr(a) for a in factory.args] + [f"{k}={v!r}" for k, v in factory.keywords.items()]
+        return f"{factory_label(factory.func, qualified=qualified)}({', '.join(arguments)})"
+    name = getattr(factory, "__qualname__", None) or type(factory).__name__
+    module = getattr(factory, "__module__", None)
+    return f"{module}.{name}" if qualified and module else name
