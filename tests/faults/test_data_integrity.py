@@ -170,3 +170,19 @@ def test_data_list_says_failed_naming_the_file_after_a_failed_verify_until_one_p
     assert _listed_state(capsys, root) == f"FAILED ({IMAGES})"
     assert main(["data", "verify", "tiny-mnist", "--data-dir", str(root)]) == 0
     assert _listed_state(capsys, root) == "official"
+
+
+def test_an_explicit_data_dir_whose_dataset_folder_is_empty_is_an_error_naming_it(
+    tmp_path, cache_dir, no_env_data
+):
+    """Tried as a user: ``--data-dir dd`` with an empty ``dd/mnist`` trained on the shipped copy
+    without a word. A directory without the dataset's folder is only searched first."""
+    folder = tmp_path / "data" / "mnist"
+    folder.mkdir(parents=True)
+    with pytest.raises(DataError, match="holds none of the") as info:
+        load_dataset("mnist", data_dir=tmp_path / "data", download=False)
+    assert str(folder) in str(info.value) and "t10k-labels-idx1-ubyte.gz" in str(info.value)
+    folder.rmdir()  # no mnist folder in it: the shipped copy, as documented ("searched before")
+    assert load_dataset("mnist", "test", data_dir=tmp_path / "data", download=False).location == str(
+        catalog.paths.SHIPPED_MNIST
+    )

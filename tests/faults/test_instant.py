@@ -51,6 +51,47 @@ def test_models_imports_no_torch():
     assert subprocess.run([sys.executable, "-c", code], capture_output=True).returncode == 0
 
 
+def imports_torch(*args: str, prelude: str = "") -> tuple[bool, str]:
+    """Run ``python -m cnnlab ARGS`` in a fresh interpreter: whether torch was imported, and its output."""
+    code = (
+        f"import runpy, sys\n{prelude}\n"
+        f"sys.argv = ['cnnlab', *{list(args)!r}]\n"
+        "try:\n    runpy.run_module('cnnlab', run_name='__main__')\nexcept SystemExit as exit:\n"
+        "    code = exit.code\nelse:\n    code = 0\n"
+        "print('TORCH' if 'torch' in sys.modules else 'NO TORCH', code)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    last = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
+    assert last.endswith(" 0"), done.stdout[-800:] + done.stderr[-800:]
+    return last.startswith("TORCH"), done.stdout
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("experiment", "list"),
+        ("experiment", "list", "--json"),
+        ("experiment", "cifar-classics", "--help"),
+        ("--help",),
+        ("models",),
+    ],  # fmt: skip
+    ids=" ".join,
+)
+def test_listing_experiments_imports_no_torch(args):
+    """The issue's case: ``cnnlab experiment list`` took 3.2 s on a quiet machine, 2.2 s of it
+    importing torch through the catalog's modules. Listing and estimating need plain data only."""
+    torch_imported, output = imports_torch(*args)
+    assert not torch_imported, f"cnnlab {' '.join(args)} imported torch"
+    if args[:2] == ("experiment", "list"):
+        assert "cifar-classics" in output
+
+
+def test_the_torch_check_can_fail():
+    """The check above sees torch when anything on the way imports it."""
+    torch_imported, _ = imports_torch("experiment", "list", prelude="import cnnlab.experiments.networks")
+    assert torch_imported
+
+
 @pytest.mark.parametrize("command", [["--help"], ["train", "--help"], ["data", "--help"]])
 def test_help_imports_no_torch(command):
     code = (

@@ -148,3 +148,31 @@ def test_runs_compare_across_models_says_so_in_one_line(tiny, capsys):
     cnnlab.train(**tiny, name="c")
     assert main(["runs", "compare", "a", "c", "--runs-dir", tiny["runs_dir"]]) == 0
     assert "Warning" not in capsys.readouterr().err
+
+
+def test_seed_studies_and_comparisons_show_accuracies_as_percentages(tiny, capsys):
+    """The issue's case: the text reprs of a seed study and a comparison (Python API, notebooks)
+    and the command line's group and compare tables showed ``0.6433 ± 0.0063`` beside ``64.33%``."""
+    import cnnlab
+
+    a = cnnlab.train(**{**tiny, "epochs": 1}, seeds=[0, 1], name="pa")
+    b = cnnlab.train(**{**tiny, "epochs": 1, "lr": 0.02}, seeds=[0, 1], name="pb")
+    summary = a.summary["test_accuracy"]
+    percent = f"{summary.mean * 100:.2f} ± {summary.std * 100:.2f}%"
+    fraction = re.compile(r"(?<![\d.])0\.\d{3,}")  # an accuracy as a fraction: 0.6433
+    shown_a = repr(a)
+    assert f"{summary.mean:.2%}" in shown_a and f"{summary.std * 100:.2f}%" in shown_a, shown_a
+    accuracy_rows = [line for line in shown_a.splitlines() if "accuracy" in line]
+    assert accuracy_rows and not any(fraction.search(line) for line in accuracy_rows), shown_a
+    comparison = cnnlab.compare(a, b)
+    shown = repr(comparison)
+    assert percent in shown and " points" in shown, shown
+    rows = [line.rsplit(None, 1)[0] for line in shown.splitlines() if line.startswith("test_accuracy ")]
+    assert rows and not any(fraction.search(line) for line in rows), shown  # (p, the last column, is one)
+    for command in (["runs", "show", a.group], ["runs", "compare", a.group, b.group]):
+        assert main([*command, "--runs-dir", tiny["runs_dir"]]) == 0
+        out = capsys.readouterr().out
+        lines = ["│".join(line.split("│")[:-2]) if "compare" in command else line
+                 for line in out.splitlines() if "test_accuracy" in line and "│" in line]  # fmt: skip
+        assert lines and not any(fraction.search(line) for line in lines), out
+        assert "%" in out, out  # (a narrow console wraps "17.97 ± 5.52%" over two lines)

@@ -71,8 +71,18 @@ def experiment(
     _print_summary(result)
 
 
+# The listing's short words for how sure an estimate is (cnnlab.experiments.timing.SURENESS).
+SURE_WORDS = {
+    "measured here": "measured here",
+    "recorded on this CPU kind": "recorded here",
+    "scaled from a recording": "scaled",
+    "arithmetic only": "arithmetic",
+}
+
+
 def _list(seeds: int | None, device: str, threads: int | None, as_json: bool) -> None:
-    """The catalog with estimated times: recorded times and arithmetic, nothing trained or probed."""
+    """The catalog with estimated times: recorded times and arithmetic, nothing trained or probed
+    (and torch not imported: this answers in well under 2 s)."""
     from cnnlab.experiments import estimate, list_experiments
     from cnnlab.experiments.machine import load_average
     from cnnlab.experiments.timing import format_estimate
@@ -87,20 +97,24 @@ def _list(seeds: int | None, device: str, threads: int | None, as_json: bool) ->
             row[kind] = format_estimate(found)
             row[f"{kind}_s"], row[f"{kind}_low_s"] = round(found.seconds, 1), round(found.low, 1)
             row[f"{kind}_high_s"], row[f"{kind}_from"] = round(found.high, 1), found.source
+            row[f"{kind}_sureness"] = found.sureness
         row["within"] = f"{times['full'].factor:.2g}x" if not times["full"].unknown else "-"
         row["from"] = times["full"].source
+        row["how sure"] = SURE_WORDS.get(times["full"].sureness, times["full"].sureness)
         rows.append(row)
     if as_json:
         print_json(rows)
         return
-    print_table(rows, ["name", "seeds", "full", "quick", "within", "from"], title="Experiments")
+    print_table(rows, ["name", "seeds", "full", "quick", "within", "how sure"], title="Experiments")
     load = load_average()
     busy = f" The load average is {load:.1f} now: other work slows them." if load and load > 1 else ""
     console.print(
-        "Estimated times (seeds: full / --quick), good to the factor 'within' either way, from speeds "
-        "measured here, recorded in docs/results, or arithmetic (`--json` says which, per cell with "
-        f"`cnnlab experiment NAME` at its start); nothing is trained or probed.{busy} Run one: "
-        "cnnlab experiment NAME [--quick] [--seeds N]."
+        "Estimated times (seeds: full / --quick), good to the factor 'within' either way. How sure: "
+        "measured here (a training run on this machine), recorded here (a recorded run on this CPU "
+        "kind, precision and threads), scaled (a recording scaled to this CPU, precision or "
+        "threads), arithmetic (multiply-adds at a recorded network's rate). `--json` says which per "
+        "cell; nothing is trained or probed."
+        f"{busy} Run one: cnnlab experiment NAME [--quick] [--seeds N]."
     )
 
 

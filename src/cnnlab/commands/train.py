@@ -284,17 +284,11 @@ def _print_run(run: Any, quiet: bool, as_json: bool) -> None:
 
 
 def print_summary_table(summary: dict[str, Any], title: str) -> None:
-    rows = [
-        {
-            "metric": metric,
-            "mean": s.mean,
-            "std": s.std if s.std is not None else "",
-            "95% CI": _interval(metric, s.ci_low, s.ci_high) if s.ci_low is not None else "(n=1)",
-            "n": s.n,
-        }
-        for metric, s in summary.items()
-    ]
-    print_table(rows, ["metric", "mean", "std", "95% CI", "n"], title=title)
+    """The seeds' table, as ``SeedStudy``'s repr shows it (accuracies in percent)."""
+    from cnnlab.training.seed_study import SUMMARY_COLUMNS, summary_rows
+
+    rows = [dict(zip(SUMMARY_COLUMNS, row, strict=True)) for row in summary_rows(summary)]
+    print_table(rows, SUMMARY_COLUMNS, title=title)
 
 
 def _train_command():
@@ -431,17 +425,9 @@ def compare_runs(
     if as_json:
         print_json({"a": first, "b": second, "metrics": {k: c.to_dict() for k, c in comparisons.items()}})
         return
-    rows = [
-        {
-            "metric": name,
-            "A mean ± std": _mean_std(name, c.a),
-            "B mean ± std": _mean_std(name, c.b),
-            "A - B": c.difference,
-            "95% CI of A - B": _interval(name, c.ci_low, c.ci_high) if c.ci_low is not None else "",
-            "p": c.p_value if c.p_value is not None else "",
-        }
-        for name, c in comparisons.items()
-    ]
+    from cnnlab.training.compare import COLUMNS
+
+    rows = [dict(zip(COLUMNS, row, strict=True)) for row in result.rows()]  # as the Python API shows it
     print_table(rows, title=f"A = {first} (n={result.n_a})   B = {second} (n={result.n_b})")
     for name, c in comparisons.items():
         console.print(f"{name}: {c.verdict()}")
@@ -485,19 +471,6 @@ def _group_finals(group: str, runs_dir: Path | None) -> tuple[list[dict[str, Any
     from cnnlab.training.compare import group_finals
 
     return group_finals(group, runs_dir)
-
-
-def _mean_std(metric: str, summary: Any) -> str:
-    from cnnlab.formatting import format_value
-
-    spread = f" ± {format_value(metric, summary.std)}" if summary.std is not None else ""
-    return format_value(metric, summary.mean) + spread
-
-
-def _interval(metric: str, low: float, high: float) -> str:
-    from cnnlab.formatting import format_value
-
-    return f"{format_value(metric, low)} to {format_value(metric, high)}"
 
 
 def _seconds(value: float | None) -> str:

@@ -8,24 +8,36 @@
 
 from __future__ import annotations
 
-from cnnlab.data.augment import Augment, random_crop, random_flip
-from cnnlab.data.datasets import load_dataset, split_validation
-from cnnlab.data.image_dataset import ImageDataset
-from cnnlab.data.loader import BatchLoader
-from cnnlab.data.registry import DATASETS, DatasetSpec, get_spec
-from cnnlab.data.transforms import INPUT_SCALES, to_model_input
+import importlib
+from typing import Any
 
-__all__ = [
-    "Augment",
-    "BatchLoader",
-    "DATASETS",
-    "DatasetSpec",
-    "INPUT_SCALES",
-    "ImageDataset",
-    "get_spec",
-    "load_dataset",
-    "random_crop",
-    "random_flip",
-    "split_validation",
-    "to_model_input",
-]
+# Imported on first use: ``cnnlab experiment list`` and the command line's help need the dataset
+# table (cnnlab.data.registry), not torch, which the loaders import (~2 s on a small machine).
+_EXPORTS = {
+    "Augment": "cnnlab.data.augment",
+    "random_crop": "cnnlab.data.augment",
+    "random_flip": "cnnlab.data.augment",
+    "load_dataset": "cnnlab.data.datasets",
+    "split_validation": "cnnlab.data.datasets",
+    "ImageDataset": "cnnlab.data.image_dataset",
+    "BatchLoader": "cnnlab.data.loader",
+    "DATASETS": "cnnlab.data.registry",
+    "DatasetSpec": "cnnlab.data.registry",
+    "get_spec": "cnnlab.data.registry",
+    "INPUT_SCALES": "cnnlab.data.transforms",
+    "to_model_input": "cnnlab.data.transforms",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'cnnlab.data' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -111,6 +111,16 @@ def _require_complete_explicit_folder(spec: DatasetSpec, found: paths.SearchResu
             "directory given, cnnlab uses no other copy."
         )
         raise DataError(f"{first} {_where_to_put(spec, folder)}")
+    elsewhere = found.location
+    if folder.is_dir() and elsewhere is not None and elsewhere.folder != folder:
+        # The dataset's folder is there but empty: using the copy found elsewhere would train on
+        # data the user did not name (a directory without the dataset's folder is only searched first).
+        raise DataError(
+            f"{folder} (--data-dir) holds none of the {spec.title} files; with a data directory "
+            f"given, cnnlab uses no other copy (one is in {elsewhere.folder}). Put the official files "
+            f"into {folder}/ ({', '.join(f.name for f in spec.files)}), or remove the empty folder "
+            "to use the other copy."
+        )
 
 
 def official_checksums(spec: DatasetSpec, location: paths.Location) -> dict[str, str | None]:

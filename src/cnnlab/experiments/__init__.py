@@ -10,47 +10,50 @@ difference is within seed noise, an answer to the learner's question) and ``resu
 See docs/experiments.md.
 """
 
-from cnnlab.experiments import catalog
-from cnnlab.experiments.cells import Cell
-from cnnlab.experiments.context import Context
-from cnnlab.experiments.course import CourseCheck, check_reference, prediction_interval
-from cnnlab.experiments.lr_finder import RangeTest, lr_range_test
-from cnnlab.experiments.permutation import PixelPermutation
-from cnnlab.experiments.registry import (
-    CellSpec,
-    Experiment,
-    ExtraWork,
-    Plan,
-    Reference,
-    Size,
-    experiment,
-    get_experiment,
-    list_experiments,
-)
-from cnnlab.experiments.runner import ExperimentResult, run_experiment
-from cnnlab.experiments.timing import Estimate, estimate
+from __future__ import annotations
 
-__all__ = [
-    "Cell",
-    "CellSpec",
-    "Context",
-    "CourseCheck",
-    "Estimate",
-    "Experiment",
-    "ExperimentResult",
-    "ExtraWork",
-    "PixelPermutation",
-    "Plan",
-    "RangeTest",
-    "Reference",
-    "Size",
-    "check_reference",
-    "estimate",
-    "experiment",
-    "get_experiment",
-    "list_experiments",
-    "lr_range_test",
-    "prediction_interval",
-    "catalog",
-    "run_experiment",
-]
+import importlib
+from typing import Any
+
+# Imported on first use, so that listing the experiments (names, plans, estimates) never imports
+# torch: ``cnnlab experiment list`` answers in well under 2 s. The catalog registers itself when
+# the experiment table is first read (:func:`list_experiments`, :func:`get_experiment`).
+_EXPORTS = {
+    "catalog": "cnnlab.experiments.catalog",
+    "Cell": "cnnlab.experiments.cells",
+    "Context": "cnnlab.experiments.context",
+    "CourseCheck": "cnnlab.experiments.course",
+    "check_reference": "cnnlab.experiments.course",
+    "prediction_interval": "cnnlab.experiments.course",
+    "RangeTest": "cnnlab.experiments.lr_finder",
+    "lr_range_test": "cnnlab.experiments.lr_finder",
+    "PixelPermutation": "cnnlab.experiments.permutation",
+    "CellSpec": "cnnlab.experiments.registry",
+    "Experiment": "cnnlab.experiments.registry",
+    "ExtraWork": "cnnlab.experiments.registry",
+    "Plan": "cnnlab.experiments.registry",
+    "Reference": "cnnlab.experiments.registry",
+    "Size": "cnnlab.experiments.registry",
+    "experiment": "cnnlab.experiments.registry",
+    "get_experiment": "cnnlab.experiments.registry",
+    "list_experiments": "cnnlab.experiments.registry",
+    "ExperimentResult": "cnnlab.experiments.runner",
+    "run_experiment": "cnnlab.experiments.runner",
+    "Estimate": "cnnlab.experiments.timing",
+    "estimate": "cnnlab.experiments.timing",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'cnnlab.experiments' has no attribute {name!r}")
+    module = importlib.import_module(_EXPORTS[name])
+    value = module if name == "catalog" else getattr(module, name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

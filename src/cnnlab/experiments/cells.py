@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from cnnlab.runs.stats import Summary, summarize
-from cnnlab.training.seed_study import NOT_METRICS
 
 # Accuracy on the training images in evaluation mode (no dropout, no augmentation), measured after
 # training: the trainer's train_accuracy is a running mean with dropout and augmentation on, which
@@ -44,6 +43,8 @@ class Cell:
 
     def metrics(self) -> list[str]:
         """The numeric final metrics every seed has, in the order the trainer wrote them."""
+        from cnnlab.training.seed_study import NOT_METRICS  # imports torch: not at listing time
+
         first = self.finals[0] if self.finals else {}
         return [
             key

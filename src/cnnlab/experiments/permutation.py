@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:  # torch is imported when a permutation is drawn: experiment plans are listed without it
+    import torch
 
-from cnnlab.data import ImageDataset
+    from cnnlab.data import ImageDataset
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,8 @@ class PixelPermutation:
 
     def indices(self, num_pixels: int) -> torch.Tensor:
         """Position ``i`` of a shuffled image holds pixel ``indices[i]`` of the original (row-major)."""
+        import torch
+
         generator = torch.Generator().manual_seed(self.seed)
         return torch.randperm(num_pixels, generator=generator)
 

@@ -74,6 +74,9 @@ class CellSpec:
     settings: Mapping[str, Any] = field(default_factory=dict)  # TrainConfig fields
     # Applied to the train and test splits before training (e.g. a fixed pixel permutation).
     transform: Callable[[ImageDataset], ImageDataset] | None = None
+    # Trained with only the first N of the experiment's seeds (transfer's one source network, which
+    # every target seed starts from); None: with all of them. Estimates count its runs by it.
+    seeds: int | None = None
 
     @property
     def model_name(self) -> str:
@@ -101,6 +104,6 @@ class Plan:
 
 def model_label(model: str | Callable[[], nn.Module]) -> str:
     """A registry name as it is; a factory as ``name(arg=value, ...)`` (a partial shows its arguments)."""
-    from cnnlab.models.registry import factory_label
+    from cnnlab.formatting import factory_label
 
     return model if isinstance(model, str) else factory_label(model)

@@ -90,9 +90,16 @@ def experiment(
 
 def get_experiment(name: str) -> Experiment:
     """The experiment ``name``; :class:`UnknownNameError` listing the known ones otherwise."""
+    _load_catalog()
     return _EXPERIMENTS.get(name)
 
 
 def list_experiments() -> list[Experiment]:
     """The registered experiments, in the order the course meets them."""
+    _load_catalog()
     return _EXPERIMENTS.values()
+
+
+def _load_catalog() -> None:
+    """Register the course's experiments (importing the catalog does; the first call only)."""
+    import cnnlab.experiments.catalog  # noqa: F401

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from cnnlab.formatting import markdown_table
+from cnnlab.formatting import format_mean_std, markdown_table
 from cnnlab.runs.stats import Summary
 
 
@@ -40,9 +40,7 @@ def format_summary(summary: Summary, metric: str) -> str:
     """``87.12 ± 0.35%`` (mean ± sample std over seeds), or the single value for one seed."""
     if summary.std is None:
         return format_metric(summary.mean, metric)
-    if is_percent(metric):
-        return f"{summary.mean * 100:.2f} ± {summary.std * 100:.2f}%"
-    return f"{summary.mean:.4g} ± {summary.std:.2g}"
+    return format_mean_std(metric, summary.mean, summary.std)
 
 
 def metric_title(metric: str) -> str:

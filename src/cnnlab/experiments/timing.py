@@ -1,35 +1,44 @@
 """How long an experiment takes, before it starts: from recorded times and arithmetic, never a probe.
 
 The plan of an experiment lists what it trains. Each cell's training speed (images a second, at the
-cell's batch size) comes from the first of these that knows it, each with how far it can be off:
+cell's batch size, in the precision it will train in here) comes from the first of these that knows
+it, each with how far it can be off and how sure it is (the listing's "how sure" column):
 
 1. *measured here*: the speed an earlier training run of an experiment measured on this machine
-   (the user cache's ``experiments/throughput.json``, keyed by model, input, batch, device, threads
-   and torch version): good to a factor of about 1.3 on a quiet machine;
+   (the user cache's ``experiments/throughput.json``, keyed by model, input, batch, device,
+   threads, precision and torch version): good to a factor of about 1.3 on a quiet machine;
 2. *recorded*: the full run of the same experiment recorded in ``docs/results/NAME/results.json``
-   (its cells' times and the machine they ran on): 1.3 on the same CPU, cores, threads and torch,
-   2 where only the CPU and cores match, 3 on another machine;
-3. *the same model recorded elsewhere* in those reports (another cell or experiment, same model,
-   input and batch): the factor of 2., times 1.25 (the optimizer and settings differ);
+   (its cells' times and the machine they ran on);
+3. *the same model recorded elsewhere*: another cell or experiment in those reports, or a step time
+   in ``recorded_steps.json`` (quiet measurements of networks no report holds: the cifar-classics
+   networks, the benchmarks' step breakdown), same model, input and batch: times 1.25 (the
+   optimizer and settings differ);
 4. *arithmetic*: the model's multiply-adds an image (the zoo table shipped with cnnlab) at the rate
-   the recorded reports' largest network reached: the factor of 2., times 2.
+   of the recorded network nearest to it in size, corrected for size (bigger networks reach more
+   multiply-adds a second: :func:`size_efficiency`): times 2.
 
-A cell none of them knows (a model of your own that no report holds) is counted as unknown, and
-the estimate says so. The estimate is then
+A recording is used as it is where it was made on this CPU kind (name, cores and instruction set:
+:func:`cnnlab.experiments.machine.cpu_kind`) in the same precision and threads (*recorded on this
+CPU kind*, a factor of 1.3). Otherwise it is *scaled from a recording*: to the precision the cell
+trains in here (bfloat16 only where ``amp`` is on and the CPU has bfloat16 kernels:
+:func:`bfloat16_gain`) and to the threads (:func:`thread_gain`), with a factor of 2 on this
+CPU kind and 3 on another. A cell none of them knows (a model of your own that no report holds)
+is counted as unknown, and the estimate says so. The estimate is then
 
     sum over cells of  images trained / speed  +  images evaluated / (EVAL_SPEEDUP * speed)
                       + the recorded experiment's time outside its cells per run (else OVERHEAD_PER_RUN_S),
 
 with its range: each cell's time divided and multiplied by its factor. Nothing is built, trained or
-probed: ``cnnlab experiment list`` answers at once (earlier versions probed every model, which took
-minutes and was off by 10-50x on a shared machine). Other work slows everything; the listing states
-the load average.
+probed, and torch is not imported: ``cnnlab experiment list`` answers at once (earlier versions
+probed every model, which took minutes and was off by 10-50x on a shared machine). Other work
+slows everything; the listing states the load average.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,19 +46,25 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import torch
-from torch import nn
-
 from cnnlab.atomic import atomic_write_json
-from cnnlab.data import get_spec
 from cnnlab.data.paths import user_cache_dir
+from cnnlab.data.registry import get_spec
 from cnnlab.errors import CnnlabError
-from cnnlab.experiments.machine import cpu_name, load_average
+from cnnlab.experiments.machine import (
+    BFLOAT16_KINDS,
+    cores,
+    cpu_kind,
+    cpu_name,
+    device_type,
+    load_average,
+    torch_version,
+)
 from cnnlab.experiments.plan import CellSpec, ExtraWork, Plan, model_label
-from cnnlab.training import TrainConfig, choose_hardware
-from cnnlab.training.hardware import available_cores
+from cnnlab.training.config import TrainConfig
 
-if TYPE_CHECKING:  # the type only: the experiment table imports this module, not the reverse
+if TYPE_CHECKING:  # the types only: the experiment table imports this module, not the reverse
+    from torch import nn
+
     from cnnlab.experiments.registry import Experiment
 
 
@@ -64,11 +79,36 @@ FACTOR_SAME_CPU = 2.0
 FACTOR_OTHER_MACHINE = 3.0
 FACTOR_OTHER_CELL = 1.25
 FACTOR_ARITHMETIC = 2.0
+# How sure an estimate is, surest first: the words of the listing's "how sure" column.
+MEASURED_HERE = "measured here"
+RECORDED_HERE = "recorded on this CPU kind"
+SCALED = "scaled from a recording"
+ARITHMETIC_ONLY = "arithmetic only"
+SURENESS = (MEASURED_HERE, RECORDED_HERE, SCALED, ARITHMETIC_ONLY)
 # The shipped reports, in a source checkout (cnnlab is installed from a clone: README).
 RECORDED_DIR = Path(__file__).resolve().parents[3] / "docs" / "results"
+# Quiet step times of networks that no shipped report holds (shipped with the package).
+RECORDED_STEPS = Path(__file__).with_name("recorded_steps.json")
 CACHE_FILE = "experiments/throughput.json"
 # Networks whose speed is mostly per-step overhead say nothing about the arithmetic rate.
 MIN_ARITHMETIC_MACS = 100_000
+# Multiply-adds a second grow with a network's size, about as MACs ** 0.25 (the step breakdown of
+# benchmarks/README.md, 2 threads, float32: tutorial CNN 0.65 M MACs at 6.1 G MAC/s, ResNet-18
+# 555 M at 33 G), and stop growing at about VGG-11's size (its 153 M reach what ResNet-18's reach).
+SIZE_EXPONENT = 0.25
+SIZE_SATURATION_MACS = 150e6
+# bfloat16's speed-up over float32 where the CPU computes it natively (AVX512-BF16, AMX), by size
+# (the same breakdown: tutorial CNN 1.08x, speedrun net 1.76x, ResNet-18 1.82x): none below 1 M
+# MACs an image, BFLOAT16_GAIN from 100 M, in between on a log scale.
+BFLOAT16_GAIN = 1.8
+NATIVE_BFLOAT16_KINDS = {"amx", "avx512_bf16"}
+# A step's speed grows with threads as threads ** exponent, the exponent by size: small networks gain
+# less from a second core than big ones (their steps are mostly per-operation overhead). 0.5 up to
+# 1 M MACs an image, 0.9 from 100 M, in between on a log scale, 0.7 where the size is unknown: a
+# guess bounded by the tutorial CNN (5,600 images/s recorded in a 1-thread experiment, 9,400 in the
+# 2-thread step breakdown, which leaves out evaluation: an exponent of at most 0.75).
+THREAD_EXPONENTS = (0.5, 0.9)
+THREAD_EXPONENT_UNKNOWN = 0.7
 
 
 @dataclass(frozen=True)
@@ -79,6 +119,7 @@ class Speed:
     source: str  # one word or two: "measured here", "recorded", "other cell", "arithmetic", "given"
     factor: float
     detail: str = ""  # which run or report, and on which machine
+    sureness: str = MEASURED_HERE  # one of SURENESS
 
 
 Measure = Callable[["WorkItem", str, int | None], "float | Speed | None"]
@@ -97,6 +138,7 @@ class WorkItem:
     train_images: int  # with a gradient step
     eval_images: int
     runs: int
+    amp: bool | None = None  # the settings' amp: bfloat16 where the device has it (None: the default)
 
     @property
     def model_key(self) -> str:
@@ -136,15 +178,30 @@ class Estimate:
         known = [row for row in self.rows if row["seconds"] is not None]
         return max(known, key=lambda row: row["seconds"])["source"] if known else "unknown"
 
+    @property
+    def sureness(self) -> str:
+        """How sure the estimate is: the least sure of the rows that make a tenth of its time or more
+        (one of :data:`SURENESS`; "unknown" when no row is known)."""
+        known = [row for row in self.rows if row["seconds"] is not None]
+        if not known:
+            return "unknown"
+        weighty = [row for row in known if row["seconds"] >= 0.1 * self.seconds] or known
+        return max((row.get("sureness", MEASURED_HERE) for row in weighty), key=_sureness_rank)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "seconds": round(self.seconds, 1),
             "low_s": round(self.low, 1),
             "high_s": round(self.high, 1),
             "source": self.source,
+            "sureness": self.sureness,
             "unknown": self.unknown,
             "rows": self.rows,
         }
+
+
+def _sureness_rank(sureness: str) -> int:
+    return SURENESS.index(sureness) if sureness in SURENESS else len(SURENESS)
 
 
 def estimate(
@@ -177,7 +234,8 @@ def estimate(
         seconds = item.work / speed.images_per_s + overhead * item.runs
         total, low, high = total + seconds, low + seconds / speed.factor, high + seconds * speed.factor
         rows.append({**row, "images_per_s": round(speed.images_per_s, 1), "seconds": round(seconds, 1),
-                     "source": speed.source, "factor": speed.factor, "detail": speed.detail})  # fmt: skip
+                     "source": speed.source, "sureness": speed.sureness, "factor": speed.factor,
+                     "detail": speed.detail})  # fmt: skip
     return Estimate(total, rows, low, high, unknown)
 
 
@@ -195,6 +253,7 @@ def _cell_work(
     (default: its settings' subsets, else the dataset's)."""
     config = TrainConfig().replace(**cell.settings)
     spec = get_spec(cell.dataset)
+    seeds = min(seeds, cell.seeds) if cell.seeds else seeds
     train = train_images or config.subset or spec.split_sizes["train"]
     train = round(train * (1 - config.val_split))
     test = test_images or config.test_subset or spec.split_sizes["test"]
@@ -209,6 +268,7 @@ def _cell_work(
         train_images=train * config.epochs * seeds,
         eval_images=test * evaluations * seeds,
         runs=seeds,
+        amp=config.amp,
     )
 
 
@@ -235,22 +295,24 @@ def known_speed(
     here: dict[str, Any] | None = None,
 ) -> Speed | None:
     """``item``'s speed from the first source that knows it (see the module's docstring), or None."""
-    cached = _read_cache().get(_speed_key(item, device, threads))
+    here = here or this_machine(device, threads)
+    cached = _read_cache().get(_speed_key(item, here))
     if isinstance(cached, dict) and cached.get("how") == "training run":
         when = f"by a training run here on {cached.get('measured', '?')}"
-        return Speed(float(cached["images_per_s"]), "measured here", FACTOR_HERE, when)
-    here = here or this_machine(device, threads)
+        return Speed(float(cached["images_per_s"]), "measured here", FACTOR_HERE, when, MEASURED_HERE)
+    wanted = cell_precision(item.amp, here)
     recorded = _recorded_cells()
     for found in recorded:
         if (found.experiment, found.label, found.model_key) == (experiment, item.label, item.model_key):
-            return found.speed(here, "recorded", f"docs/results/{experiment}", 1.0)
+            return found.speed(here, wanted, "recorded", f"docs/results/{experiment}", 1.0)
     # The same model, input and batch elsewhere; then the same with other model options.
     for same in (lambda found: found.model_key == item.model_key, lambda found: _plain_key(found.model_key)
                  == _plain_key(item.model_key)):  # fmt: skip
-        for found in filter(same, recorded):
-            where = f"{found.label} in docs/results/{found.experiment}"
-            return found.speed(here, "other cell", where, FACTOR_OTHER_CELL)
-    return _arithmetic_speed(item, here, recorded)
+        speeds = [found.speed(here, wanted, "other cell", found.where, FACTOR_OTHER_CELL)
+                  for found in recorded if same(found)]  # fmt: skip
+        if speeds:  # the surest of them
+            return min(speeds, key=lambda speed: (speed.factor, _sureness_rank(speed.sureness)))
+    return _arithmetic_speed(item, here, wanted, recorded)
 
 
 def _plain_key(model_key: str) -> str:
@@ -261,40 +323,145 @@ def _plain_key(model_key: str) -> str:
 
 @dataclass(frozen=True)
 class RecordedCell:
-    """One cell of a recorded report: its speed and the machine it ran on."""
+    """One cell of a recorded report (or one recorded step time): its speed, its precision and
+    the machine it ran on."""
 
-    experiment: str
+    experiment: str | None  # None: a step time of recorded_steps.json
     label: str
     model_key: str
     model: str
     input_shape: tuple[int, int, int]
     images_per_s: float
     machine: dict[str, Any]
+    precision: str = "float32"
+    source: str = ""  # where a step time was measured
 
-    def speed(self, here: dict[str, Any], source: str, where: str, extra_factor: float) -> Speed:
+    @property
+    def where(self) -> str:
+        if self.experiment is None:
+            return f"{self.label} in {RECORDED_STEPS.name} ({self.source})"
+        return f"{self.label} in docs/results/{self.experiment}"
+
+    @property
+    def macs(self) -> int | None:
+        return _macs(self.model, self.input_shape)
+
+    def speed(
+        self, here: dict[str, Any], precision: str, source: str, where: str, extra_factor: float
+    ) -> Speed:
+        """Its speed here in ``precision``: as recorded, or scaled (see the module's docstring)."""
         factor, machine = machine_factor(self.machine, here)
-        return Speed(self.images_per_s, source, factor * extra_factor, f"{where}, {machine}")
+        multiplier, scaled = scale_speed(self, precision, here, self.macs)
+        same_kind = same_cpu_kind(self.machine, here)
+        sureness = RECORDED_HERE if same_kind and not scaled else SCALED
+        if scaled and factor < FACTOR_SAME_CPU:
+            factor = FACTOR_SAME_CPU
+        detail = f"{where}, {machine}" + (f"; scaled {', '.join(scaled)}" if scaled else "")
+        return Speed(self.images_per_s * multiplier, source, factor * extra_factor, detail, sureness)
+
+
+def same_cpu_kind(recorded: dict[str, Any], here: dict[str, Any]) -> bool:
+    """The same CPU name and cores, and the same instruction-set class where the recording says it
+    (reports before it was recorded say only the name)."""
+    kind = recorded.get("cpu_kind")
+    return (recorded.get("cpu"), recorded.get("cores")) == (here["cpu"], here["cores"]) and (
+        kind is None or kind == here.get("cpu_kind")
+    )
 
 
 def machine_factor(recorded: dict[str, Any], here: dict[str, Any]) -> tuple[float, str]:
     """How far a speed recorded on ``recorded`` may be off here, and the words that say why."""
-    if (recorded.get("cpu"), recorded.get("cores")) != (here["cpu"], here["cores"]):
-        return FACTOR_OTHER_MACHINE, f"on {recorded.get('cpu', '?')} with {recorded.get('cores', '?')} cores"
+    if not same_cpu_kind(recorded, here):
+        kind = f" ({recorded['cpu_kind']})" if recorded.get("cpu_kind") else ""
+        return (
+            FACTOR_OTHER_MACHINE,
+            f"on {recorded.get('cpu', '?')}{kind} with {recorded.get('cores', '?')} cores",
+        )
     if (recorded.get("threads"), recorded.get("torch")) == (here["threads"], here["torch"]):
         return FACTOR_HERE, "on this CPU"
     threads, version = recorded.get("threads", "?"), recorded.get("torch", "?")
     return FACTOR_SAME_CPU, f"on this CPU with {threads} threads and torch {version}"
 
 
+def scale_speed(
+    recorded: RecordedCell, precision: str, here: dict[str, Any], macs: int | None
+) -> tuple[float, list[str]]:
+    """The factor that turns ``recorded``'s speed into one here in ``precision``, and what it
+    scaled (``["float32 -> bfloat16 (x1.8)", "1 -> 2 threads (x1.8)"]``; empty: none)."""
+    multiplier, scaled = 1.0, []
+    if recorded.precision != precision:
+        kind = here.get("cpu_kind") if precision == "bfloat16" else recorded.machine.get("cpu_kind")
+        gain = bfloat16_gain(macs, kind)
+        step = gain if precision == "bfloat16" else 1 / gain
+        multiplier *= step
+        scaled.append(f"{recorded.precision} -> {precision} (x{step:.2g})")
+    threads = recorded.machine.get("threads")
+    if here["device"] == "cpu" and isinstance(threads, int) and threads != here["threads"]:
+        step = thread_gain(macs, threads, here["threads"])
+        multiplier *= step
+        scaled.append(f"{threads} -> {here['threads']} threads (x{step:.2g})")
+    return multiplier, scaled
+
+
+def bfloat16_gain(macs: int | None, kind: str | None) -> float:
+    """How much faster a network of ``macs`` multiply-adds an image trains in bfloat16 than in
+    float32 on a CPU of ``kind``: up to :data:`BFLOAT16_GAIN` with native bfloat16 (AVX512-BF16,
+    AMX), 1 elsewhere (AVX-512 without them converts, and no quiet measurement says more)."""
+    if kind not in NATIVE_BFLOAT16_KINDS or not macs:
+        return 1.0
+    position = min(max((math.log10(macs) - 6) / 2, 0.0), 1.0)  # 1 M MACs: 0; 100 M: 1
+    return 1 + (BFLOAT16_GAIN - 1) * position
+
+
+def thread_gain(macs: int | None, recorded: int, here: int) -> float:
+    """How much faster a network of ``macs`` multiply-adds an image trains on ``here`` threads
+    than on ``recorded`` (see :data:`THREAD_EXPONENTS`)."""
+    if macs:
+        low, high = THREAD_EXPONENTS
+        exponent = low + (high - low) * min(max((math.log10(macs) - 6) / 2, 0.0), 1.0)
+    else:
+        exponent = THREAD_EXPONENT_UNKNOWN
+    return (here / recorded) ** exponent
+
+
+def size_efficiency(macs: int) -> float:
+    """Multiply-adds a second a network of ``macs`` reaches, relative (see :data:`SIZE_EXPONENT`)."""
+    return min(max(macs, MIN_ARITHMETIC_MACS), SIZE_SATURATION_MACS) ** SIZE_EXPONENT
+
+
+def cell_precision(amp: bool | None, here: dict[str, Any]) -> str:
+    """What a cell with settings' ``amp`` trains in here: bfloat16 under amp where the device has
+    it (a CPU: only with bfloat16 kernels, as cnnlab.training.hardware chooses), else float32."""
+    use_amp = amp if amp is not None else here["device"] == "cuda"
+    if not use_amp:
+        return "float32"
+    if here["device"] == "cpu":
+        return "bfloat16" if here["bfloat16"] else "float32"
+    return "bfloat16"  # float16 on GPUs without bfloat16; no recorded speed is a GPU's anyway
+
+
 def this_machine(device: str = "auto", threads: int | None = None) -> dict[str, Any]:
-    """What :func:`machine_factor` compares: CPU, cores, the threads a run would use, torch."""
-    hardware = choose_hardware(TrainConfig(device=device, threads=threads))
+    """What :func:`machine_factor` compares: CPU, its kind and cores, the device and threads a run
+    would use, whether it has bfloat16 kernels, torch's version. Read without importing torch."""
     return {
         "cpu": cpu_name(),
-        "cores": available_cores(),
-        "threads": hardware.threads,
-        "torch": torch.__version__,
+        "cpu_kind": cpu_kind(),
+        "cores": cores(),
+        "device": device_type(device),
+        "threads": threads or cores(),
+        "bfloat16": _bfloat16_kernels(),
+        "torch": torch_version(),
     }
+
+
+def _bfloat16_kernels() -> bool:
+    """cnnlab.training.hardware's answer where torch is loaded already; the CPU's flags otherwise
+    (the same answer on the CPUs it was checked on: AVX-512 and up)."""
+    if "torch" in sys.modules:
+        from cnnlab.training.hardware import cpu_has_bfloat16_kernels
+
+        return cpu_has_bfloat16_kernels()
+    return cpu_kind() in BFLOAT16_KINDS
 
 
 def recorded_overhead(experiment: Experiment, measure: Measure | None = None) -> float:
@@ -340,50 +507,94 @@ def _recorded_cells() -> tuple[RecordedCell, ...]:
             found = _recorded_cell(name, label, cell, report.get("machine", {}))
             if found is not None:
                 cells.append(found)
-    return tuple(cells)
+    return (*cells, *_recorded_steps())
 
 
 def _recorded_cell(experiment: str, label: str, cell: dict[str, Any], machine: dict) -> RecordedCell | None:
     try:
-        spec = CellSpec(label, cell["model"], _known_dataset(str(cell["dataset"])), cell.get("settings", {}))
+        dataset = _known_dataset(str(cell["dataset"]), experiment, label)
+        spec = CellSpec(label, cell["model"], dataset, cell.get("settings", {}))
         item = _cell_work(spec, len(cell["seeds"]), cell.get("train_images"), cell.get("test_images"))
         seconds = float(cell["time_s"])
     except (KeyError, TypeError, ValueError, CnnlabError):  # a report of another version: no estimate
         return None
     if seconds <= 0 or item.work <= 0:
         return None
+    # bfloat16 only where amp was on and the machine is known to have had the kernels.
+    bfloat16 = item.amp and machine.get("cpu_kind") in BFLOAT16_KINDS
     return RecordedCell(
-        experiment, label, item.model_key, str(cell["model"]), item.input_shape, item.work / seconds, machine
-    )
+        experiment, label, item.model_key, str(cell["model"]), item.input_shape, item.work / seconds,
+        machine, "bfloat16" if bfloat16 else "float32",
+    )  # fmt: skip
 
 
-def _known_dataset(name: str) -> str:
-    """``name``, or the dataset it was derived from: a cell's transform names its result
-    ``BASE-what`` (``mnist-permuted``), with BASE's images and splits."""
-    base = name.split("-")[0]
+@lru_cache(maxsize=1)
+def _recorded_steps(path: Path = RECORDED_STEPS) -> tuple[RecordedCell, ...]:
+    """The step times of ``recorded_steps.json``: one recorded training speed each."""
     try:
-        get_spec(name)
+        entries = json.loads(path.read_text(encoding="utf-8"))["steps"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return ()  # a damaged table estimates nothing
+    steps = []
+    for entry in entries:
+        try:
+            shape = tuple(int(size) for size in str(entry["input"]).split("x"))
+            key = f"{entry['model']}()|{entry['input']}|batch {int(entry['batch'])}"
+            speed = int(entry["batch"]) / float(entry["step_s"])
+            steps.append(RecordedCell(None, f"{entry['model']} step", key, str(entry["model"]), shape,  # type: ignore[arg-type]
+                                      speed, dict(entry["machine"]), str(entry["precision"]),
+                                      str(entry.get("source", ""))))  # fmt: skip
+        except (KeyError, TypeError, ValueError, ZeroDivisionError):
+            continue
+    return tuple(steps)
+
+
+def _known_dataset(name: str, experiment: str, label: str) -> str:
+    """``name``, or the dataset it was derived from: a cell's transform names its result
+    ``BASE-what`` (``mnist-permuted``), with BASE's images and splits; a folder the transform
+    made (transfer's ``cats-vs-dogs``): the dataset of the experiment's cell of that label."""
+    for candidate in (name, name.split("-")[0]):
+        try:
+            get_spec(candidate)
+            return candidate
+        except CnnlabError:
+            pass
+    from cnnlab.experiments.registry import get_experiment
+
+    try:
+        found = get_experiment(experiment)
     except CnnlabError:
-        return base
-    return name
+        return name  # an experiment no longer in the catalog: get_spec refuses it
+    cells = {cell.label: cell for cell in found.plan(found.full).cells}
+    return cells[label].dataset if label in cells else name
 
 
 def _arithmetic_speed(
-    item: WorkItem, here: dict[str, Any], recorded: tuple[RecordedCell, ...]
+    item: WorkItem, here: dict[str, Any], precision: str, recorded: tuple[RecordedCell, ...]
 ) -> Speed | None:
-    """Speed from ``item``'s MACs an image at the rate of the recorded network with the most MACs."""
+    """Speed from ``item``'s MACs an image at the rate of the recorded network nearest to it in
+    size (on this CPU kind where one is), corrected by :func:`size_efficiency` and scaled to this
+    precision and these threads."""
     macs = _macs(item.model, item.input_shape)  # with its default options where it has others
-    measured = [(cell, _macs(cell.model, cell.input_shape)) for cell in recorded]
+    measured = [(cell, cell.macs) for cell in recorded]
     measured = [(cell, m) for cell, m in measured if m and m >= MIN_ARITHMETIC_MACS]
     if not macs or not measured:
         return None
-    cell, cell_macs = max(measured, key=lambda pair: pair[1])
+
+    def distance(pair: tuple[RecordedCell, int]) -> float:
+        cell, cell_macs = pair  # another CPU kind counts as a network e (2.7) times further in size
+        return abs(math.log(macs / cell_macs)) + (0.0 if same_cpu_kind(cell.machine, here) else 1.0)
+
+    cell, cell_macs = min(measured, key=distance)
     factor, machine = machine_factor(cell.machine, here)
+    multiplier, scaled = scale_speed(cell, precision, here, macs)
+    rate = cell.images_per_s * cell_macs * size_efficiency(macs) / size_efficiency(cell_macs)
     detail = (
-        f"{macs / 1e6:,.0f} M MACs an image at the rate of {cell.model} ({cell_macs / 1e6:,.1f} M) "
-        f"in docs/results/{cell.experiment}, {machine}"
+        f"{macs / 1e6:,.1f} M MACs an image at the rate of {cell.model} ({cell_macs / 1e6:,.1f} M) "
+        f"in {cell.where}, {machine}, corrected for size"
+        + (f"; scaled {', '.join(scaled)}" if scaled else "")
     )
-    return Speed(cell.images_per_s * cell_macs / macs, "arithmetic", factor * FACTOR_ARITHMETIC, detail)
+    return Speed(rate * multiplier / macs, "arithmetic", factor * FACTOR_ARITHMETIC, detail, ARITHMETIC_ONLY)
 
 
 def _macs(model: object, input_shape: tuple[int, int, int]) -> int | None:
@@ -411,13 +622,15 @@ def record_throughput(
 ) -> None:
     """Keep the speed a training run of ``spec`` measured: later estimates here use it first."""
     if images_per_s > 0:
-        key = _speed_key(_cell_work(spec, 1), device, threads)
+        key = _speed_key(_cell_work(spec, 1), this_machine(device, threads))
         _write_speed(_read_cache(), key, images_per_s, "training run")
 
 
-def _speed_key(item: WorkItem, device: str, threads: int | None) -> str:
-    hardware = choose_hardware(TrainConfig(device=device, threads=threads))
-    return f"{item.model_key}|{hardware.describe()}|torch {torch.__version__}"
+def _speed_key(item: WorkItem, here: dict[str, Any]) -> str:
+    """``lenet5()|1x28x28|batch 64|cpu, 2 threads, float32|torch 2.13.0+cpu``."""
+    threads = f", {here['threads']} threads" if here["device"] == "cpu" else ""
+    where = f"{here['device']}{threads}, {cell_precision(item.amp, here)}"
+    return f"{item.model_key}|{where}|torch {here['torch']}"
 
 
 def _write_speed(cache: dict[str, Any], key: str, speed: float, how: str) -> None:
@@ -426,7 +639,7 @@ def _write_speed(cache: dict[str, Any], key: str, speed: float, how: str) -> Non
         "how": how,
         "measured": time.strftime("%Y-%m-%d %H:%M:%S"),
         "load": load_average() or 0.0,
-        "cores": available_cores(),
+        "cores": cores(),
     }
     atomic_write_json(_cache_path(), cache)
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cnnlab.errors import ConfigError, UnknownNameError
+from cnnlab.errors import ConfigError, UnknownNameError, closest_match
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 # Test-time augmentation of evaluations (cnnlab.training.tta): the image alone, with its mirror image,
@@ -185,8 +185,20 @@ def coerce_settings(values: Mapping[str, Any], source: str) -> dict[str, Any]:
     if len(problems) == 1:
         raise problems[0]
     if problems:
-        raise ConfigError(_listing(f"{len(problems)} problems in {source}:", [str(p) for p in problems]))
+        message = _listing(f"{len(problems)} problems in {source}:", [_problem_line(p) for p in problems])
+        unknown = [p for p in problems if isinstance(p, UnknownNameError)]
+        if unknown:  # the known names once, not after each unknown one
+            message += f"\nKnown settings: {', '.join(unknown[0].known)}."
+        raise ConfigError(message)
     return result
+
+
+def _problem_line(problem: ConfigError | UnknownNameError) -> str:
+    """One problem of several: an unknown name with its likely meaning, without the known list."""
+    if not isinstance(problem, UnknownNameError):
+        return str(problem)
+    suggestion = closest_match(problem.name, problem.known)
+    return f"Unknown setting '{problem.name}'." + (f" Did you mean '{suggestion}'?" if suggestion else "")
 
 
 def resolve_config(

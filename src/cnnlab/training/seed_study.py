@@ -61,11 +61,24 @@ class SeedStudy:
 
 def summary_rows(summary: dict[str, Summary]) -> list[list[Any]]:
     """metric, mean, std, 95% CI, n (:data:`SUMMARY_COLUMNS`): the table of ``cnnlab train --seeds``."""
+    from cnnlab.formatting import format_interval, format_value
+
+    # Accuracies in percent, as everywhere else (a fraction beside a percentage misleads).
     return [
-        [metric, s.mean, s.std if s.std is not None else "",
-         f"{s.ci_low:.4g} to {s.ci_high:.4g}" if s.ci_low is not None else "(n=1)", s.n]
+        [metric, format_value(metric, float(s.mean)),
+         _std_text(metric, s.std), format_interval(metric, s.ci_low, s.ci_high)
+         if s.ci_low is not None and s.ci_high is not None else "(n=1)", s.n]
         for metric, s in summary.items()
     ]  # fmt: skip
+
+
+def _std_text(metric: str, std: float | None) -> str:
+    """A std on its metric's scale: ``0.63%`` (percentage points) for an accuracy."""
+    from cnnlab.formatting import format_number, is_accuracy
+
+    if std is None:
+        return ""
+    return f"{std * 100:.2f}%" if is_accuracy(metric) else format_number(float(std))
 
 
 def parse_seeds(text: str) -> list[int]:

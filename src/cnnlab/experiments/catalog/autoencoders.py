@@ -30,12 +30,13 @@ Measured: see docs/results/autoencoders for the full run's numbers and the comma
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
 
-from cnnlab.data import to_model_input
-from cnnlab.experiments.context import Context
 from cnnlab.experiments.registry import CellSpec, Plan, Reference, Size, experiment
 from cnnlab.experiments.report import format_summary, metric_title
+
+if TYPE_CHECKING:  # the context imports torch; listing the experiments must not
+    from cnnlab.experiments.context import Context
 
 DATASET = "mnist"
 # The notebooks' setting (06, 07): Adam lr 1e-3, batch 256, constant rate.
@@ -147,8 +148,10 @@ def _record_last_batch(ctx: Context, label: str) -> None:
         final[LAST_BATCH] = float(steps[-1]["loss"])
 
 
-@torch.no_grad()
 def _free_energy_gaps(ctx: Context) -> list[float]:
+    import torch
+
+    from cnnlab.data import to_model_input
     from cnnlab.models.rbm import free_energy_gap
 
     train, test = ctx.data(ctx.spec(RBM))
@@ -157,21 +160,25 @@ def _free_energy_gaps(ctx: Context) -> list[float]:
         train.images[: min(GAP_IMAGES, cell.train_images)], train.mean, train.std, "unit"
     )
     test_unit = to_model_input(test.images[: cell.test_images], test.mean, test.std, "unit")
-    return [free_energy_gap(run.model.eval(), train_unit, test_unit) for run in ctx.runs[RBM]]
+    with torch.no_grad():
+        return [free_energy_gap(run.model.eval(), train_unit, test_unit) for run in ctx.runs[RBM]]
 
 
-@torch.no_grad()
 def _reconstructions(ctx: Context) -> None:
+    import torch
+
     from cnnlab.analysis.generative import class_examples, image_table_figure, to_unit
+    from cnnlab.data import to_model_input
 
     test = ctx.dataset(DATASET, "test")
     images = test.images[class_examples(test.labels, SHOWN_IMAGES)]
     rows, labels = [images.float() / 255], ["input"]
-    for label, runs in ctx.runs.items():
-        model = runs[0].model.eval()
-        x = to_model_input(images, test.mean, test.std, model.input_scale)
-        rows.append(to_unit(model(x).view_as(x), model.input_scale).cpu())
-        labels.append(label)
+    with torch.no_grad():
+        for label, runs in ctx.runs.items():
+            model = runs[0].model.eval()
+            x = to_model_input(images, test.mean, test.std, model.input_scale)
+            rows.append(to_unit(model(x).view_as(x), model.input_scale).cpu())
+            labels.append(label)
     figure = image_table_figure(torch.stack(rows), "Test images and their reconstructions (seed 0)", labels)
     ctx.figure(
         "reconstructions.png", figure, "One test image a class (top row) and each model's reconstruction"

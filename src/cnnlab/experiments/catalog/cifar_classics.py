@@ -30,8 +30,12 @@ Measured: see docs/experiments.md for the full run's numbers and the command tha
 
 from __future__ import annotations
 
-from cnnlab.experiments.context import Context
+from typing import TYPE_CHECKING
+
 from cnnlab.experiments.registry import CellSpec, Plan, Reference, Size, experiment
+
+if TYPE_CHECKING:  # the context imports torch; listing the experiments must not
+    from cnnlab.experiments.context import Context
 
 DATASET = "cifar10"
 COURSE = {

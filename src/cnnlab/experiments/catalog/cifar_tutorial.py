@@ -12,9 +12,13 @@ Measured: see docs/experiments.md for the full run's numbers and the command tha
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from cnnlab.experiments.cells import TRAIN_EVAL_ACCURACY
-from cnnlab.experiments.context import Context
 from cnnlab.experiments.registry import CellSpec, Plan, Reference, Size, experiment
+
+if TYPE_CHECKING:  # the context imports torch; listing the experiments must not
+    from cnnlab.experiments.context import Context
 
 MODEL, DATASET = "tutorial-cnn", "cifar10"
 COURSE = {

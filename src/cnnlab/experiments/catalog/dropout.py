@@ -14,15 +14,14 @@ from __future__ import annotations
 
 import functools
 import itertools
-from typing import Any
-
-import torch
-import torch.nn.functional as F
-from torch import Tensor, nn
+from typing import TYPE_CHECKING, Any
 
 from cnnlab.experiments.cells import TRAIN_EVAL_ACCURACY
-from cnnlab.experiments.context import Context
 from cnnlab.experiments.registry import CellSpec, Plan, Size, experiment
+
+if TYPE_CHECKING:  # the context imports torch; listing the experiments must not
+    from cnnlab.experiments.context import Context
+    from cnnlab.experiments.networks import SmallAlexNet
 
 DATASET = "cifar10"
 RATES = (0.0, 0.25, 0.5)
@@ -42,33 +41,20 @@ EXAMPLE_MASK = (1, 0, 1, 1, 0, 0)
 EXAMPLE_P = 0.5
 
 
-class SmallAlexNet(nn.Module):
-    """Three conv-ReLU-pool stages (32 -> 4 px), then AlexNet's classifier with dropout ``p``."""
-
-    def __init__(self, dropout: float, num_classes: int = 10, in_channels: int = 3, width: int = 512):
-        super().__init__()
-        layers: list[nn.Module] = []
-        for out_channels in (32, 64, 128):
-            layers += [
-                nn.Conv2d(in_channels, out_channels, 3, padding=1),
-                nn.ReLU(inplace=True),
-                nn.MaxPool2d(2),
-            ]
-            in_channels = out_channels
-        self.features = nn.Sequential(*layers)
-        self.classifier = nn.Sequential(
-            nn.Flatten(),
-            nn.Dropout(dropout), nn.Linear(128 * 4 * 4, width), nn.ReLU(inplace=True),
-            nn.Dropout(dropout), nn.Linear(width, width), nn.ReLU(inplace=True),
-            nn.Linear(width, num_classes),
-        )  # fmt: skip
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.classifier(self.features(x))
-
-
 def small_alexnet(dropout: float) -> SmallAlexNet:
+    from cnnlab.experiments.networks import SmallAlexNet
+
     return SmallAlexNet(dropout)
+
+
+def __getattr__(name: str) -> object:
+    """``SmallAlexNet`` from where it was first defined: it lives in cnnlab.experiments.networks,
+    so that listing the experiments does not import torch."""
+    if name == "SmallAlexNet":
+        from cnnlab.experiments.networks import SmallAlexNet
+
+        return SmallAlexNet
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def label(rate: float) -> str:
@@ -92,6 +78,9 @@ def worked_example(
     Training: each unit is kept with probability 1 - p, and the kept ones are divided by 1 - p, so
     the expected output equals the input and evaluation needs no change (dropout is off then).
     """
+    import torch
+    import torch.nn.functional as F
+
     values = torch.tensor(x, dtype=torch.float64)
     keep = torch.tensor(mask, dtype=torch.float64)
     output = values * keep / (1 - p)

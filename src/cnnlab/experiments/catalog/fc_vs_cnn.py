@@ -12,13 +12,14 @@ Measured: see docs/experiments.md for the full run's numbers and the command tha
 
 from __future__ import annotations
 
-import torch
-from torch import nn
+from typing import TYPE_CHECKING
 
-from cnnlab.experiments.context import Context
 from cnnlab.experiments.permutation import PixelPermutation
 from cnnlab.experiments.registry import CellSpec, Plan, Reference, Size, experiment
 from cnnlab.formatting import format_count
+
+if TYPE_CHECKING:  # the context imports torch; listing the experiments must not
+    from cnnlab.experiments.context import Context
 
 # The notebook's setting, exactly.
 COURSE = {
@@ -94,6 +95,8 @@ def run(ctx: Context) -> None:
 
 def parameter_split(model_name: str) -> dict[str, int]:
     """Parameters of the MNIST model: in convolutions, in linear layers, in its first linear layer."""
+    from torch import nn
+
     from cnnlab.models import create
 
     model = create(model_name, 10, 1, 28)
@@ -110,6 +113,8 @@ def parameter_split(model_name: str) -> dict[str, int]:
 
 
 def _show_permutation(ctx: Context) -> None:
+    import torch
+
     from cnnlab.analysis.generative import class_examples, image_table_figure
 
     test = ctx.dataset("mnist", "test")

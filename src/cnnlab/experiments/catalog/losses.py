@@ -12,17 +12,16 @@ Measured: see docs/experiments.md for the full run's numbers and the command tha
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-import torch.nn.functional as F
-
-from cnnlab.data import BatchLoader
-from cnnlab.experiments.context import Context
 from cnnlab.experiments.registry import CellSpec, Plan, Size, experiment
 from cnnlab.experiments.report import format_summary
 from cnnlab.runs.stats import summarize
-from cnnlab.training import predict
+
+if TYPE_CHECKING:  # the context imports torch; listing the experiments must not
+    import torch
+
+    from cnnlab.experiments.context import Context
 
 MODEL, DATASET = "lenet5", "fashion-mnist"
 COMMON = {"optimizer": "adam", "lr": 2e-3, "batch_size": 128, "epochs": 3, "schedule": "onecycle"}
@@ -77,17 +76,23 @@ def run(ctx: Context) -> None:
     _explain(ctx)
 
 
-@torch.no_grad()
 def confidence_metrics(model: torch.nn.Module, test) -> dict[str, float]:
     """Test cross-entropy, mean top probability and expected calibration error of a classifier."""
+    import torch
+    import torch.nn.functional as F
+
+    from cnnlab.data import BatchLoader
+    from cnnlab.training import predict
+
     loader = BatchLoader(test, 512, shuffle=False, scale=getattr(model, "input_scale", "standardized"))
-    logits, labels = predict(model, loader)
-    probabilities = F.softmax(logits.float(), dim=1)
-    return {
-        "test_cross_entropy": float(F.cross_entropy(logits.float(), labels)),
-        "test_confidence": float(probabilities.max(1).values.mean()),
-        "test_ece": expected_calibration_error(probabilities, labels),
-    }
+    with torch.no_grad():
+        logits, labels = predict(model, loader)
+        probabilities = F.softmax(logits.float(), dim=1)
+        return {
+            "test_cross_entropy": float(F.cross_entropy(logits.float(), labels)),
+            "test_confidence": float(probabilities.max(1).values.mean()),
+            "test_ece": expected_calibration_error(probabilities, labels),
+        }
 
 
 def expected_calibration_error(

@@ -14,9 +14,13 @@ Measured: not run in full yet; ``cnnlab experiment list`` estimates its time her
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from cnnlab.experiments.cells import TRAIN_EVAL_ACCURACY
-from cnnlab.experiments.context import Context
 from cnnlab.experiments.registry import CellSpec, Plan, Size, experiment
+
+if TYPE_CHECKING:  # the context imports torch; listing the experiments must not
+    from cnnlab.experiments.context import Context
 
 MODEL, DATASET = "tutorial-cnn", "cifar10"
 ALPHA = 1.0

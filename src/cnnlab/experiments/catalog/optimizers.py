@@ -12,13 +12,14 @@ Measured: see docs/experiments.md for the full run's numbers and the command tha
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from cnnlab.data import BatchLoader
-from cnnlab.experiments.context import Context
-from cnnlab.experiments.lr_finder import RangeTest, lr_range_test
 from cnnlab.experiments.registry import CellSpec, ExtraWork, Plan, Size, experiment
 from cnnlab.experiments.report import format_summary
-from cnnlab.training import TrainConfig
+
+if TYPE_CHECKING:  # the context imports torch; listing the experiments must not
+    from cnnlab.experiments.context import Context
+    from cnnlab.experiments.lr_finder import RangeTest
 
 MODEL, DATASET = "lenet5", "fashion-mnist"
 COMMON = {"batch_size": 128, "epochs": 3, "schedule": "onecycle"}
@@ -127,7 +128,10 @@ def _range_test(ctx: Context, spec: CellSpec) -> RangeTest:
     """The range test of one optimizer on the cell's training images, from a fresh seed-0 network."""
     import torch
 
+    from cnnlab.data import BatchLoader
+    from cnnlab.experiments.lr_finder import lr_range_test
     from cnnlab.models import create
+    from cnnlab.training import TrainConfig
 
     train, _ = ctx.data(spec)
     train = train.subset(spec.settings["subset"]) if spec.settings.get("subset") else train

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from typing import TYPE_CHECKING
 
 from cnnlab.experiments.catalog.cifar_tutorial import (
     COURSE,
@@ -23,11 +24,13 @@ from cnnlab.experiments.catalog.cifar_tutorial import (
     DATASET,
     MODEL,
 )
-from cnnlab.experiments.context import Context
 from cnnlab.experiments.course import prediction_interval
 from cnnlab.experiments.registry import CellSpec, Plan, Reference, Size, experiment
 from cnnlab.experiments.report import format_summary
 from cnnlab.runs.stats import CONFIDENCE, t_quantile
+
+if TYPE_CHECKING:  # the context imports torch; listing the experiments must not
+    from cnnlab.experiments.context import Context
 
 CELL = "tutorial-cnn, course setting"
 YOURS, COURSE_VALUE = 0.62, COURSE_LOW  # the learner's result and the course's ("64 %": 64.00-64.99%)

@@ -22,14 +22,15 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
-
-from cnnlab.data import ImageDataset
-from cnnlab.experiments.context import Context
 from cnnlab.experiments.registry import CellSpec, Plan, Size, experiment
 from cnnlab.experiments.report import format_summary
 from cnnlab.runs.stats import WelchTest
+
+if TYPE_CHECKING:  # the context imports torch; listing the experiments must not
+    from cnnlab.data import ImageDataset
+    from cnnlab.experiments.context import Context
 
 MODEL, DATASET = "tutorial-cnn", "cifar10"
 TARGET_CLASSES = ("cat", "dog")
@@ -59,6 +60,8 @@ class WithoutClasses:
     dropped: tuple[str, ...]
 
     def __call__(self, dataset: ImageDataset) -> ImageDataset:
+        import torch
+
         kept = [name for name in dataset.classes if name not in self.dropped]
         new_label = torch.full((len(dataset.classes),), -1, dtype=torch.int64)
         for index, name in enumerate(kept):
@@ -99,7 +102,7 @@ def plan(size: Size) -> Plan:
     folder = AsImageFolder(TARGET_CLASSES, {"train": TRAIN_PER_CLASS, "test": TEST_PER_CLASS})
     target = size.apply(TARGET_SETTINGS)
     source = CellSpec(
-        SOURCE, MODEL, DATASET, size.apply(SOURCE_SETTINGS), transform=WithoutClasses(TARGET_CLASSES)
+        SOURCE, MODEL, DATASET, size.apply(SOURCE_SETTINGS), transform=WithoutClasses(TARGET_CLASSES), seeds=1
     )
     frozen = {
         **target,
