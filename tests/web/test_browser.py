@@ -20,6 +20,7 @@ import pytest
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 ARTIFACTS = Path(__file__).parent / "artifacts"
 WAIT_S = 60
+MAX_SHOT_HEIGHT = 3200  # pixels: a run's page with its evaluation is about 2,700
 # Two epochs of the run started from the page: about 20 s quiet, 90 s on a busy 2-core machine.
 TRAIN_WAIT_S = 300
 # The settings of the trained run (conftest's TRAINED_SETTINGS) its recorded command shows.
@@ -94,11 +95,15 @@ def console_errors(driver) -> list[str]:
 
 
 def shoot(driver, name: str) -> Path:
-    """A screenshot of the whole page (the window made as tall as the page, up to 2,400 pixels)."""
+    """A screenshot of the whole page (the window made as tall as the page, up to MAX_SHOT_HEIGHT)."""
     path = ARTIFACTS / f"{name}.png"
     width, height = driver.get_window_size()["width"], driver.get_window_size()["height"]
-    page_height = driver.execute_script("return document.documentElement.scrollHeight")
-    driver.set_window_size(width, min(max(height, page_height + 140), 2400))
+    for _ in range(2):  # again once resized: a wider viewport can re-flow the page to a new height
+        page_height = driver.execute_script("return document.documentElement.scrollHeight")
+        viewport = driver.execute_script("return window.innerHeight")
+        chrome = driver.get_window_size()["height"] - viewport  # the window's own bars, if any
+        driver.set_window_size(width, min(max(height, page_height + chrome + 20), MAX_SHOT_HEIGHT))
+    driver.execute_script("window.scrollTo(0, 0)")  # a click may have scrolled: the page from its top
     driver.save_screenshot(str(path))
     driver.set_window_size(width, height)
     return path

@@ -172,3 +172,31 @@ def test_a_closed_stream_is_freed_at_once(tmp_path):
         assert feeds.open == 0 and not feeds.feeds
 
     asyncio.run(scenario())
+
+
+def test_a_reader_that_fails_is_replaced_and_the_client_still_gets_every_record(tmp_path, monkeypatch):
+    run = _running_run(tmp_path)
+    feeds = LiveFeeds(poll_s=0.01)
+    failures = []
+    poll = live.RunFeed.poll
+
+    def failing_once(self):
+        if not failures:
+            failures.append(self)
+            raise RuntimeError("a reader's bug")
+        return poll(self)
+
+    monkeypatch.setattr(live.RunFeed, "poll", failing_once)
+
+    async def scenario() -> list[str]:
+        events = metric_events(feeds, run, 0, _connected, check_s=0.01)
+        seen = [await anext(events)]
+        _append(run, '{"kind": "step", "step": 1}\n')
+        seen.append(await anext(events))
+        run.result_path.write_text(json.dumps({"status": "finished"}))
+        seen += [event async for event in events]
+        return seen
+
+    seen = asyncio.run(scenario())
+    assert failures and _kinds(seen) == ["status", "metric", "status", "end"]
+    assert feeds.open == 0 and not feeds.feeds

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -32,6 +33,8 @@ from typing import Any
 
 from cnnlab.errors import CnnlabError
 from cnnlab.runs.rundir import RunDir
+
+logger = logging.getLogger(__name__)
 
 POLL_S = 0.2
 # result.json is read again when its size or modification time changes, and at least this often:
@@ -146,6 +149,8 @@ class RunFeed:
                 await asyncio.sleep(self.poll_s)
                 if self.poll():
                     return  # the run is over: the clients send "end" and close
+        except Exception:  # a reader's bug: logged; its clients follow a new reader
+            logger.exception("the live reader of %s failed", self.run_dir.root)
         finally:
             self._on_stop(self)
 
@@ -235,11 +240,17 @@ async def metric_events(
         while True:
             batches = feed.after(seq)
             if not batches:
-                if feed.task.done() and feed.status in DONE:
-                    batches = [Batch(seq, offset, offset, [], end=True)]  # joined as it ended
-                elif await _woken(feed.changed, check_s):
+                if feed.task.done():  # its reader failed (or stopped): follow a new one
+                    feeds.leave(feed)
+                    feed = feeds.join(run_dir, offset)
+                    seq = feed.seq
+                    if feed.status != status:
+                        status = feed.status
+                        yield sse("status", {"status": status})
                     continue
-                elif await is_disconnected():
+                if await _woken(feed.changed, check_s):
+                    continue
+                if await is_disconnected():
                     return
             for batch in batches:
                 chunk, offset = _client_chunk(batch, offset, run_dir)
