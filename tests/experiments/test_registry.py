@@ -123,3 +123,15 @@ def test_model_labels_show_factory_arguments():
 
     assert registry.model_label("resnet18") == "resnet18"
     assert registry.model_label(functools.partial(small_alexnet, 0.25)) == "small_alexnet(0.25)"
+
+
+def test_a_table_swapped_before_the_catalog_loaded_still_lists_the_course(monkeypatch):
+    """The catalog registers itself on first use; a table swapped in before that (a test's copy)
+    must not lose the course's experiments for the rest of the process."""
+    from cnnlab.experiments import registry
+    from cnnlab.registry import Registry
+
+    names = [found.name for found in registry.list_experiments()]
+    monkeypatch.setattr(registry, "_EXPERIMENTS", Registry("experiment"))
+    assert [found.name for found in registry.list_experiments()] == names
+    assert registry.get_experiment("fc-vs-cnn").name == "fc-vs-cnn"

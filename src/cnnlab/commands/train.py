@@ -84,7 +84,9 @@ def recipes_command(
     print_table(rows, title="cnnlab train --recipe NAME (flags given with it still override it)")
 
 
-_TRAIN_HELP = """Train a model: `cnnlab train` alone trains LeNet-5 on MNIST to 99% (offline).
+_TRAIN_HELP = """Train a model: `cnnlab train` alone trains LeNet-5 on MNIST to 99% (offline), with the
+settings of `--recipe default` (`cnnlab recipes` lists them); the defaults shown below apply
+once --model, --dataset or --config is given.
 
 Examples: cnnlab train --model tutorial-cnn --dataset cifar10 --epochs 10 --optimizer adam --lr 1e-3;
 cnnlab train --seeds 0-4 --name baseline; cnnlab train --resume baseline-seed0.

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import torch
 
 from cnnlab.errors import ConfigError
+from cnnlab.training.allocator import keep_freed_memory
 from cnnlab.training.config import TrainConfig
 
 # The cuBLAS workspace setting that makes its GEMMs deterministic (PyTorch's reproducibility notes).
@@ -185,6 +186,7 @@ def hardware_context(hardware: Hardware) -> Iterator[None]:
     saved_fill = torch.utils.deterministic.fill_uninitialized_memory
     if hardware.device.type == "cpu":
         torch.set_num_threads(hardware.threads)
+        keep_freed_memory()  # for the rest of the process: see allocator.py
     if hardware.device.type == "cuda":
         if hardware.deterministic:
             os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_DETERMINISTIC)
