@@ -18,6 +18,9 @@
   machine's drift over the run falls on both sides; the median cost over the rounds and its
   spread are reported (target: watching costs under 3%). The clients run in this process, beside
   the server, on the same cores as the training: an upper bound on what 20 browsers elsewhere cost.
+  The server's thread runs niced as ``cnnlab serve`` does (``SERVER_NICENESS``), the clients not;
+  the CPU this process takes per second, watched and not, is reported too (a measure of the work
+  that a loaded machine's noise does not swamp).
 
     python -m benchmarks.run --only web           # short settings (--quick), about 3 minutes
     python -m benchmarks.run --full --only web    # the measurement, about 8 minutes
@@ -43,7 +46,7 @@ from typing import Any
 
 import httpx
 
-from cnnlab.web.app import create_app
+from cnnlab.web.app import SERVER_NICENESS, create_app
 from cnnlab.web.background import BackgroundServer
 
 SETTINGS = {
@@ -357,16 +360,23 @@ def bench_watch_cost(settings: dict[str, Any]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="cnnlab-bench-web-") as folder:
         runs = Path(folder) / "runs"
         training = _training(runs, "watched", settings["watch_log_every"])
-        with BackgroundServer(create_app(runs)) as server, training as metrics:
-            rates = []
+        server = BackgroundServer(create_app(runs), niceness=settings.get("watch_niceness", SERVER_NICENESS))
+        with server, training as metrics:
+            rates, cpu = [], []
             for index in range(2 * settings["watch_rounds"] + 1):
                 clients = WATCHERS if index % 2 else 0
                 with _watchers(f"{server.url}/api/runs/watched", clients):
                     time.sleep(WATCH_SETTLE_S)
+                    start_cpu, start = time.process_time(), time.perf_counter()
                     rates.append(_step_rate(metrics, window_s))
+                    cpu.append((time.process_time() - start_cpu) / (time.perf_counter() - start))
     none, watched = rates[0::2], rates[1::2]
+    # This process's CPU (server, clients and the window's own reading of the run's last step) in
+    # core-seconds per second: what watching takes from the cores, however loaded the machine is.
+    cpu_none, cpu_watched = statistics.median(cpu[0::2]), statistics.median(cpu[1::2])
     measured = {"clients": WATCHERS, "window_s": window_s, "steps_per_s_none": none,
-                "steps_per_s_watched": watched}  # fmt: skip
+                "steps_per_s_watched": watched, "cpu_none": cpu_none, "cpu_watched": cpu_watched,
+                "cpu_of_watching": cpu_watched - cpu_none}  # fmt: skip
     if not all(rates):
         return {**measured, "cost": None, "costs": [],
                 "note": "a window saw fewer than two step lines: the machine is too busy for it"}  # fmt: skip
@@ -532,5 +542,7 @@ def run(mode: str, results: dict[str, Any]) -> None:
         f" training while {watch['clients']} clients watch, against none around it: median cost"
         f" {watch['cost']:+.1%} (from {watch['cost_min']:+.1%} to {watch['cost_max']:+.1%}; {each}) over"
         f" {len(watch['costs'])} watched windows of {watch['window_s']:.0f} s between unwatched ones;"
-        f" steps/s unwatched {', '.join(f'{r:.1f}' for r in watch['steps_per_s_none'])} (target < 3%)"
+        f" steps/s unwatched {', '.join(f'{r:.1f}' for r in watch['steps_per_s_none'])} (target < 3%);"
+        f" CPU of this process (server niced +{SERVER_NICENESS}, the clients), medians:"
+        f" {watch['cpu_watched']:.1%} of a core watched, {watch['cpu_none']:.1%} not"
     )

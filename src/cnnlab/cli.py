@@ -16,6 +16,7 @@ import traceback
 from dataclasses import dataclass
 
 import typer
+from rich.markup import escape
 
 from cnnlab import __version__
 from cnnlab.commands import COMMAND_MODULES
@@ -82,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     except CnnlabError as exc:
         if _options.debug:
             traceback.print_exc()
-        err_console.print(f"[bold red]Error:[/] {exc}", highlight=False)
+        # The message is text, never markup: "e.g. [true,false,true]" must print as written.
+        err_console.print(f"[bold red]Error:[/] {escape(str(exc))}", highlight=False)
         return exc.exit_code
     except KeyboardInterrupt:
         err_console.print("Interrupted.")
@@ -97,7 +99,7 @@ def _show_usage_error(exc: typer.TyperException) -> None:
     if callable(show):
         show()
     else:
-        err_console.print(f"Error: {exc.format_message()}", highlight=False)
+        err_console.print(f"Error: {escape(exc.format_message())}", highlight=False)
 
 
 if __name__ == "__main__":

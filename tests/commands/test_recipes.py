@@ -18,7 +18,7 @@ def test_recipes_json_lists_every_recipe_with_its_settings_and_measurement(capsy
     speedrun = next(row for row in rows if row["name"] == "cifar10-speedrun")
     assert "model=speedrun" in speedrun["settings"] and "epochs=12" in speedrun["settings"]
     main_job = next(row for row in rows if row["name"] == "default")["settings"]
-    assert "model=lenet5" in main_job and "epochs=5" in main_job and "crop_padding=1" in main_job
+    assert "model=lenet5" in main_job and "epochs=4" in main_job and "crop_padding=1" in main_job
 
 
 def test_recipes_table_names_them(capsys):

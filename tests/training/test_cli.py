@@ -105,6 +105,22 @@ def test_model_args_are_typed():
     }
 
 
+def test_a_bare_comma_separated_model_arg_is_a_list():
+    # A shell turns residual=[false,false,true] into an unmatched glob or eats it; plain commas work.
+    assert parse_model_args(["residual=false,false,true", "widths=16,32,64", 'label="a,b"']) == {
+        "residual": [False, False, True],
+        "widths": [16, 32, 64],
+        "label": "a,b",
+    }
+
+
+def test_an_error_message_prints_its_brackets(tmp_path, capsys):
+    # Messages are text, not rich markup: the example "[true,false,true]" used to vanish.
+    code = main(["train", "--model", "speedrun", "--model-arg", "residual=yes", "--runs-dir", str(tmp_path)])
+    assert code == 2
+    assert "[true,false,true]" in capsys.readouterr().err
+
+
 def test_seeds_cli_prints_statistics(tmp_path, capsys):
     code = main(
         ["train", *TINY_FLAGS, "--runs-dir", str(tmp_path), "--name", "grp", "--seeds", "0,1", "--json"]

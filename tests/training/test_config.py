@@ -176,7 +176,7 @@ def test_unknown_recipe_lists_the_known_ones():
     assert (main_job.model, main_job.dataset, main_job.epochs, main_job.batch_size) == (
         "lenet5",
         "mnist",
-        5,
+        4,
         256,
     )
     with pytest.raises(ValueError, match="defined twice"):

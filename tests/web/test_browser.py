@@ -10,6 +10,7 @@ tests/web/artifacts/ (ignored by git) for a person to look at; docs/web/ holds c
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from pathlib import Path
@@ -19,6 +20,11 @@ import pytest
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 ARTIFACTS = Path(__file__).parent / "artifacts"
 WAIT_S = 60
+MAX_SHOT_HEIGHT = 3200  # pixels: a run's page with its evaluation is about 2,700
+# Two epochs of the run started from the page: about 20 s quiet, 90 s on a busy 2-core machine.
+TRAIN_WAIT_S = 300
+# The settings of the trained run (conftest's TRAINED_SETTINGS) its recorded command shows.
+TRAINED_OPTIONS = ("epochs", "subset", "test_subset", "batch_size", "log_every")
 
 pytestmark = pytest.mark.skipif(
     not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
@@ -32,15 +38,20 @@ def lab(trained_run: Path, tmp_path_factory: pytest.TempPathFactory):
     from cnnlab.web.app import create_app
     from cnnlab.web.background import BackgroundServer
 
-    runs = tmp_path_factory.mktemp("browser-runs")
+    runs = tmp_path_factory.mktemp("browser-runs") / "runs"
     shutil.copytree(trained_run, runs / trained_run.name)
+    _without_machine_paths(runs / trained_run.name)
     _seed_groups(runs)
     damaged = runs / "half-written"
     damaged.mkdir()
     (damaged / "config.json").write_text('{"model": "lenet5", "dat')
     _report(runs)
-    with BackgroundServer(create_app(runs)) as server:
-        yield server.url, runs
+    # Served as `cnnlab serve --runs-dir runs` from the folder above: the pages (and screenshots)
+    # show the runs directory as a user who typed that sees it, not this machine's temp path.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(runs.parent)
+        with BackgroundServer(create_app(Path("runs"))) as server:
+            yield server.url, runs
 
 
 @pytest.fixture(scope="module")
@@ -67,10 +78,10 @@ def _fresh_console(browser):
     browser.get_log("browser")
 
 
-def wait(driver, condition, what: str):
+def wait(driver, condition, what: str, timeout_s: float = WAIT_S):
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, WAIT_S, poll_frequency=0.2).until(lambda d: condition(d), message=what)
+    return WebDriverWait(driver, timeout_s, poll_frequency=0.2).until(lambda d: condition(d), message=what)
 
 
 def css(driver, selector: str):
@@ -84,11 +95,15 @@ def console_errors(driver) -> list[str]:
 
 
 def shoot(driver, name: str) -> Path:
-    """A screenshot of the whole page (the window made as tall as the page, up to 2,400 pixels)."""
+    """A screenshot of the whole page (the window made as tall as the page, up to MAX_SHOT_HEIGHT)."""
     path = ARTIFACTS / f"{name}.png"
     width, height = driver.get_window_size()["width"], driver.get_window_size()["height"]
-    page_height = driver.execute_script("return document.documentElement.scrollHeight")
-    driver.set_window_size(width, min(max(height, page_height + 140), 2400))
+    for _ in range(2):  # again once resized: a wider viewport can re-flow the page to a new height
+        page_height = driver.execute_script("return document.documentElement.scrollHeight")
+        viewport = driver.execute_script("return window.innerHeight")
+        chrome = driver.get_window_size()["height"] - viewport  # the window's own bars, if any
+        driver.set_window_size(width, min(max(height, page_height + chrome + 20), MAX_SHOT_HEIGHT))
+    driver.execute_script("window.scrollTo(0, 0)")  # a click may have scrolled: the page from its top
     driver.save_screenshot(str(path))
     driver.set_window_size(width, height)
     return path
@@ -268,13 +283,31 @@ def test_a_run_started_from_the_page_appears_and_its_curve_grows(lab, browser):
     wait(browser, lambda d: "running" in css(d, "#status")[0].text, "the run to start")
     assert curve_points(browser, "loss", "train_loss") == []
     browser.execute_script("window.notReloaded = true")
-    wait(browser, lambda d: len(curve_points(d, "loss", "train_loss")) == 2, "the curve to grow")
+    grown = lambda d: len(curve_points(d, "loss", "train_loss")) == 2  # noqa: E731
+    wait(browser, grown, "the curve to grow", TRAIN_WAIT_S)
     assert browser.execute_script("return window.notReloaded") is True
     shoot(browser, "run-live")
-    wait(browser, lambda d: "finished" in css(d, "#status")[0].text, "the run to finish")
+    wait(browser, lambda d: "finished" in css(d, "#status")[0].text, "the run to finish", TRAIN_WAIT_S)
     browser.get(base + "/")
     wait(browser, lambda d: css(d, 'tr[data-run="from-browser"]'), "the new run in the list")
     assert console_errors(browser) == []
+
+
+def _without_machine_paths(run: Path) -> None:
+    """The trained run's settings and environment as a user's own training would read, so that
+    the screenshots in docs/web/ show no path of this machine: it was trained by pytest's process
+    (the command recorded is pytest's), from $CNNLAB_DATA, into a temp folder."""
+    config = json.loads((run / "config.json").read_text())
+    environment = json.loads((run / "environment.json").read_text())
+    options = [f"--{key.replace('_', '-')}={config[key]}" for key in TRAINED_OPTIONS]
+    environment["command"] = ["cnnlab", "train", "--model", config["model"], "--name", run.name, *options]
+    data_root = os.environ.get("CNNLAB_DATA")
+    for split in environment.get("data", {}).values():
+        if data_root and str(split.get("location", "")).startswith(data_root):
+            split["location"] = "$CNNLAB_DATA" + split["location"][len(data_root) :]
+    (run / "environment.json").write_text(json.dumps(environment, indent=2))
+    config["runs_dir"] = "runs"
+    (run / "config.json").write_text(json.dumps(config, indent=2))
 
 
 def _seed_groups(runs: Path) -> None:

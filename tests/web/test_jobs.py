@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import sys
+import threading
 import time
 
 import pytest
+
+from cnnlab.web.app import SERVER_NICENESS, create_app, lower_priority
 
 TINY = {"model": "lenet5", "dataset": "mnist", "subset": 512, "test_subset": 128, "batch_size": 64}
 
@@ -65,3 +70,25 @@ def test_a_queued_job_can_be_cancelled_and_names_never_collide(client):
     assert cancelled["status"] == "cancelled"
     client.post(f"/api/jobs/{first['id']}/stop")
     assert client.post("/api/jobs/999/stop").status_code == 404
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="a thread's own nice value is Linux's")
+def test_the_server_runs_niced_and_the_runs_it_starts_keep_the_users_priority(runs_dir):
+    app = create_app(runs_dir)
+    seen = {}
+
+    def serve() -> None:  # a thread of its own: the nice value stays with it, not with pytest's
+        seen["before"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        seen["lowered"] = lower_priority(app)
+        seen["server"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+    thread.join()
+    queue = app.state.lab.queue
+    try:
+        worker = os.getpriority(os.PRIO_PROCESS, queue._worker.native_id)
+        assert seen["lowered"] and seen["server"] == min(19, seen["before"] + SERVER_NICENESS)
+        assert worker == seen["before"]  # the `cnnlab train` processes it starts inherit this
+    finally:
+        queue.close()

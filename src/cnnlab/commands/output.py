@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 console = Console(highlight=False)
@@ -27,7 +28,7 @@ def one_line_warnings(keep_source: Callable[[], bool] = lambda: False) -> Iterat
         if keep_source():
             previous(message, category, filename, lineno, file, line)
         else:
-            err_console.print(f"[yellow]Warning:[/] {message}", highlight=False)
+            err_console.print(f"[yellow]Warning:[/] {escape(str(message))}", highlight=False)
 
     warnings.showwarning = show
     try:

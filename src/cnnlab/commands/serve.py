@@ -46,7 +46,7 @@ def serve_command(
     try:
         import uvicorn
 
-        from cnnlab.web.app import create_app
+        from cnnlab.web.app import create_app, lower_priority
         from cnnlab.web.guard import new_token
     except ImportError as exc:
         raise UsageError(
@@ -70,6 +70,7 @@ def serve_command(
         console.print("  every request needs the token in this address (share it only with whom you trust)")
     if open_browser:
         threading.Timer(1.0, webbrowser.open, [url]).start()
+    lower_priority(app)  # a training on the same cores goes first (see cnnlab.web.app)
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
 

@@ -228,7 +228,9 @@ def _main_job_recipe(command: dict[str, Any], settings: dict[str, Any]) -> str |
 
 
 def parse_model_args(pairs: list[str]) -> dict[str, Any]:
-    """``["dropout=0.5", "hidden=[256,128]"]`` -> ``{"dropout": 0.5, "hidden": [256, 128]}``."""
+    """``["dropout=0.5", "hidden=[256,128]", "residual=false,false,true"]`` -> ``{"dropout": 0.5,
+    "hidden": [256, 128], "residual": [False, False, True]}``: a bare comma-separated value is a list
+    (a shell eats the brackets of ``[a,b]`` unless quoted); quote a string that holds a comma."""
     import yaml
 
     parsed = {}
@@ -236,11 +238,21 @@ def parse_model_args(pairs: list[str]) -> dict[str, Any]:
         key, sep, text = pair.partition("=")
         if not sep or not key.strip():
             raise UsageError(f"--model-arg {pair!r}: write KEY=VALUE, e.g. --model-arg dropout=0.5.")
-        try:
-            parsed[key.strip()] = yaml.safe_load(text)  # numbers, booleans and lists get their types
-        except yaml.YAMLError:
-            parsed[key.strip()] = text
+        parsed[key.strip()] = _model_arg_value(text, yaml)
     return parsed
+
+
+def _model_arg_value(text: str, yaml: Any) -> Any:
+    try:
+        value = yaml.safe_load(text)  # numbers, booleans and lists get their types
+    except yaml.YAMLError:
+        return text
+    if isinstance(value, str) and "," in value and text.strip()[:1] not in ("'", '"'):
+        try:
+            return yaml.safe_load(f"[{text}]")
+        except yaml.YAMLError:
+            return value
+    return value
 
 
 def _resume(command: dict[str, Any], settings: dict[str, Any], reporter: Any) -> Any:

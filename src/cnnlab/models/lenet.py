@@ -123,10 +123,18 @@ class C5Convolution(nn.Conv2d):
     """
 
     def forward(self, x: Tensor) -> Tensor:
-        if x.shape[-2:] != self.kernel_size or self.padding != (0, 0):
+        if x.shape[-2:] != self.kernel_size or self.padding != (0, 0) or _ops_are_watched():
             return super().forward(x)
         # flatten(1) reads (channel, row, column), the order of the kernel's own flattening.
         return F.linear(x.flatten(1), self.weight.flatten(1), self.bias)[:, :, None, None]
+
+
+def _ops_are_watched() -> bool:
+    """True while a TorchFunctionMode sees every op (``explain``'s layer tracer, an exporter): C5
+    then runs as the convolution it is, so that they report its window, size formula and
+    receptive field as a convolution's."""
+    stack_depth = getattr(torch._C, "_len_torch_function_stack", None)
+    return stack_depth is not None and stack_depth() > 0
 
 
 class LeNet5(nn.Module):

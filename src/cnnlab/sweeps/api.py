@@ -344,6 +344,8 @@ def _continue_hint(plan: SweepPlan) -> str:
 
 def _worker_main(plan: SweepPlan, index: int) -> None:
     """A spawned worker: messages on stderr, the exit code says how it ended."""
+    from rich.markup import escape
+
     from cnnlab.commands.output import err_console
 
     try:
@@ -351,7 +353,7 @@ def _worker_main(plan: SweepPlan, index: int) -> None:
     except KeyboardInterrupt:
         sys.exit(130)
     except CnnlabError as exc:
-        err_console.print(f"[bold red]Error (worker {index}):[/] {exc}", highlight=False)
+        err_console.print(f"[bold red]Error (worker {index}):[/] {escape(str(exc))}", highlight=False)
         sys.exit(exc.exit_code)
 
 

@@ -68,7 +68,7 @@ async def run_stream(
 ) -> StreamingResponse:
     """Server-sent events: each new metrics record as it is written (see cnnlab.web.live)."""
     run_dir = lab.run(name)
-    events = metric_events(run_dir, offset, request.is_disconnected, lab.streams)
+    events = metric_events(lab.live, run_dir, offset, request.is_disconnected)
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     return StreamingResponse(events, media_type="text/event-stream", headers=headers)
 

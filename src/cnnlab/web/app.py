@@ -8,6 +8,8 @@ schema at ``/openapi.json``) and the guard in front of both.
 from __future__ import annotations
 
 import contextlib
+import os
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -23,8 +25,9 @@ from cnnlab.web.lab import FiniteJSONResponse, Lab
 from cnnlab.web.uploads import MAX_UPLOAD_BYTES, UploadRefused
 
 STATIC = Path(__file__).parent / "static"
-# Page paths -> (page, title): static/pages/PAGE.html is its body inside static/shell.html, and
-# static/PAGE.js fetches what it shows from /api.
+# Page paths -> (page, title): static/pages/PAGE.html is its body inside static/shell.html (and
+# static/pages/PAGE.head.html, if there is one, the start of its <head>), and static/PAGE.js
+# fetches what it shows from /api.
 PAGES = {
     "/": ("runs", "Runs"),
     "/run/{name}": ("run", "Run"),
@@ -33,6 +36,10 @@ PAGES = {
     "/experiments": ("experiments", "Experiments"),
     "/train": ("train", "Train"),
 }
+# How much `cnnlab serve` lowers its CPU priority (nice): the lab usually shares its cores with
+# the trainings it shows, and a page that watches should never cost a training its speed; when
+# both want a core, the training wins, and the page waits a few milliseconds more.
+SERVER_NICENESS = 10
 # Room for the multipart framing around a file of the upload limit.
 MAX_BODY = MAX_UPLOAD_BYTES + 2**16
 
@@ -77,11 +84,32 @@ def create_app(
     return app
 
 
+def lower_priority(app: FastAPI, niceness: int = SERVER_NICENESS) -> bool:
+    """Lower the calling thread's CPU priority by ``niceness``, the thread that then runs the
+    server (on Linux a nice value is a thread's, inherited by the threads it starts). The train
+    queue's worker is started first, at the old priority, so the ``cnnlab train`` runs it starts
+    keep the user's priority (a process cannot raise its own back). Elsewhere the value is the
+    whole process's and would slow those runs too: nothing is changed. Whether it was lowered."""
+    if sys.platform != "linux" or niceness <= 0:
+        return False
+    app.state.lab.start_queue()
+    try:
+        os.nice(niceness)
+    except OSError:
+        return False
+    return True
+
+
 def _add_pages(app: FastAPI) -> None:
     shell = (STATIC / "shell.html").read_text(encoding="utf-8")
     for path, (page, title) in PAGES.items():
         body = (STATIC / "pages" / f"{page}.html").read_text(encoding="utf-8")
-        html = shell.replace("{title}", title).replace("{page}", page).replace("{body}", body)
+        # A page's own start of <head> (the runs page asks for its data there, before the style
+        # sheet and scripts: an inline script after a style sheet waits for it).
+        head_file = STATIC / "pages" / f"{page}.head.html"
+        head = head_file.read_text(encoding="utf-8").strip() if head_file.is_file() else ""
+        html = shell.replace("{head}", head).replace("{title}", title).replace("{page}", page)
+        html = html.replace("{body}", body)
         app.add_api_route(path, _page(html), include_in_schema=False, response_class=HTMLResponse)
 
 

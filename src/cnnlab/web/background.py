@@ -7,6 +7,7 @@ tests and the benchmarks use to talk to a real uvicorn server, as a browser does
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -22,14 +23,23 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 class BackgroundServer:
-    """uvicorn running ``app`` in a daemon thread until the ``with`` block ends."""
+    """uvicorn running ``app`` in a daemon thread until the ``with`` block ends. ``niceness``:
+    added to that thread's nice value (on Linux a thread's own, inherited by the threads it
+    starts), as ``cnnlab serve`` lowers its server's priority; the rest of the process keeps its."""
 
-    def __init__(self, app: object, host: str = "127.0.0.1", port: int | None = None):
+    def __init__(
+        self, app: object, host: str = "127.0.0.1", port: int | None = None, niceness: int = 0
+    ) -> None:
         import uvicorn
 
-        self.host, self.port = host, port or free_port(host)
+        self.host, self.port, self.niceness = host, port or free_port(host), niceness
         self.server = uvicorn.Server(uvicorn.Config(app, host=host, port=self.port, log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, name="cnnlab-web", daemon=True)
+        self.thread = threading.Thread(target=self._serve, name="cnnlab-web", daemon=True)
+
+    def _serve(self) -> None:
+        if self.niceness:
+            os.nice(self.niceness)
+        self.server.run()
 
     @property
     def url(self) -> str:

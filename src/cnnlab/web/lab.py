@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from cnnlab.runs.inside import run_dir_inside
 from cnnlab.runs.rundir import RunDir
 from cnnlab.web.jobs import TrainQueue
-from cnnlab.web.live import StreamCounter
+from cnnlab.web.live import LiveFeeds
 from cnnlab.web.runs_view import BestAccuracyCache
 from cnnlab.web.trained import TrainedModels
 
@@ -27,7 +27,7 @@ class Lab:
     data_dir: Path | None = None
     trained: TrainedModels = field(init=False)
     best: BestAccuracyCache = field(default_factory=BestAccuracyCache)
-    streams: StreamCounter = field(default_factory=StreamCounter)
+    live: LiveFeeds = field(default_factory=LiveFeeds)
     queue: TrainQueue | None = None
 
     def __post_init__(self) -> None:

@@ -1,6 +1,7 @@
 // cnnlab web lab: line charts in plain SVG (no library). A series is {name, points: [[x, y], ...],
-// color, faint, band: [[x, low, high], ...]}; every point is a <circle> with data-x / data-y, so a
-// test (or a curious user) can read exactly what is drawn.
+// color, faint, band: [[x, low, high], ...]}; every point is a <circle> with data-x / data-y (the
+// values as recorded, so a test or a curious user can read exactly what is drawn). `percent: true`
+// shows the y values (fractions, as metrics.jsonl has accuracies) as percentages.
 "use strict";
 
 const Chart = (() => {
@@ -28,9 +29,11 @@ const Chart = (() => {
     return out;
   }
   function label(v) { return Math.abs(v) >= 1000 ? v.toExponential(1) : Number(v.toPrecision(3)).toString(); }
+  function percentLabel(v) { return Number((100 * v).toPrecision(4)).toString() + "%"; }
 
   // Draw into `container` (emptied first); returns the <svg>.
-  function draw(container, { title = "", xLabel = "", series = [] }) {
+  function draw(container, { title = "", xLabel = "", series = [], percent = false }) {
+    const yLabel = percent ? percentLabel : label;
     container.textContent = "";
     const svg = node("svg", { class: "chart", width: W, height: H, viewBox: `0 0 ${W} ${H}`, "data-title": title });
     container.appendChild(svg);
@@ -47,7 +50,7 @@ const Chart = (() => {
     const axis = node("g", { class: "axis" }, svg);
     for (const t of ticks(y0, y1)) {
       node("line", { x1: M.left, x2: W - M.right, y1: sy(t), y2: sy(t), class: "gridline" }, axis);
-      node("text", { x: M.left - 5, y: sy(t) + 4, "text-anchor": "end" }, axis).textContent = label(t);
+      node("text", { x: M.left - 5, y: sy(t) + 4, "text-anchor": "end" }, axis).textContent = yLabel(t);
     }
     for (const t of ticks(x0, x1)) node("text", { x: sx(t), y: H - M.bottom + 15, "text-anchor": "middle" }, axis).textContent = label(t);
     node("line", { x1: M.left, x2: W - M.right, y1: H - M.bottom, y2: H - M.bottom }, axis);
@@ -68,7 +71,7 @@ const Chart = (() => {
       if (!s.faint) {
         for (const [x, y] of points) {
           const c = node("circle", { cx: sx(x), cy: sy(y), r: 3, fill: color, class: "pt", "data-x": x, "data-y": y }, group);
-          node("title", {}, c).textContent = `${s.name}: ${label(x)}, ${y}`;
+          node("title", {}, c).textContent = `${s.name}: ${label(x)}, ${percent ? (100 * y).toFixed(2) + "%" : y}`;
         }
       }
     });

@@ -69,7 +69,7 @@ function network(summary, primary) {
         layer.formula ? Lab.el("div", { class: "formula", text: layer.formula }) : null));
   });
   return Lab.el("div", { class: "card" }, Lab.el("h2", { text: summary.title }),
-    Lab.el("p", { class: "muted small", text: `params ${summary.params.toLocaleString()} (${Lab.count(summary.params)}) · MACs ${summary.macs.toLocaleString()} (${Lab.count(summary.macs)}) · activations ${Lab.count(summary.activation_bytes)}B · output ${(summary.output_shape || []).join("×")}` }),
+    Lab.el("p", { class: "muted small", text: `params ${summary.params.toLocaleString()} (${Lab.count(summary.params)}) · MACs ${summary.macs.toLocaleString()} (${Lab.count(summary.macs)}) · activations ${Lab.bytes(summary.activation_bytes)} · output ${(summary.output_shape || []).join("×")}` }),
     Lab.el("div", { class: "layers" }, rows));
 }
 

@@ -4,7 +4,7 @@
 
 const NAME = decodeURIComponent(location.pathname.split("/").pop());
 const API = "/api/runs/" + encodeURIComponent(NAME);
-const run = { records: [], offset: 0, source: null, detail: null };
+const run = { records: [], offset: 0, source: null, detail: null, redraw: null };
 const PANELS = [
   ["loss", ["train_loss", "val_loss", "test_loss"]],
   ["accuracy", ["train_accuracy", "val_accuracy", "test_accuracy"]],
@@ -58,10 +58,12 @@ function showDetail(detail) {
   actions(detail);
 }
 
+// Settings and environment as a two-column table: nested objects become dotted keys
+// ("data.train.images"), lists are joined, and null shows as "-" (what a reader expects, not JSON).
 function fill(id, object) {
-  const list = document.getElementById(id);
-  list.replaceChildren(...Object.entries(object || {}).flatMap(([key, value]) =>
-    [Lab.el("dt", { text: key }), Lab.el("dd", { text: typeof value === "object" && value !== null ? JSON.stringify(value) : String(value) })]));
+  const table = document.getElementById(id);
+  const rows = Lab.flatten(object || {}).map(([key, value]) => Lab.el("tr", {}, Lab.el("th", { text: key }), Lab.el("td", { text: value })));
+  table.replaceChildren(...(rows.length ? rows : [Lab.el("tr", {}, Lab.el("td", { class: "muted", text: "none recorded" }))]));
 }
 
 function showHistory(rows) {
@@ -69,7 +71,7 @@ function showHistory(rows) {
   if (!rows.length) { table.replaceChildren(Lab.el("tr", {}, Lab.el("td", { class: "muted", text: "no epoch finished yet" }))); return; }
   const keys = [...new Set(rows.flatMap(Object.keys))];
   table.replaceChildren(Lab.el("tr", {}, keys.map((k) => Lab.el("th", { class: "num", text: k }))),
-    ...rows.map((row) => Lab.el("tr", {}, keys.map((k) => Lab.el("td", { class: "num", text: Lab.num(row[k], 5) })))));
+    ...rows.map((row) => Lab.el("tr", {}, keys.map((k) => Lab.el("td", { class: "num", text: Lab.metric(k, row[k]) })))));
 }
 
 async function actions(detail) {
@@ -115,7 +117,7 @@ function follow() {
     const record = JSON.parse(event.data);
     run.offset = record.offset; delete record.offset;
     run.records.push(record);
-    drawCurves();
+    redrawSoon();
   });
   source.addEventListener("reset", () => { run.records = []; run.offset = 0; drawCurves(); });
   source.addEventListener("status", async (event) => {
@@ -128,6 +130,13 @@ function follow() {
     evaluate();
   });
   source.onerror = () => { live.textContent = "● reconnecting"; };
+}
+
+// The records of one chunk of the stream arrive as many events: the curves are drawn once for
+// them, at the next frame.
+function redrawSoon() {
+  if (run.redraw) return;
+  run.redraw = requestAnimationFrame(() => { run.redraw = null; drawCurves(); });
 }
 
 function drawCurves() {
@@ -149,7 +158,7 @@ function drawCurves() {
     if (title === "learning rate" && !series.length) continue;
     const panel = Lab.el("div", { class: "panel", "data-panel": title });
     box.append(panel);
-    Chart.draw(panel, { title, xLabel: perEpoch || !steps.length ? "epoch" : "step", series });
+    Chart.draw(panel, { title, xLabel: perEpoch || !steps.length ? "epoch" : "step", series, percent: title === "accuracy" });
   }
 }
 
