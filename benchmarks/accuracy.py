@@ -42,6 +42,8 @@ class AccuracyRun:
     wall_seconds: float = 0.0
     precision: str = "float32"  # what it trained in (a cnnlab run's environment.json says)
     precision_note: str = ""  # why: asked for, the default, or --amp's float32 fallback
+    recipe_variant: str | None = None  # "float32": the recipe's float32 settings were taken
+    settings: dict[str, Any] = field(default_factory=dict)  # the run's config.json
 
     def seconds_to(self, target: float) -> float | None:
         """Training seconds until the first epoch at or above ``target``; None if never reached."""
@@ -92,12 +94,14 @@ def cnnlab_recipe_run(recipe: str, **settings: Any) -> AccuracyRun:
     (pass ``test_every=1`` for every epoch; a recipe may test only after the last)."""
     clock, environment = StepClock(), {}
     started = time.perf_counter()
-    cnnlab_train(None, None, clock, environment, recipe=recipe, **settings)
+    trained = cnnlab_train(None, None, clock, environment, recipe=recipe, **settings)
     device = environment.get("device", {})
     run = AccuracyRun(
         f"cnnlab: --recipe {recipe}{cli_flags(settings)}",
         precision=device.get("precision", "float32"),
         precision_note=device.get("precision_note", ""),
+        recipe_variant=trained.config.get("recipe_variant"),
+        settings=dict(trained.config),
     )
     trained = 0.0
     for record in clock.epochs:

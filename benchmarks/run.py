@@ -235,15 +235,26 @@ def part_recipes(mode: str, results: dict[str, Any]) -> None:
     for recipe in results.get("recipes_chosen") or RECIPES:
         for settings in variants:
             run = accuracy.cnnlab_recipe_run(recipe, **settings)
+            why = f"{run.precision_note}{_variant_note(recipe, run)}"
             print(
                 f" cnnlab train --recipe {recipe}{accuracy.cli_flags(settings)} ({run.precision}: "
-                f"{run.precision_note}): test accuracy {run.final_accuracy:.2%} after "
+                f"{why}): test accuracy {run.final_accuracy:.2%} after "
                 f"{run.total_train_seconds:.1f} s of training "
                 f"({run.wall_seconds:.1f} s with evaluation and start-up)",
                 flush=True,
             )
             rows.append({"recipe": recipe, "settings": settings, **run.to_dict()})
     results["recipes"] = rows
+
+
+def _variant_note(recipe: str, run: accuracy.AccuracyRun) -> str:
+    """The line's note where the run took the recipe's float32 settings (empty otherwise)."""
+    if run.recipe_variant != "float32":
+        return ""
+    from cnnlab.training.recipes import get_recipe
+
+    changed = get_recipe(recipe).float32_settings
+    return "; the recipe's float32 settings: " + ", ".join(f"{k}={v}" for k, v in changed.items())
 
 
 def part_default(mode: str, results: dict[str, Any]) -> None:

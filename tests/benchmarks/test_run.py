@@ -91,8 +91,9 @@ def test_recipes_part_trains_each_recipe_and_with_float32_also_without_amp(monke
     def fake_run(recipe, **settings):
         trained.append((recipe, settings))
         precision = "float32" if settings.get("amp") is False else "bfloat16"
+        variant = "float32" if precision == "float32" else None  # the recipe's float32 settings taken
         return accuracy.AccuracyRun(
-            "x", [0.99], [9.0], 10.0, precision, "amp off" if precision == "float32" else ""
+            "x", [0.99], [9.0], 10.0, precision, "amp off" if variant else "", recipe_variant=variant
         )
 
     monkeypatch.setattr(accuracy, "cnnlab_recipe_run", fake_run)
@@ -100,7 +101,8 @@ def test_recipes_part_trains_each_recipe_and_with_float32_also_without_amp(monke
     run.part_recipes("full", results)
     assert trained == [("mnist-fast", {}), ("mnist-fast", {"amp": False})]
     out = capsys.readouterr().out
-    assert "--recipe mnist-fast (bfloat16" in out and "--recipe mnist-fast --no-amp (float32: amp off)" in out
+    assert "--recipe mnist-fast (bfloat16" in out and "--recipe mnist-fast --no-amp (float32: amp off" in out
+    assert "the recipe's float32 settings: model_args=" in out and "'stem': 'patch'" in out
     assert [row["precision"] for row in results["recipes"]] == ["bfloat16", "float32"]
     args = run.parse_args(["--only", "recipes", "--recipes", "mnist-fast", "--float32"])
     assert args.recipes == ["mnist-fast"] and args.float32

@@ -25,3 +25,11 @@ def test_recipes_table_names_them(capsys):
     assert main(["recipes"]) == 0
     out = capsys.readouterr().out
     assert "mnist-fast" in out and "cifar10-quick" in out
+
+
+def test_a_recipes_float32_settings_are_listed_after_its_own(capsys):
+    assert main(["recipes", "--json"]) == 0
+    quick = next(row for row in json.loads(capsys.readouterr().out) if row["name"] == "cifar10-quick")
+    tuned, _, float32 = quick["settings"].partition("; in float32 on a CPU: ")
+    assert "'widths': [16, 64, 64]" in tuned and "'widths': [16, 48, 48]" in float32
+    assert "; float32: float32 on an AVX2-only AMD EPYC" in quick["measured"]

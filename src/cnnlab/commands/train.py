@@ -73,8 +73,9 @@ def recipes_command(
         {
             "name": recipe.name,
             "summary": recipe.summary,
-            "settings": " ".join(f"{key}={value}" for key, value in recipe.settings.items()) or "(defaults)",
+            "settings": _settings_text(recipe.settings) or "(defaults)",
             "measured": recipe.measured,
+            **_float32_cells(recipe),
         }
         for recipe in list_recipes()
     ]
@@ -91,6 +92,22 @@ once --model, --dataset or --config is given.
 Examples: cnnlab train --model tutorial-cnn --dataset cifar10 --epochs 10 --optimizer adam --lr 1e-3;
 cnnlab train --seeds 0-4 --name baseline; cnnlab train --resume baseline-seed0.
 """
+
+
+def _settings_text(settings: dict[str, Any]) -> str:
+    return " ".join(f"{key}={value}" for key, value in settings.items())
+
+
+def _float32_cells(recipe: Any) -> dict[str, str]:
+    """A recipe's float32 settings (taken in float32 on a CPU: training/float32_recipes.py) and
+    what they measured, after its own (the JSON has them as their own keys too)."""
+    if not recipe.float32_settings:
+        return {}
+    return {
+        "settings": f"{_settings_text(recipe.settings)}; in float32 on a CPU: "
+        f"{_settings_text(recipe.float32_settings)}",
+        "measured": f"{recipe.measured}; float32: {recipe.float32_measured}",
+    }
 
 
 # -- cnnlab train ------------------------------------------------------------------------------

@@ -26,9 +26,10 @@ from cnnlab.errors import CheckpointError, UsageError
 from cnnlab.runs.checkpoint import load_checkpoint, model_from_payload
 from cnnlab.runs.run import Run
 from cnnlab.runs.rundir import RunDir, default_runs_dir
-from cnnlab.training.config import TrainConfig, resolve_config
+from cnnlab.training.config import TrainConfig
 from cnnlab.training.distributed import Ranks, join_run, launched_rank
 from cnnlab.training.environment import describe_environment
+from cnnlab.training.float32_recipes import resolve_run_config
 from cnnlab.training.hardware import choose_hardware, hardware_context
 from cnnlab.training.mixup import check_mixup
 from cnnlab.training.progress import Reporter, make_reporter
@@ -76,7 +77,8 @@ def train(
         overrides["model"] = model
     if isinstance(dataset, str | os.PathLike):
         overrides["dataset"] = os.fspath(dataset)
-    resolved = resolve_config(recipe=recipe, config_file=config_file, base=config, overrides=overrides)
+    # The recipe's float32 settings where this run computes in float32 on a CPU (float32_recipes).
+    resolved = resolve_run_config(recipe=recipe, config_file=config_file, base=config, overrides=overrides)
     user_model = model if model is not None and not isinstance(model, str) else None
     if user_model is not None:
         resolved = dataclasses.replace(resolved, model=_model_label(user_model))

@@ -139,6 +139,9 @@ class TrainConfig:
     name: str | None = setting(None, "Run name (default: MODEL-DATASET-TIME).")
     runs_dir: str | None = setting(None, "Where runs go (default: $CNNLAB_RUNS or ./runs).")
     group: str | None = setting(None, "Group of a multi-seed study (set by --seeds).", cli=False)
+    recipe_variant: str | None = setting(
+        None, "The recipe's variant these settings took: 'float32' on a CPU without bfloat16.", cli=False
+    )
     log_every: int = setting(50, "Write a step record to metrics.jsonl every N steps.")
     checkpoint_every: int = setting(500, "Also save checkpoints/last.pt every N steps (0: epochs only).")
     test_every: int = setting(1, "Evaluate on the test set every N epochs (0: only after the last).")
@@ -207,8 +210,14 @@ def resolve_config(
     config_file: str | Path | None = None,
     base: TrainConfig | None = None,
     overrides: Mapping[str, Any] | None = None,
+    variant: str | None = None,
 ) -> TrainConfig:
-    """Defaults (or ``base``) <- recipe <- config file <- overrides; validated."""
+    """Defaults (or ``base``) <- recipe <- config file <- overrides; validated.
+
+    ``variant="float32"``: the recipe's :attr:`~cnnlab.training.recipes.Recipe.float32_settings`
+    go over its settings (still under the file and the overrides), and ``recipe_variant`` records
+    it; a recipe without them is unchanged. :mod:`cnnlab.training.float32_recipes` decides when.
+    """
     from cnnlab.training.recipes import get_recipe
 
     values: dict[str, Any] = {}
@@ -216,7 +225,11 @@ def resolve_config(
     recipe = file_values.pop("recipe", None) if recipe is None else recipe
     file_values.pop("recipe", None)
     if recipe is not None:
-        values.update(coerce_settings(get_recipe(recipe).settings, f"recipe '{recipe}'"))
+        chosen = get_recipe(recipe)
+        values.update(coerce_settings(chosen.settings, f"recipe '{recipe}'"))
+        if variant == "float32" and chosen.float32_settings:
+            values.update(coerce_settings(chosen.float32_settings, f"recipe '{recipe}' (float32)"))
+            values["recipe_variant"] = "float32"
     values.update(coerce_settings(file_values, str(config_file)))
     values.update(coerce_settings(overrides or {}, "settings"))
     config = dataclasses.replace(base, **values) if base else TrainConfig(**values)

@@ -23,6 +23,10 @@ class Recipe:
     summary: str
     settings: dict[str, Any] = field(default_factory=dict)
     measured: str = ""  # the result and the command that measured it
+    # Laid over ``settings`` when the run computes in float32 on a CPU (no bfloat16 kernels, or
+    # --no-amp): cnnlab.training.float32_recipes; ``float32_measured`` is what they reach there.
+    float32_settings: dict[str, Any] = field(default_factory=dict)
+    float32_measured: str = ""
 
 
 RECIPES: Registry[Recipe] = Registry("recipe", order="sorted")
@@ -95,6 +99,20 @@ _SPEEDRUN_SGD = {
     "amp": True,
 }
 
+# mnist-fast in float32 (a CPU without bfloat16 kernels, or --no-amp): cifar10-quick's patch stem
+# (the first conv reads 4x4 patches every 2 pixels, so nothing runs at 28x28), widths 24-48-96 and
+# a residual pair in the first group. On an AVX2-only AMD EPYC a float32 step of the 28x28 net is
+# mostly its two full-resolution layers (the 8-channel stem and the 8->16 conv, then batch norm,
+# GELU and a max-pool over 128x16x28x28); this net's step costs 2.26x less CPU time. Without the
+# residual pair the patch nets were cheaper (16-32-64: 5x, 24-48-96: 3.4x) but ended at
+# 98.74-99.02% on seeds 0-2 (benchmarks/README.md, "float32 on an AVX2 CPU").
+MNIST_FAST_FLOAT32_MODEL = {"widths": [24, 48, 96], "residual": [True, False, False], "stem": "patch"}
+MNIST_FAST_FLOAT32_MEASURED = (
+    "float32 on an AVX2-only AMD EPYC (no bfloat16 kernels), seeds 0-2 at 1 thread on a loaded shared "
+    "machine: 99.15, 99.08, 99.02% test accuracy (mean 99.08%); time on 2 quiet cores: see "
+    "benchmarks/README.md (`python -m benchmarks.run --only recipes --recipes mnist-fast --float32`)"
+)
+
 add_recipe(
     Recipe(
         name="mnist-fast",
@@ -110,6 +128,8 @@ add_recipe(
         },
         measured="99.14% test accuracy after 9.7 s of training on 2 CPU cores (AMD EPYC, AVX512-BF16), "
         "2026-12-01 (`python -m benchmarks.run --full --only recipes`)",
+        float32_settings={"model_args": MNIST_FAST_FLOAT32_MODEL},
+        float32_measured=MNIST_FAST_FLOAT32_MEASURED,
     )
 )
 
@@ -118,6 +138,19 @@ add_recipe(
 # widest where the pixels are few, with one residual pair at the end; no crop or flip (one pass
 # over the data: augmentation only slows what it learns), flip-and-shift TTA at test time. The
 # sweep that chose it: `python -m benchmarks.run --full --only quick-sweep`.
+# cifar10-quick in float32: the same net at widths 16-48-48. On the AVX2-only EPYC its float32 step
+# is 65-75% convolutions, already in oneDNN's best AVX2 kernels, so only fewer FLOPs make it faster:
+# 16-48-48 costs 1.25-1.35x less CPU time a step and kept 65.2-65.4% on seeds 0-2; 16-32-32 (1.7x
+# less; narrower still saved nothing more) fell to 62.2-64.0% (benchmarks/README.md, "float32 on
+# an AVX2 CPU").
+QUICK_FLOAT32_MODEL = {"widths": [16, 48, 48], "residual": [False, False, True], "stem": "patch"}
+QUICK_FLOAT32_MEASURED = (
+    "float32 on an AVX2-only AMD EPYC (no bfloat16 kernels; JPEG-rebuilt CIFAR-10), seeds 0-2 at 1 "
+    "thread on a loaded shared machine: 65.37, 65.16, 65.25% test accuracy (mean 65.26%); time on 2 "
+    "quiet cores: see "
+    "benchmarks/README.md (`python -m benchmarks.run --only recipes --recipes cifar10-quick --float32`)"
+)
+
 add_recipe(
     Recipe(
         name="cifar10-quick",
@@ -137,6 +170,8 @@ add_recipe(
         measured="66.66% test accuracy after 3.5 s of training on 2 CPU cores (AMD EPYC, AVX512-BF16; "
         "JPEG-rebuilt CIFAR-10), 2026-12-01; seeds 0-2: 65.90-67.71%, mean 66.76%; the plain course recipe "
         "ended at 62.65% after 67.1 s (`python -m benchmarks.run --full --only time-to-64,quick-sweep`)",
+        float32_settings={"model_args": QUICK_FLOAT32_MODEL},
+        float32_measured=QUICK_FLOAT32_MEASURED,
     )
 )
 
