@@ -188,3 +188,13 @@ def test_unknown_recipe_lists_the_known_ones():
 def test_config_round_trips_through_json():
     config = resolve_config(overrides={"betas": (0.5, 0.6), "model_args": {"dropout": 0.2}})
     assert TrainConfig.from_dict(config.to_dict()) == config
+
+
+def test_model_args_given_over_a_recipe_merge_with_its_own():
+    # --recipe cifar10-quick --model-arg widths=... used to drop the recipe's stem and residual flags.
+    merged = resolve_config(recipe="cifar10-quick", overrides={"model_args": {"widths": [16, 32, 32]}})
+    assert merged.model_args == {"widths": [16, 32, 32], "residual": [False, False, True], "stem": "patch"}
+
+
+def test_another_model_over_a_recipe_starts_its_options_afresh():
+    assert resolve_config(recipe="cifar10-quick", overrides={"model": "tutorial-cnn"}).model_args == {}

@@ -11,10 +11,12 @@ cells through :func:`cnnlab.training.train` and writes its part of the report;
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from cnnlab.experiments import timing
 from cnnlab.experiments.plan import CellSpec, ExtraWork, Plan, Reference, Size, model_label
 from cnnlab.experiments.timing import Estimate, estimate
 from cnnlab.registry import Registry
@@ -100,6 +102,9 @@ def get_experiment(name: str) -> Experiment:
     return _EXPERIMENTS.get(name)
 
 
+timing.find_experiment = get_experiment  # recorded reports name their experiment (timing.py)
+
+
 def list_experiments() -> list[Experiment]:
     """The registered experiments, in the order the course meets them."""
     _load_catalog()
@@ -108,8 +113,12 @@ def list_experiments() -> list[Experiment]:
 
 def _load_catalog() -> None:
     """Register the course's experiments: importing the catalog does, once; a table that lacks
-    them (swapped while the catalog was imported) gets them again."""
-    import cnnlab.experiments.catalog  # noqa: F401
+    them (swapped while the catalog was imported) gets them again.
+
+    The catalog's modules import this one (for ``@experiment``), so it is loaded by name, as a
+    plugin table loads its entries, on first use: listing needs no torch and no import loop.
+    """
+    importlib.import_module(_CATALOG)
 
     for entry in _COURSE:
         if entry.name not in _EXPERIMENTS:

@@ -549,6 +549,12 @@ def _recorded_steps(path: Path = RECORDED_STEPS) -> tuple[RecordedCell, ...]:
     return tuple(steps)
 
 
+def find_experiment(name: str) -> Any:
+    """The registered experiment ``name``: the registry puts its own look-up here when it loads (it
+    imports this module for its estimates, so this module cannot import it back)."""
+    raise CnnlabError(f"No experiment registry is loaded to look up {name!r}.")
+
+
 def _known_dataset(name: str, experiment: str, label: str) -> str:
     """``name``, or the dataset it was derived from: a cell's transform names its result
     ``BASE-what`` (``mnist-permuted``), with BASE's images and splits; a folder the transform
@@ -559,10 +565,8 @@ def _known_dataset(name: str, experiment: str, label: str) -> str:
             return candidate
         except CnnlabError:
             pass
-    from cnnlab.experiments.registry import get_experiment
-
     try:
-        found = get_experiment(experiment)
+        found = find_experiment(experiment)
     except CnnlabError:
         return name  # an experiment no longer in the catalog: get_spec refuses it
     cells = {cell.label: cell for cell in found.plan(found.full).cells}

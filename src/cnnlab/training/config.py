@@ -224,17 +224,33 @@ def resolve_config(
     file_values = load_config_file(config_file) if config_file else {}
     recipe = file_values.pop("recipe", None) if recipe is None else recipe
     file_values.pop("recipe", None)
+    if base is not None:
+        values.update(model=base.model, model_args=dict(base.model_args))
     if recipe is not None:
         chosen = get_recipe(recipe)
-        values.update(coerce_settings(chosen.settings, f"recipe '{recipe}'"))
+        _lay_over(values, coerce_settings(chosen.settings, f"recipe '{recipe}'"))
         if variant == "float32" and chosen.float32_settings:
-            values.update(coerce_settings(chosen.float32_settings, f"recipe '{recipe}' (float32)"))
+            _lay_over(values, coerce_settings(chosen.float32_settings, f"recipe '{recipe}' (float32)"))
             values["recipe_variant"] = "float32"
-    values.update(coerce_settings(file_values, str(config_file)))
-    values.update(coerce_settings(overrides or {}, "settings"))
+    _lay_over(values, coerce_settings(file_values, str(config_file)))
+    _lay_over(values, coerce_settings(overrides or {}, "settings"))
     config = dataclasses.replace(base, **values) if base else TrainConfig(**values)
     validate(config)
     return config
+
+
+def _lay_over(values: dict[str, Any], layer: Mapping[str, Any]) -> None:
+    """``values`` updated by one layer of settings. ``model_args`` are merged key by key, so that
+    ``--recipe cifar10-quick --model-arg widths=[16,32,32]`` keeps the recipe's stem and residual
+    options; a layer that names another model starts that model's options afresh."""
+    model_before = values.get("model")
+    for key, value in layer.items():
+        if key != "model_args":
+            values[key] = value
+    if "model" in layer and model_before is not None and layer["model"] != model_before:
+        values.pop("model_args", None)
+    if "model_args" in layer:
+        values["model_args"] = {**values.get("model_args", {}), **layer["model_args"]}
 
 
 def load_config_file(path: str | Path) -> dict[str, Any]:

@@ -69,9 +69,9 @@ MAIN_JOB = {
     "test_every": 0,  # evaluate once, after the last epoch
 }
 MEASURED_DEFAULT = (
-    "test accuracy 99.14, 99.18, 99.15% (seeds 0-2, mean 99.16%) in 33.5, 37.4, 32.0 s (training and "
-    "evaluation) on 2 CPU cores (AMD EPYC) of a shared machine at load average 2-3, float32, "
-    "2026-12-02 (`cnnlab train --seed N`; `python -m benchmarks.run --full --only default` measures it)"
+    "test accuracy 99.05, 99.19, 99.13% (seeds 0-2) after 30.7, 36.0, 32.1 s of training on 2 CPU cores "
+    "(AMD EPYC, AVX2, no other work), float32, 2026-12-02 (`python -m benchmarks.run --only default` for "
+    "seed 0; `cnnlab train --seed N`)"
 )
 
 add_recipe(
@@ -109,8 +109,9 @@ _SPEEDRUN_SGD = {
 MNIST_FAST_FLOAT32_MODEL = {"widths": [24, 48, 96], "residual": [True, False, False], "stem": "patch"}
 MNIST_FAST_FLOAT32_MEASURED = (
     "float32 on an AVX2-only AMD EPYC (no bfloat16 kernels), seeds 0-2 at 1 thread on a loaded shared "
-    "machine: 99.15, 99.08, 99.02% test accuracy (mean 99.08%); time on 2 quiet cores: see "
-    "benchmarks/README.md (`python -m benchmarks.run --only recipes --recipes mnist-fast --float32`)"
+    "machine: 99.15, 99.08, 99.02% test accuracy (mean 99.08%); seed 0 on 2 idle cores, 2026-12-02: "
+    "99.14% after 11.8 s of training "
+    "(`python -m benchmarks.run --only recipes --recipes mnist-fast --float32`)"
 )
 
 add_recipe(
@@ -146,9 +147,9 @@ add_recipe(
 QUICK_FLOAT32_MODEL = {"widths": [16, 48, 48], "residual": [False, False, True], "stem": "patch"}
 QUICK_FLOAT32_MEASURED = (
     "float32 on an AVX2-only AMD EPYC (no bfloat16 kernels; JPEG-rebuilt CIFAR-10), seeds 0-2 at 1 "
-    "thread on a loaded shared machine: 65.37, 65.16, 65.25% test accuracy (mean 65.26%); time on 2 "
-    "quiet cores: see "
-    "benchmarks/README.md (`python -m benchmarks.run --only recipes --recipes cifar10-quick --float32`)"
+    "thread on a loaded shared machine: 65.37, 65.16, 65.25% test accuracy (mean 65.26%); seed 0 on 2 "
+    "idle cores, 2026-12-02: 65.56% after 6.4-9.1 s of training (two runs; "
+    "`python -m benchmarks.run --only recipes --recipes cifar10-quick --float32`)"
 )
 
 add_recipe(
