@@ -65,9 +65,13 @@ def test_a_recorded_experiment_is_estimated_at_its_recorded_time(path, nothing_m
                for label, cell in report["cells"].items()}  # fmt: skip
     if any(trained.get(row["label"]) != row["train_images"] for row in cells):
         pytest.skip(f"{path}: a transform changes a cell's images (transfer's source drops 2 classes)")
+    assert found.low < found.seconds < found.high
+    if timing.load_crowding(report["machine"]) > 1:  # recorded while other work ran: faster when quiet
+        assert found.seconds < report["duration_s"] <= found.high
+        assert all("recorded at a load of" in row["detail"] for row in cells)
+        return
     # Within 5%: a range test's steps (optimizers) are estimated at its cells' speed, and ran faster.
     assert found.seconds == pytest.approx(report["duration_s"], rel=0.05)
-    assert found.low < found.seconds < found.high
 
 
 def test_a_training_run_measured_here_comes_first(monkeypatch):

@@ -28,7 +28,10 @@ is counted as unknown, and the estimate says so. The estimate is then
     sum over cells of  images trained / speed  +  images evaluated / (EVAL_SPEEDUP * speed)
                       + the recorded experiment's time outside its cells per run (else OVERHEAD_PER_RUN_S),
 
-with its range: each cell's time divided and multiplied by its factor. Nothing is built, trained or
+with its range: each cell's time divided and multiplied by its factor. A recording made while other
+work crowded the CPU (a load average of L on C cores, L > C) ran between as fast as a quiet one and
+L / C times slower: it is counted at sqrt(L / C) times its speed, with its factor widened by as
+much, so the quiet speed lies inside the range (:func:`load_crowding`). Nothing is built, trained or
 probed, and torch is not imported: ``cnnlab experiment list`` answers at once (earlier versions
 probed every model, which took minutes and was off by 10-50x on a shared machine). Other work
 slows everything; the listing states the load average.
@@ -356,8 +359,24 @@ class RecordedCell:
         sureness = RECORDED_HERE if same_kind and not scaled else SCALED
         if scaled and factor < FACTOR_SAME_CPU:
             factor = FACTOR_SAME_CPU
+        crowding = load_crowding(self.machine)
+        if crowding > 1:  # it shared the CPU: between as recorded and `crowding` times faster
+            step = math.sqrt(crowding)
+            multiplier *= step
+            factor = max(factor, FACTOR_SAME_CPU) * step
+            scaled.append(f"recorded at a load of {self.machine['load_average']:.3g} (x{step:.2g})")
+            sureness = SCALED
         detail = f"{where}, {machine}" + (f"; scaled {', '.join(scaled)}" if scaled else "")
         return Speed(self.images_per_s * multiplier, source, factor * extra_factor, detail, sureness)
+
+
+def load_crowding(machine: dict[str, Any]) -> float:
+    """How many times more runnable work than cores the machine had while a recording was made
+    (1: none waited). A crowded recording is slower than a quiet one by up to about this much."""
+    load, count = machine.get("load_average"), machine.get("cores")
+    if not isinstance(load, (int, float)) or not isinstance(count, int) or count <= 0:
+        return 1.0
+    return max(1.0, float(load) / count)
 
 
 def same_cpu_kind(recorded: dict[str, Any], here: dict[str, Any]) -> bool:
