@@ -6,7 +6,8 @@ Everything printed or written into a report goes through these, so one concept h
   ``1.23 M`` (three significant digits and a k/M/G suffix);
 - :func:`format_bytes` ``1.5 MiB``; :func:`format_shape` ``3x32x32``; :func:`format_duration`
   ``7 min 5 s``;
-- :func:`markdown_table`, the one Markdown table writer (``report.md``, ``--format markdown``).
+- :func:`markdown_table`, the one Markdown table writer (``report.md``, ``--format markdown``),
+  and :func:`fit_columns`, which columns of a terminal table fit its width;
 
 - :func:`format_mean_std` a metric over seeds (``64.33 ± 0.63%``), :func:`format_interval` its
   confidence interval and :func:`format_difference` a difference of two means (``+1.23 points``);
@@ -80,6 +81,45 @@ def markdown_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], *, com
     lines = [_markdown_row([str(column) for column in columns]), rule]
     lines += [_markdown_row([str(cell) for cell in row]) for row in rows]
     return "\n".join(lines) + "\n"
+
+
+def fit_columns(
+    rows: Sequence[dict[str, str]],
+    columns: Sequence[str],
+    drop_order: Sequence[Sequence[str]],
+    width: int,
+    wrapped: dict[str, int] | None = None,
+    header: Callable[[str], str] = str,
+) -> list[str]:
+    """The ``columns`` that fit a terminal table of ``width`` characters with every cell whole:
+    the groups of ``drop_order`` are left out one by one (first the first) until it fits, or none
+    is left. A column of ``wrapped`` may wrap, to no fewer characters than its number there."""
+    shown = list(columns)
+    for group in drop_order:
+        if table_width(rows, shown, wrapped, header) <= width:
+            break
+        shown = [column for column in shown if column not in group]
+    return shown
+
+
+def table_width(
+    rows: Sequence[dict[str, str]],
+    columns: Sequence[str],
+    wrapped: dict[str, int] | None = None,
+    header: Callable[[str], str] = str,
+) -> int:
+    """Characters of a rich table of ``columns``: its cells plus one space each side and a border."""
+    total = 1
+    for column in columns:
+        lines = [len(line) for line in header(column).splitlines()]
+        cell_width = max(lines + [len(row[column]) for row in rows])
+        total += min(cell_width, (wrapped or {}).get(column, cell_width)) + 3
+    return total
+
+
+def hidden_columns_note(hidden: Sequence[str]) -> str:
+    """The caption of a table that :func:`fit_columns` left ``hidden`` columns out of."""
+    return f"Not shown at this width: {', '.join(hidden)} (widen the terminal, or --format markdown)."
 
 
 def _markdown_row(cells: Sequence[str]) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import subprocess
 import sys
 
@@ -137,3 +138,26 @@ def test_at_80_columns_fewer_columns_and_a_note_saying_which(monkeypatch, capsys
     narrow, wide = _table_at(80, monkeypatch, capsys), _table_at(250, monkeypatch, capsys)
     assert "Not shown at this width" in narrow and "paper" in narrow.split("Not shown at this width")[1]
     assert "Not shown" not in wide and "LeCun et al." in wide
+
+
+def _explained_at(width: int, model: str, monkeypatch) -> str:
+    out = io.StringIO()
+    monkeypatch.setattr(
+        models_command, "console", Console(file=out, width=width, force_terminal=True, color_system=None)
+    )
+    assert main(["explain", model]) == 0
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("model", ["lenet5", "resnet18", "vgg16"])
+def test_explain_fits_80_columns_and_says_what_it_left_out(model, monkeypatch):
+    narrow, wide = _explained_at(80, model, monkeypatch), _explained_at(250, model, monkeypatch)
+    assert max(len(line) for line in narrow.splitlines()) <= 80 and "…" not in narrow
+    assert "Not shown at this width: Type, Window, Jump" in " ".join(narrow.split())
+    assert "Not shown" not in wide and "Jump" in wide
+
+    # The size formulas are all there at 80 columns, wrapped or not.
+    def formulas(text: str) -> int:  # the "= M" that ends each "(N + 2P - F)/S + 1 = M"
+        return sum(len(re.findall(r"= \d+", line)) for line in text.splitlines() if line.startswith("│"))
+
+    assert formulas(wide) == formulas(narrow) > 0

@@ -27,7 +27,15 @@ from torch import Tensor, nn
 from cnnlab import models
 from cnnlab.analysis.receptive_field import Field, merge
 from cnnlab.errors import ConfigError, UsageError
-from cnnlab.formatting import format_bytes, format_shape, format_short_count, markdown_table
+from cnnlab.formatting import (
+    fit_columns,
+    format_bytes,
+    format_shape,
+    format_short_count,
+    hidden_columns_note,
+    markdown_table,
+    table_width,
+)
 from cnnlab.models.layer_arithmetic import Window
 from cnnlab.models.tracing import ShapeTracer, trace
 
@@ -38,6 +46,13 @@ _ADDMMS = frozenset({"addmm", "baddbmm"})
 _ADDS = frozenset({"add", "__add__", "__radd__", "__iadd__", "add_"})
 _CATS = frozenset({"cat", "concat", "concatenate"})
 COLUMNS = ("Layer", "Type", "Window", "Output", "Size formula", "Params", "MACs", "RF", "Jump")
+# On a narrow terminal, left out in this order until the table fits: the jump (the receptive
+# field's step), the window (its numbers are in the size formula), then the layer's type.
+NARROW_DROP_ORDER = (("Jump",), ("Window",), ("Type",))
+SHORT_NAMES_NOTE = (
+    "Each layer is named below its parent by the last part of its name (full names: --format markdown)."
+)
+NARROW_WRAPPED = {"Size formula": 16}  # may wrap: "(28 + 2*2 - 5)/1" on one line, "+ 1 = 28" below
 
 
 @dataclass
@@ -137,16 +152,43 @@ class ModelSummary:
             f"{format_short_count(mixing[1])} MACs).",
         ]
 
-    def to_table(self, depth: int | None = None) -> Table:
-        table = Table(
-            title=f"{self.name} on {format_shape(self.input_shape)}", caption="\n".join(self.total_lines())
-        )
-        for column in COLUMNS:
+    def to_table(self, depth: int | None = None, width: int | None = None) -> Table:
+        """The layers as a rich table. For a terminal ``width`` characters wide, columns are left out
+        in the order of :data:`NARROW_DROP_ORDER` until it fits, and before the layer's type goes,
+        each layer is named below its parent by the last part of its name (the caption says so)."""
+        rows, columns, short = self._named_cells(depth, short=False), list(COLUMNS), False
+        if width is not None:
+            columns = fit_columns(rows, COLUMNS, NARROW_DROP_ORDER[:2], width, NARROW_WRAPPED)
+            if table_width(rows, columns, NARROW_WRAPPED) > width:
+                rows, short = self._named_cells(depth, short=True), True
+                columns = fit_columns(rows, COLUMNS, NARROW_DROP_ORDER, width, NARROW_WRAPPED)
+        hidden = [column for column in COLUMNS if column not in columns]
+        notes = list(self.total_lines())
+        if hidden:
+            notes.append(hidden_columns_note(hidden))
+        if short:
+            notes.append(SHORT_NAMES_NOTE)
+        table = Table(title=f"{self.name} on {format_shape(self.input_shape)}", caption="\n".join(notes))
+        for column in columns:
             numeric = column in ("Params", "MACs", "RF", "Jump")
-            table.add_column(column, justify="right" if numeric else "left", no_wrap=column != "Size formula")
-        for row in self.rows_at(depth):
-            table.add_row(*_cells(row, depth, indent=True))
+            table.add_column(
+                column,
+                justify="right" if numeric else "left",
+                no_wrap=column not in NARROW_WRAPPED and column != "Layer",
+                overflow="fold" if column == "Layer" else "ellipsis",  # a name too long wraps, never cut
+                min_width=NARROW_WRAPPED.get(column),
+            )
+        for row in rows:
+            table.add_row(*(row[column] for column in columns))
         return table
+
+    def _named_cells(self, depth: int | None, short: bool) -> list[dict[str, str]]:
+        """The table's cells by column, each name indented by its depth: the full name, or
+        (``short``) only its last part, below its parent's row."""
+        return [
+            dict(zip(COLUMNS, _cells(row, depth, indent=True, short=short), strict=True))
+            for row in self.rows_at(depth)
+        ]
 
     def to_markdown(self, depth: int | None = None) -> str:
         table = markdown_table(
@@ -496,9 +538,10 @@ def _folded(row: LayerRow, depth: int | None) -> bool:
     return not row.is_leaf and depth is not None and row.depth == depth
 
 
-def _cells(row: LayerRow, depth: int | None, indent: bool) -> list[str]:
+def _cells(row: LayerRow, depth: int | None, indent: bool, short: bool = False) -> list[str]:
     show_numbers = row.is_leaf or _folded(row, depth)
-    name = ("  " * (row.depth - 1) + row.name) if indent else row.name
+    name = row.name.rsplit(".", 1)[-1] if short else row.name
+    name = ("  " * (row.depth - 1) + name) if indent else name
     return [
         name + (" (folded)" if _folded(row, depth) else ""),
         row.type,

@@ -34,7 +34,7 @@ def models_command(
 ) -> None:
     """List the model zoo: family, paper, and params / MACs at 1x28x28, 3x32x32 and the paper's size."""
     from cnnlab.analysis.model_table import DATASET_INPUTS, model_rows, shipped_rows
-    from cnnlab.formatting import format_shape, markdown_table
+    from cnnlab.formatting import fit_columns, format_shape, markdown_table
 
     _check_format(output_format)
     # The shipped table needs no torch (cnnlab.data imports it); computed rows are kept in the user cache.
@@ -48,8 +48,8 @@ def models_command(
         table = [[cells[c] for c in ZOO_COLUMNS] for cells in shown]
         print(markdown_table(ZOO_COLUMNS, table, compact=True), end="")
         return
-    width = console.width if console.is_terminal else PIPE_WIDTH
-    columns = fit_columns(shown, width)
+    wrapped = {WRAPPED: WRAPPED_MIN_WIDTH}
+    columns = fit_columns(shown, ZOO_COLUMNS, DROP_ORDER, _table_room(), wrapped, _header)
     hidden = [c for c in ZOO_COLUMNS if c not in columns]
     _print_wide(_zoo_table(shown, columns, hidden))
 
@@ -77,28 +77,6 @@ WRAPPED = "paper"
 WRAPPED_MIN_WIDTH = 24
 
 
-def fit_columns(shown: list[dict[str, str]], width: int) -> list[str]:
-    """The columns of :data:`ZOO_COLUMNS` that fit ``width`` with every cell whole (only the paper's
-    title may wrap, to no fewer than :data:`WRAPPED_MIN_WIDTH` characters)."""
-    columns = list(ZOO_COLUMNS)
-    for group in (*DROP_ORDER, ()):
-        if _table_width(shown, columns) <= width:
-            break
-        columns = [c for c in columns if c not in group] if group else columns
-    return columns
-
-
-def _table_width(shown: list[dict[str, str]], columns: list[str]) -> int:
-    """Characters of a rich table of ``columns``: cells plus one space each side and a border."""
-    total = 1
-    for column in columns:
-        cell_width = max(
-            [len(line) for line in _header(column).splitlines()] + [len(c[column]) for c in shown]
-        )
-        total += (min(cell_width, WRAPPED_MIN_WIDTH) if column == WRAPPED else cell_width) + 3
-    return total
-
-
 def _header(column: str) -> str:
     """``params 3x32x32`` on two lines: the numbers' columns stay as narrow as their numbers."""
     return column.replace(" ", "\n", 1) if column.startswith(("params", "MACs")) else column
@@ -107,11 +85,9 @@ def _header(column: str) -> str:
 def _zoo_table(shown: list[dict[str, str]], columns: list[str], hidden: list[str]):
     from rich.table import Table
 
-    note = (
-        f"Not shown at this width: {', '.join(hidden)} (widen the terminal, or --format markdown)."
-        if hidden
-        else None
-    )
+    from cnnlab.formatting import hidden_columns_note
+
+    note = hidden_columns_note(hidden) if hidden else None
     table = Table(
         title="cnnlab models: params and MACs of one image at each input ('-': refused)",
         caption=note,
@@ -184,7 +160,7 @@ def explain_command(
         output_format,
         lambda: summary.to_dict(depth),
         lambda: summary.to_markdown(depth),
-        lambda: summary.to_table(depth),
+        lambda: summary.to_table(depth, width=_table_room()),
     )
 
 
@@ -300,6 +276,11 @@ def _emit(output_format: str, as_dict, as_markdown, as_table) -> None:
         print(as_markdown(), end="")
     else:
         _print_wide(as_table())
+
+
+def _table_room() -> int:
+    """The characters a table's row may take: the terminal's width, or a pipe's room."""
+    return console.width if console.is_terminal else PIPE_WIDTH
 
 
 def _print_wide(table) -> None:
