@@ -71,12 +71,19 @@ class RunIndex:
 
     # -- reading -------------------------------------------------------------------------------
     def list(
-        self, *, status: str | None = None, group: str | None = None, limit: int | None = None
+        self,
+        *,
+        status: str | None = None,
+        group: str | None = None,
+        limit: int | None = None,
+        config: bool = True,
     ) -> list[dict]:
         """Rows, newest first; a "running" run whose process is gone reads "interrupted", and a run
-        folder without a row gets one first."""
-        self._reconcile()
-        query, args = "SELECT * FROM runs", []
+        folder without a row gets one first. ``config=False``: without each run's settings (a
+        listing of many runs that shows none of them reads and parses a third of the data)."""
+        self.reconcile()
+        columns = "*" if config else ", ".join(column for column in COLUMNS if column != "config_json")
+        query, args = f"SELECT {columns} FROM runs", []
         conditions = []
         if status:
             conditions.append("status = ?")
@@ -93,7 +100,7 @@ class RunIndex:
             return [_as_dict(r) for r in db.execute(query, args)]
 
     def get(self, run_id: str) -> dict | None:
-        self._reconcile()
+        self.reconcile()
         with self._connect() as db:
             row = db.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
         return _as_dict(row) if row else None
@@ -102,7 +109,7 @@ class RunIndex:
         with self._connect() as db:
             return [g for (g,) in db.execute("SELECT DISTINCT grp FROM runs WHERE grp IS NOT NULL")]
 
-    def _reconcile(self) -> None:
+    def reconcile(self) -> None:
         """Make the index agree with the folders: a row for each run folder that has none (its
         process died before it wrote one), and the row of each "running" run whose process is gone
         re-read from its folder (which then says "interrupted", see ``RunDir.read_result``)."""
@@ -119,6 +126,19 @@ class RunIndex:
             with self._connect(write=True) as db:
                 for row in rows:
                     _upsert(db, row)
+
+    def stamp(self) -> tuple[tuple[int, int] | None, ...]:
+        """The modification time and size of the index's files: another stamp, other rows (a
+        write in WAL mode changes the ``-wal`` file, a checkpoint the main one)."""
+        stamps = []
+        for path in (self.path, self.path.with_name(INDEX_NAME + "-wal")):
+            try:
+                stat = os.stat(path)
+            except OSError:
+                stamps.append(None)
+                continue
+            stamps.append((stat.st_mtime_ns, stat.st_size))
+        return tuple(stamps)
 
     # -- connection ----------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -301,6 +321,7 @@ def _upsert(db: sqlite3.Connection, row: dict[str, Any]) -> None:
 def _as_dict(row: sqlite3.Row) -> dict[str, Any]:
     data = dict(row)
     data["group"] = data.pop("grp")
-    data["config"] = json.loads(data.pop("config_json") or "{}")
+    if "config_json" in data:
+        data["config"] = json.loads(data.pop("config_json") or "{}")
     data["result"] = json.loads(data.pop("result_json") or "{}")
     return data

@@ -13,7 +13,7 @@ from cnnlab.errors import CnnlabError
 from cnnlab.runs.rundir import RunDir
 from cnnlab.runs.stats import summarize
 from cnnlab.training.seed_study import compare_finals
-from cnnlab.web.lab import Lab, lab_of
+from cnnlab.web.lab import FiniteJSONResponse, Lab, lab_of
 from cnnlab.web.live import metric_events, read_new_records
 from cnnlab.web.runs_view import list_runs, run_rows
 from cnnlab.web.trained import png_bytes
@@ -21,10 +21,12 @@ from cnnlab.web.trained import png_bytes
 router = APIRouter(prefix="/api", tags=["runs"])
 
 
-@router.get("/runs")
-def runs(lab: Lab = Depends(lab_of)) -> dict[str, Any]:
+@router.get("/runs", response_class=FiniteJSONResponse)
+def runs(lab: Lab = Depends(lab_of)) -> FiniteJSONResponse:
     """Every run in the index, newest first, and the run folders that cannot be read."""
-    return list_runs(lab.runs_dir, lab.best)
+    # Encoded as it is: FastAPI's validation of a thousand rows' dictionaries would take longer
+    # than reading them.
+    return FiniteJSONResponse(list_runs(lab.runs_dir, lab.best, lab.index_rows))
 
 
 @router.get("/runs/{name}")
@@ -151,8 +153,8 @@ def _finals(lab: Lab, side: str) -> list[dict[str, Any]]:
 
 
 def _group_rows(lab: Lab, group: str) -> list[dict[str, Any]]:
-    return [row for row in run_rows(lab.runs_dir)[0] if row.get("group") == group]
+    return [row for row in run_rows(lab.runs_dir, lab.index_rows)[0] if row.get("group") == group]
 
 
 def _index_row(lab: Lab, run_id: str) -> dict[str, Any] | None:
-    return next((row for row in run_rows(lab.runs_dir)[0] if row["run_id"] == run_id), None)
+    return next((row for row in run_rows(lab.runs_dir, lab.index_rows)[0] if row["run_id"] == run_id), None)

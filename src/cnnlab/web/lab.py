@@ -16,7 +16,7 @@ from cnnlab.runs.inside import run_dir_inside
 from cnnlab.runs.rundir import RunDir
 from cnnlab.web.jobs import TrainQueue
 from cnnlab.web.live import LiveFeeds
-from cnnlab.web.runs_view import BestAccuracyCache
+from cnnlab.web.runs_view import BestAccuracyCache, IndexRowsCache
 from cnnlab.web.trained import TrainedModels
 
 
@@ -27,6 +27,7 @@ class Lab:
     data_dir: Path | None = None
     trained: TrainedModels = field(init=False)
     best: BestAccuracyCache = field(default_factory=BestAccuracyCache)
+    index_rows: IndexRowsCache = field(default_factory=IndexRowsCache)
     live: LiveFeeds = field(default_factory=LiveFeeds)
     queue: TrainQueue | None = None
 

@@ -59,12 +59,35 @@ def best_accuracy(history: list[dict[str, Any]]) -> float | None:
     return None
 
 
-def run_rows(runs_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The index's rows of every readable run (as ``RunIndex.list`` gives them), and the run
-    folders that cannot be read, each with why. A damaged folder never hides the others: when the
-    index cannot be built because of one, the rows come from the folders one by one."""
+class IndexRowsCache:
+    """The index's rows (without settings), read again only when the index has changed: with
+    1,000 runs reading them is most of a listing's time, and a page refreshes its list every few
+    seconds. The index is reconciled with the folders first, so a run whose process died reads
+    "interrupted" (that is a write, and a new stamp)."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, tuple[tuple, list[dict[str, Any]]]] = {}
+
+    def rows(self, runs_dir: Path) -> list[dict[str, Any]]:
+        index = RunIndex(runs_dir)
+        index.reconcile()
+        stamp, cached = index.stamp(), self._seen.get(str(runs_dir))
+        if cached and cached[0] == stamp:
+            return cached[1]
+        rows = index.list(config=False)  # the lab's lists show no settings
+        self._seen[str(runs_dir)] = (stamp, rows)  # a write after the stamp: read again next time
+        return rows
+
+
+def run_rows(
+    runs_dir: Path, cache: IndexRowsCache | None = None
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The index's rows of every readable run (as ``RunIndex.list`` gives them, from ``cache``
+    when given, without settings), and the run folders that cannot be read, each with why. A
+    damaged folder never hides the others: when the index cannot be built because of one, the
+    rows come from the folders one by one. The rows are shared with the cache: read, never change."""
     try:
-        rows = RunIndex(runs_dir).list()
+        rows = cache.rows(runs_dir) if cache else RunIndex(runs_dir).list(config=False)
     except (CnnlabError, sqlite3.Error, OSError):
         rows = []
     indexed = {row["run_id"] for row in rows}
@@ -81,16 +104,18 @@ def run_rows(runs_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]
             damaged.append({"run_id": folder.name, "status": "damaged", "error": str(exc)})
             continue
         row["group"] = row.pop("grp")
-        row["config"] = json.loads(row.pop("config_json") or "{}")
+        del row["config_json"]  # as the index's rows here: without the settings
         row["result"] = json.loads(row.pop("result_json") or "{}")
         rows.append(row)
     return rows, damaged
 
 
-def list_runs(runs_dir: Path, best: BestAccuracyCache) -> dict[str, list[dict[str, Any]]]:
+def list_runs(
+    runs_dir: Path, best: BestAccuracyCache, cache: IndexRowsCache | None = None
+) -> dict[str, list[dict[str, Any]]]:
     """``{"runs": [...], "damaged": [...]}``: every readable run, newest first, and why the rest
     cannot be read."""
-    rows, damaged = run_rows(runs_dir)
+    rows, damaged = run_rows(runs_dir, cache)
     runs = [_list_entry(row, runs_dir, best) for row in rows]
     runs.sort(key=lambda r: r.get("started") or 0, reverse=True)
     return {"runs": runs, "damaged": damaged}
