@@ -46,14 +46,18 @@ from typing import Any
 
 import httpx
 
+from cnnlab.training.config import TrainConfig
 from cnnlab.web.app import SERVER_NICENESS, create_app
 from cnnlab.web.background import BackgroundServer
 
+# The watched run writes a step line at the trainer's default cadence, as a user's run does (5x as
+# often: {**SETTINGS["full"], "watch_log_every": 10}, see docs/web.md).
+DEFAULT_LOG_EVERY = TrainConfig().log_every
 SETTINGS = {
     "quick": {"runs": 1000, "loads": 30, "browser_loads": 5, "lines": 20, "digits": 100,
-              "watch_rounds": 3, "watch_window_s": 4.0, "watch_log_every": 10},
+              "watch_rounds": 3, "watch_window_s": 4.0, "watch_log_every": DEFAULT_LOG_EVERY},
     "full": {"runs": 1000, "loads": 100, "browser_loads": 20, "lines": 50, "digits": 100,
-             "watch_rounds": 8, "watch_window_s": 10.0, "watch_log_every": 10},
+             "watch_rounds": 8, "watch_window_s": 10.0, "watch_log_every": DEFAULT_LOG_EVERY},
 }  # fmt: skip
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 BROWSER_WAIT_S = 120
@@ -541,7 +545,8 @@ def run(mode: str, results: dict[str, Any]) -> None:
     print(
         f" training while {watch['clients']} clients watch, against none around it: median cost"
         f" {watch['cost']:+.1%} (from {watch['cost_min']:+.1%} to {watch['cost_max']:+.1%}; {each}) over"
-        f" {len(watch['costs'])} watched windows of {watch['window_s']:.0f} s between unwatched ones;"
+        f" {len(watch['costs'])} watched windows of {watch['window_s']:.0f} s between unwatched ones"
+        f" (a step line every {settings['watch_log_every']} steps);"
         f" steps/s unwatched {', '.join(f'{r:.1f}' for r in watch['steps_per_s_none'])} (target < 3%);"
         f" CPU of this process (server niced +{SERVER_NICENESS}, the clients), medians:"
         f" {watch['cpu_watched']:.1%} of a core watched, {watch['cpu_none']:.1%} not"
