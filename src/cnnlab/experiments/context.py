@@ -152,9 +152,15 @@ class Context:
             metrics = evaluate(run.model, BatchLoader(train, 512, shuffle=False, scale=scale))
             final[TRAIN_EVAL_ACCURACY] = metrics["accuracy"]
 
-    def train_all(self) -> list[Cell]:
-        """Every planned cell, in plan order."""
-        return [self.train(spec) for spec in self.plan.cells]
+    def train_all(self, *, evaluate_training_images: bool = False) -> list[Cell]:
+        """Every planned cell, in plan order; ``evaluate_training_images``: then each one's
+        accuracy on its training images in evaluation mode too (:meth:`evaluate_training_images`),
+        the other side of an overfitting gap."""
+        cells = [self.train(spec) for spec in self.plan.cells]
+        if evaluate_training_images:
+            for cell in cells:
+                self.evaluate_training_images(cell.label)
+        return cells
 
     # -- numbers ------------------------------------------------------------------------------
     def compare(self, a: str, b: str, metric: str = "test_accuracy") -> WelchTest:

@@ -77,9 +77,7 @@ def plan(size: Size) -> Plan:
 def run(ctx: Context) -> None:
     from cnnlab.experiments.plots import curves_figure
 
-    cells = ctx.train_all()
-    for cell in cells:
-        ctx.evaluate_training_images(cell.label)
+    cells = ctx.train_all(evaluate_training_images=True)
     ctx.results_table(cells, ["test_accuracy", TRAIN_EVAL_ACCURACY, "test_loss"])
     ctx.figure(
         "curves.png",

@@ -118,9 +118,7 @@ def worked_example(
 def run(ctx: Context) -> None:
     from cnnlab.experiments.plots import curves_figure
 
-    cells = ctx.train_all()
-    for cell in cells:
-        ctx.evaluate_training_images(cell.label)
+    cells = ctx.train_all(evaluate_training_images=True)
     ctx.results_table(cells, [TRAIN_EVAL_ACCURACY, "test_accuracy", "train_accuracy", "test_loss"])
     ctx.report.text(
         "train eval accuracy: on the training images after training, in evaluation mode (dropout off); "
