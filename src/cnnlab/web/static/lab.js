@@ -8,6 +8,19 @@ const Lab = {
     if (!response.ok) throw await Lab.failure(response);
     return response.json();
   },
+  // The answer's text (a page that compares it with the last one before parsing it).
+  async text(url) {
+    const response = await fetch(url);
+    if (!response.ok) throw await Lab.failure(response);
+    return response.text();
+  },
+  // The JSON text the server put into the page (a <script id="page-data">), once; null after.
+  pageData() {
+    const element = document.getElementById("page-data");
+    if (!element) return null;
+    element.remove();
+    return element.textContent;
+  },
   async failure(response) {
     let message = `${response.status} ${response.statusText}`;
     try { const body = await response.json(); if (body.detail) message = typeof body.detail === "string" ? body.detail : JSON.stringify(body.detail); } catch (e) { /* not JSON */ }

@@ -2,7 +2,10 @@
 // seed groups show mean ± std bands, and two groups get `cnnlab runs compare`'s verdict.
 "use strict";
 
-const state = { runs: [], text: null, sort: "started", descending: true, selected: new Set() };
+// A page of PAGE_ROWS rows at first, more on request: a browser takes most of a second to lay out a
+// table of 1,000 runs on a small machine (docs/web.md), and a list is read from its top.
+const PAGE_ROWS = 100;
+const state = { runs: [], text: null, sort: "started", descending: true, selected: new Set(), shown: PAGE_ROWS };
 const COLUMNS = [
   ["", null], ["run_id", "run"], ["model", "model"], ["dataset", "dataset"], ["status", "status"],
   ["test_accuracy", "final acc."], ["best_accuracy", "best acc."], ["epochs_done", "epochs"],
@@ -12,11 +15,7 @@ const NUMERIC = new Set(["test_accuracy", "best_accuracy", "epochs_done", "durat
 
 async function load() {
   try {
-    const early = window.runsAnswer;
-    window.runsAnswer = null;
-    const response = await (early || fetch("/api/runs"));
-    if (!response.ok) throw await Lab.failure(response);
-    const text = await response.text();
+    const text = Lab.pageData() ?? await Lab.text("/api/runs");  // the first list comes in the page
     if (text === state.text) return;  // the refresh found nothing new: the table stays as it is
     state.text = text;
     const data = JSON.parse(text);
@@ -54,11 +53,20 @@ function visibleRuns() {
 // show in a few tens of milliseconds); the clicks are handled by the table itself (see below).
 function render() {
   const rows = visibleRuns();
-  document.getElementById("count").textContent = `${rows.length} of ${state.runs.length} runs`;
+  document.getElementById("count").textContent = `${rows.length} of ${state.runs.length} runs`
+    + (rows.length > state.shown ? `, the first ${state.shown} shown` : "");
   const head = COLUMNS.map(([key, name]) => `<th class="${key ? "sortable " : ""}${NUMERIC.has(key) ? "num" : ""}" data-key="${key}">`
     + (name === null ? "" : Lab.escape(name) + (state.sort === key ? (state.descending ? " ▾" : " ▴") : "")) + "</th>").join("");
-  const body = rows.map(rowHtml).join("");
+  const body = rows.slice(0, state.shown).map(rowHtml).join("");
   document.getElementById("runs").innerHTML = `<thead><tr>${head}</tr></thead><tbody>${body}</tbody>`;
+  const more = document.getElementById("more"), hidden = rows.length - Math.min(rows.length, state.shown);
+  more.hidden = hidden === 0;
+  more.textContent = `Show ${Math.min(hidden, PAGE_ROWS)} more (${hidden} not shown)`;
+}
+
+function showMore() {
+  state.shown += PAGE_ROWS;
+  render();
 }
 
 function rowHtml(r) {
@@ -133,6 +141,7 @@ async function compareGroups([a, b], metric, box) {
 document.getElementById("runs").addEventListener("click", tableClicked);
 document.getElementById("runs").addEventListener("change", tablePicked);
 document.getElementById("filter").addEventListener("input", render);
+document.getElementById("more").addEventListener("click", showMore);
 document.getElementById("status").addEventListener("change", render);
 document.getElementById("metric").addEventListener("change", overlay);
 load();
