@@ -116,13 +116,18 @@ def test_other_model_sources_are_counted_again_and_cached(monkeypatch, tmp_path)
     assert not counted  # the second listing reads the user cache
 
 
-def _table_at(width: int, monkeypatch, capsys) -> str:
+def _printed_at(width: int, args: list[str], monkeypatch) -> str:
+    """What ``cnnlab ARGS`` prints on a terminal ``width`` characters wide."""
     out = io.StringIO()
     monkeypatch.setattr(
         models_command, "console", Console(file=out, width=width, force_terminal=True, color_system=None)
     )
-    assert main(["models"]) == 0
+    assert main(args) == 0
     return out.getvalue()
+
+
+def _table_at(width: int, monkeypatch, capsys) -> str:
+    return _printed_at(width, ["models"], monkeypatch)
 
 
 @pytest.mark.parametrize("width", [80, 100, 250])
@@ -141,12 +146,7 @@ def test_at_80_columns_fewer_columns_and_a_note_saying_which(monkeypatch, capsys
 
 
 def _explained_at(width: int, model: str, monkeypatch) -> str:
-    out = io.StringIO()
-    monkeypatch.setattr(
-        models_command, "console", Console(file=out, width=width, force_terminal=True, color_system=None)
-    )
-    assert main(["explain", model]) == 0
-    return out.getvalue()
+    return _printed_at(width, ["explain", model], monkeypatch)
 
 
 @pytest.mark.parametrize("model", ["lenet5", "resnet18", "vgg16"])

@@ -20,7 +20,7 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -77,11 +77,14 @@ class RunIndex:
         group: str | None = None,
         limit: int | None = None,
         config: bool = True,
+        reconcile: bool = True,
     ) -> list[dict]:
         """Rows, newest first; a "running" run whose process is gone reads "interrupted", and a run
-        folder without a row gets one first. ``config=False``: without each run's settings (a
-        listing of many runs that shows none of them reads and parses a third of the data)."""
-        self.reconcile()
+        folder without a row gets one first (``reconcile=False``: the caller has just done so).
+        ``config=False``: without each run's settings (a listing of many runs that shows none of
+        them reads and parses a third of the data)."""
+        if reconcile:
+            self.reconcile()
         columns = "*" if config else ", ".join(column for column in COLUMNS if column != "config_json")
         query, args = f"SELECT {columns} FROM runs", []
         conditions = []
@@ -97,13 +100,13 @@ class RunIndex:
         if limit:
             query += f" LIMIT {int(limit)}"
         with self._connect() as db:
-            return [_as_dict(r) for r in db.execute(query, args)]
+            return [listed_row(r) for r in db.execute(query, args)]
 
     def get(self, run_id: str) -> dict | None:
         self.reconcile()
         with self._connect() as db:
             row = db.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
-        return _as_dict(row) if row else None
+        return listed_row(row) if row else None
 
     def groups(self) -> list[str]:
         with self._connect() as db:
@@ -318,7 +321,10 @@ def _upsert(db: sqlite3.Connection, row: dict[str, Any]) -> None:
     )
 
 
-def _as_dict(row: sqlite3.Row) -> dict[str, Any]:
+def listed_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A row of the index's columns (from the database, or :func:`row_from_run_dir`) as ``list``
+    gives it: ``group`` for ``grp``, and the settings and result decoded (settings only where the
+    row has them)."""
     data = dict(row)
     data["group"] = data.pop("grp")
     if "config_json" in data:

@@ -15,7 +15,7 @@ from cnnlab.runs.stats import summarize
 from cnnlab.training.seed_study import compare_finals
 from cnnlab.web.lab import FiniteJSONResponse, Lab, lab_of
 from cnnlab.web.live import metric_events, read_new_records
-from cnnlab.web.runs_view import list_runs, run_rows
+from cnnlab.web.runs_view import run_rows
 from cnnlab.web.trained import png_bytes
 
 router = APIRouter(prefix="/api", tags=["runs"])
@@ -26,7 +26,7 @@ def runs(lab: Lab = Depends(lab_of)) -> FiniteJSONResponse:
     """Every run in the index, newest first, and the run folders that cannot be read."""
     # Encoded as it is: FastAPI's validation of a thousand rows' dictionaries would take longer
     # than reading them.
-    return FiniteJSONResponse(list_runs(lab.runs_dir, lab.best, lab.index_rows))
+    return FiniteJSONResponse(lab.runs_listing())
 
 
 @router.get("/runs/{name}")

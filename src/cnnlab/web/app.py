@@ -23,7 +23,6 @@ from cnnlab.errors import CnnlabError, ModelError, UnknownNameError
 from cnnlab.web import api_lab, api_models, api_runs
 from cnnlab.web.guard import Guard
 from cnnlab.web.lab import FiniteJSONResponse, Lab
-from cnnlab.web.runs_view import list_runs
 from cnnlab.web.uploads import MAX_UPLOAD_BYTES, UploadRefused
 
 STATIC = Path(__file__).parent / "static"
@@ -132,9 +131,7 @@ def _page_with_data(html: str, data: Callable[[Lab], Any]):
 
 # The pages whose first data is in the page itself: the runs page lists 1,000 runs without waiting
 # for its script to ask (measured in docs/web.md).
-PAGE_DATA: dict[str, Callable[[Lab], Any]] = {
-    "runs": lambda lab: list_runs(lab.runs_dir, lab.best, lab.index_rows),
-}
+PAGE_DATA: dict[str, Callable[[Lab], Any]] = {"runs": Lab.runs_listing}
 
 
 def _add_error_handlers(app: FastAPI) -> None:

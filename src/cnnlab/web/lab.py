@@ -16,7 +16,7 @@ from cnnlab.runs.inside import run_dir_inside
 from cnnlab.runs.rundir import RunDir
 from cnnlab.web.jobs import TrainQueue
 from cnnlab.web.live import LiveFeeds
-from cnnlab.web.runs_view import BestAccuracyCache, IndexRowsCache
+from cnnlab.web.runs_view import BestAccuracyCache, IndexRowsCache, list_runs
 from cnnlab.web.trained import TrainedModels
 
 
@@ -33,6 +33,10 @@ class Lab:
 
     def __post_init__(self) -> None:
         self.trained = TrainedModels(self.data_dir)
+
+    def runs_listing(self) -> dict[str, list[dict[str, Any]]]:
+        """Every run in the index, newest first, and the run folders that cannot be read."""
+        return list_runs(self.runs_dir, self.best, self.index_rows)
 
     def start_queue(self) -> TrainQueue:
         if self.queue is None:

@@ -3,7 +3,6 @@ marked damaged (the others still list), and the best accuracy of each run from i
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import sqlite3
@@ -11,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from cnnlab.errors import CnnlabError
-from cnnlab.runs.index import RunIndex, row_from_run_dir
+from cnnlab.runs.index import RunIndex, listed_row, row_from_run_dir
 from cnnlab.runs.rundir import RunDir
 
 # Folders of a runs directory that are not runs (experiment reports live in their own).
@@ -74,7 +73,7 @@ class IndexRowsCache:
         stamp, cached = index.stamp(), self._seen.get(str(runs_dir))
         if cached and cached[0] == stamp:
             return cached[1]
-        rows = index.list(config=False)  # the lab's lists show no settings
+        rows = index.list(config=False, reconcile=False)  # the lab's lists show no settings
         self._seen[str(runs_dir)] = (stamp, rows)  # a write after the stamp: read again next time
         return rows
 
@@ -103,10 +102,8 @@ def run_rows(
         except (CnnlabError, OSError, ValueError) as exc:
             damaged.append({"run_id": folder.name, "status": "damaged", "error": str(exc)})
             continue
-        row["group"] = row.pop("grp")
         del row["config_json"]  # as the index's rows here: without the settings
-        row["result"] = json.loads(row.pop("result_json") or "{}")
-        rows.append(row)
+        rows.append(listed_row(row))
     return rows, damaged
 
 
