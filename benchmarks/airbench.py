@@ -333,6 +333,20 @@ def cnnlab_step(bfloat16: bool, batch: int) -> Callable[[], None]:
     return one_step
 
 
+def _same_allocator() -> str:
+    """Give both sides the malloc settings cnnlab's trainer sets in its process, before either runs.
+
+    The two sides share this process, and the trainer raises glibc's mmap and trim thresholds the
+    first time it trains (cnnlab.training.allocator): without this, the original's first seed would
+    run with glibc's defaults (a fresh, zero-filled mmap for every big tensor: 126 s an epoch
+    against 67-71 s for its later seeds, measured 2026-12-02) and every later seed with cnnlab's."""
+    from cnnlab.training.allocator import keep_freed_memory
+
+    if keep_freed_memory():
+        return "freed memory kept (glibc's thresholds raised, as cnnlab's trainer does), for both sides"
+    return "left as it is (not glibc, or set by the user), for both sides"
+
+
 def summary(runs: Sequence[SideRun]) -> dict[str, Any]:
     accuracies = [run.accuracy for run in runs]
     return {
@@ -385,6 +399,7 @@ def compare(args: argparse.Namespace, report: Callable[[str], None] = _report) -
         "  - data: the CIFAR-10 copy cnnlab trains on (CNNLAB_DATA), written as the loader's "
         "cifar10/*.pt cache files"
     )
+    report(f"  - the process's malloc: {_same_allocator()}")
     module = load_upstream(args.airbench, patches)
     patch_forward(module, bfloat16)
     train = load_dataset("cifar10", "train", progress=False)

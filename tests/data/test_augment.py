@@ -13,10 +13,10 @@ def batch(n=16, c=3, h=8, w=10, seed=0):
     )
 
 
-def windows(image, padding):
-    """Every crop of ``image`` (C, H, W) after zero padding: {(dy, dx): window}."""
+def windows(image, padding, mode="constant"):
+    """Every crop of ``image`` (C, H, W) after padding (zeros, or as ``mode``): {(dy, dx): window}."""
     c, h, w = image.shape
-    padded = F.pad(image, (padding,) * 4)
+    padded = F.pad(image, (padding,) * 4, mode=mode)
     return {
         (dy, dx): padded[:, dy : dy + h, dx : dx + w]
         for dy in range(2 * padding + 1)
@@ -34,6 +34,17 @@ def test_random_crop_picks_a_padded_window_per_image_with_varied_offsets():
         assert matches, "output is not a window of the padded image"
         offsets.append(matches[0])
     assert len(set(offsets)) > 4  # per-image offsets, not one for the whole batch
+
+
+def test_a_reflect_padded_crop_is_a_window_of_the_mirrored_border_never_black():
+    images = batch(n=32).clamp_(min=1)  # no black pixel of their own
+    out = random_crop(images, 2, torch.Generator().manual_seed(1), pad_mode="reflect")
+    for image, cropped in zip(images, out, strict=True):
+        assert any(torch.equal(window, cropped) for window in windows(image, 2, "reflect").values())
+    assert out.min() >= 1  # zero padding would have brought in black borders
+    # The same offsets as a zero-padded crop: only the border's pixels differ.
+    zeros = random_crop(images, 2, torch.Generator().manual_seed(1))
+    assert torch.equal(out[zeros > 0], zeros[zeros > 0])
 
 
 def test_random_flip_mirrors_about_half_of_the_images():
@@ -76,6 +87,10 @@ def test_augment_parse_and_validation():
         Augment(crop_padding=-1)
     with pytest.raises(ConfigError, match="Alternating flips need flips"):
         Augment(alternate_flips=True)
+    assert Augment.parse("crop2,reflect,altflip") == Augment(2, True, True, "reflect")
+    assert str(Augment(2, True, True, "reflect")) == "crop2,reflect,altflip"
+    with pytest.raises(ConfigError, match="pad_mode must be one of zeros, reflect"):
+        Augment(crop_padding=2, pad_mode="wrap")
 
 
 def test_given_flips_mirror_exactly_those_images_with_or_without_a_crop():

@@ -43,9 +43,13 @@ def test_lenet5_subsampling_is_the_papers_sum_bit_for_bit():
     out = layer(x)
     assert torch.equal(out, expected)
     grad = torch.randn_like(out)
-    (a,) = torch.autograd.grad(out, x, grad, retain_graph=True)
-    (b,) = torch.autograd.grad(expected, x, grad)
-    assert torch.equal(a, b)
+    inputs = (x, layer.weight, layer.bias)  # the same gradients too, so training keeps its bits
+    for a, b in zip(
+        torch.autograd.grad(out, inputs, grad, retain_graph=True),
+        torch.autograd.grad(expected, inputs, grad),
+        strict=True,
+    ):
+        assert torch.equal(a, b)
 
 
 def test_grad_cam_defaults_to_the_last_layer_with_spatial_extent():

@@ -32,6 +32,7 @@ from cnnlab.training.recipes import RECIPES, Recipe, add_recipe
         ({"schedule": "warmup"}, "the warmup schedule needs --warmup-epochs > 0"),
         ({"warmup_epochs": 5, "epochs": 3}, "warmup_epochs (5.0) must be shorter than the run (3 epochs)"),
         ({"device": "tpu"}, "device must be one of auto, cpu, cuda, mps"),
+        ({"crop_pad_mode": "wrap"}, "crop_pad_mode must be one of zeros, reflect (got 'wrap')"),
         ({"epochs": "three"}, "epochs = 'three' in settings is not a valid whole number"),
         ({"betas": "0.9"}, "is not a valid pair of numbers"),
     ],

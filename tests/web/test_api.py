@@ -284,6 +284,9 @@ def test_two_groups_get_the_verdict_of_runs_compare(client, make_run):
     data = client.get("/api/compare?a=a&b=b").json()
     assert data["n"] == [3, 3]
     assert data["metrics"]["test_accuracy"]["verdict"].startswith("differ by more than seed noise")
+    # The table as `cnnlab runs compare` prints it: a difference of accuracies in points.
+    accuracy_row = next(row for row in data["rows"] if row[0] == "test_accuracy")
+    assert dict(zip(data["columns"], accuracy_row, strict=True))["A - B"] == "+40.00 points"
     same = client.get("/api/compare?a=a-seed0&b=b-seed0").json()
     assert same["metrics"]["test_accuracy"]["verdict"].startswith("too few runs")
 

@@ -158,6 +158,8 @@ def test_two_seed_groups_overlay_with_bands_and_the_compare_verdict(lab, browser
         css(browser, f'tr[data-run="{run}"] input.pick')[0].click()
     verdict = wait(browser, lambda d: css(d, "#verdict td.verdict"), "the verdict")
     assert any(cell.text.startswith("differ by more than seed noise") for cell in verdict)
+    differences = [cell.text for cell in css(browser, "#verdict td.num") if cell.text.endswith(" points")]
+    assert differences, "an accuracy difference in points, as `cnnlab runs compare` prints it"
     bands = css(browser, "#overlay g.series polygon")
     assert len(bands) == 2  # one mean ± std band a group
     shoot(browser, "runs-compare")

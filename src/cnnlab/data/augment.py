@@ -13,13 +13,17 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from cnnlab.data.padding import PAD_MODES
 from cnnlab.errors import ConfigError
 
 
-def random_crop(images: torch.Tensor, padding: int, generator: torch.Generator) -> torch.Tensor:
-    """Zero-pad each image by ``padding`` pixels on every side, then cut a window of the original
-    size at a random offset per image (the CIFAR "random crop with padding 4")."""
-    return crop_and_flip(images, padding, 0.0, generator)
+def random_crop(
+    images: torch.Tensor, padding: int, generator: torch.Generator, pad_mode: str = "zeros"
+) -> torch.Tensor:
+    """Pad each image by ``padding`` pixels on every side (``pad_mode``: zeros or reflect), then cut
+    a window of the original size at a random offset per image (the CIFAR "random crop with padding
+    4")."""
+    return crop_and_flip(images, padding, 0.0, generator, pad_mode=pad_mode)
 
 
 def random_flip(images: torch.Tensor, generator: torch.Generator, p: float = 0.5) -> torch.Tensor:
@@ -47,16 +51,19 @@ def crop_and_flip(
     flip_p: float,
     generator: torch.Generator,
     flip: torch.Tensor | None = None,
+    pad_mode: str = "zeros",
 ) -> torch.Tensor:
     """:func:`random_crop` then :func:`random_flip` (same random draws, same result), done as one
     gather: a flipped image reads its window's columns right to left, so the flip costs nothing.
-    A boolean ``flip`` (N,) says which images to mirror instead of drawing them with ``flip_p``."""
+    A boolean ``flip`` (N,) says which images to mirror instead of drawing them with ``flip_p``.
+    Reflecting commutes with mirroring and with per-channel normalisation, so padding the uint8
+    images is the same as padding the normalised ones."""
     n, c, h, w = images.shape
     if padding == 0 and flip_p == 0.0 and flip is None:
         return images
     device = images.device
     if padding:
-        images = F.pad(images, (padding, padding, padding, padding))
+        images = F.pad(images, (padding,) * 4, mode="constant" if pad_mode == "zeros" else pad_mode)
     width = w + 2 * padding
     offset_y = torch.randint(0, 2 * padding + 1, (n, 1, 1), generator=generator).to(device)
     offset_x = torch.randint(0, 2 * padding + 1, (n, 1, 1), generator=generator).to(device)
@@ -75,19 +82,23 @@ def crop_and_flip(
 class Augment:
     """Which augmentations a training batch gets; ``Augment()`` does nothing.
 
-    ``crop_padding``: random crop with this much zero padding (4 for CIFAR). ``flip``: random
-    horizontal flip (not for digits, whose mirror image is another symbol). ``alternate_flips``:
-    with ``flip``, each image is mirrored in every other epoch instead of at random
-    (:func:`alternating_flips`); the loader then passes the batch's flips in.
+    ``crop_padding``: random crop with this much padding (4 for CIFAR), filled as ``pad_mode``
+    says (:data:`PAD_MODES`). ``flip``: random horizontal flip (not for digits, whose mirror image
+    is another symbol). ``alternate_flips``: with ``flip``, each image is mirrored in every other
+    epoch instead of at random (:func:`alternating_flips`); the loader then passes the batch's
+    flips in.
     """
 
     crop_padding: int = 0
     flip: bool = False
     alternate_flips: bool = False
+    pad_mode: str = "zeros"
 
     def __post_init__(self) -> None:
         if self.crop_padding < 0:
             raise ConfigError(f"crop_padding must be >= 0, got {self.crop_padding}.")
+        if self.pad_mode not in PAD_MODES:
+            raise ConfigError(f"pad_mode must be one of {', '.join(PAD_MODES)}, got {self.pad_mode!r}.")
         if self.alternate_flips and not self.flip:
             raise ConfigError("Alternating flips need flips: set flip as well (augmentation 'altflip').")
 
@@ -103,7 +114,8 @@ class Augment:
         if self.alternate_flips != (flips is not None):
             raise ValueError("Pass the batch's flips exactly when flips alternate.")
         if self.crop_padding:
-            return crop_and_flip(images, self.crop_padding, 0.5 if self.flip else 0.0, generator, flips)
+            flip_p = 0.5 if self.flip else 0.0
+            return crop_and_flip(images, self.crop_padding, flip_p, generator, flips, self.pad_mode)
         if flips is not None:
             return mirror(images, flips)
         return random_flip(images, generator) if self.flip else images
@@ -111,10 +123,13 @@ class Augment:
     @classmethod
     def parse(cls, text: str) -> Augment:
         """Build from a short spec: ``"none"``, ``"flip"``, ``"altflip"`` (alternating flips),
-        ``"crop4"``, ``"crop4,flip"``."""
-        crop, flip, alternate = 0, False, False
+        ``"crop4"``, ``"crop4,flip"``, ``"crop2,reflect,altflip"`` (the crop's padding reflected)."""
+        crop, flip, alternate, pad_mode = 0, False, False, "zeros"
         for part in filter(None, (p.strip().lower() for p in text.split(","))):
             if part == "none":
+                continue
+            if part == "reflect":
+                pad_mode = part
                 continue
             if part in ("flip", "altflip"):
                 flip, alternate = True, alternate or part == "altflip"
@@ -123,10 +138,14 @@ class Augment:
             else:
                 raise ConfigError(
                     f"Unknown augmentation {part!r} in {text!r}. Use 'none', 'flip', 'altflip', "
-                    "'crop<padding>' (e.g. 'crop4'), or a comma-separated list such as 'crop4,flip'."
+                    "'crop<padding>' (e.g. 'crop4'), 'reflect' (with a crop), or a comma-separated list "
+                    "such as 'crop4,flip'."
                 )
-        return cls(crop_padding=crop, flip=flip, alternate_flips=alternate)
+        return cls(crop_padding=crop, flip=flip, alternate_flips=alternate, pad_mode=pad_mode)
 
     def __str__(self) -> str:
         flip = ["altflip" if self.alternate_flips else "flip"] if self.flip else []
-        return ",".join(([f"crop{self.crop_padding}"] if self.crop_padding else []) + flip) or "none"
+        crop = [f"crop{self.crop_padding}"] if self.crop_padding else []
+        if crop and self.pad_mode != "zeros":
+            crop.append(self.pad_mode)
+        return ",".join(crop + flip) or "none"

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cnnlab.data.padding import PAD_MODES
 from cnnlab.errors import ConfigError, UnknownNameError, closest_match
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -60,6 +61,9 @@ class TrainConfig:
     test_subset: int | None = setting(None, "Evaluate on the first N test images only.")
     val_split: float = setting(0.0, "Fraction of the training images held out for validation.")
     crop_padding: int = setting(0, "Augmentation: random crop after padding by this many pixels.")
+    crop_pad_mode: str = setting(
+        "zeros", "How --crop-padding fills the border: zeros, or reflect (the image mirrored, as airbench)."
+    )
     flip: bool = setting(False, "Augmentation: random horizontal flip.")
     alternate_flips: bool = setting(
         False, "With --flip: mirror each image in every other epoch, a random half first (airbench)."
@@ -374,6 +378,10 @@ def _data_combinations(config: TrainConfig) -> list[str]:
             "alternate_flips changes how flips are chosen: add --flip.",
         ),
         (config.tta not in TTA_MODES, f"tta must be one of {', '.join(TTA_MODES)} (got '{config.tta}')."),
+        (
+            config.crop_pad_mode not in PAD_MODES,
+            f"crop_pad_mode must be one of {', '.join(PAD_MODES)} (got '{config.crop_pad_mode}').",
+        ),
     )
     return [message for broken, message in rules if broken]
 

@@ -163,7 +163,7 @@ class Trainer:
             config.batch_size,
             shuffle=True,
             seed=config.seed,
-            augment=Augment(config.crop_padding, config.flip, config.alternate_flips),
+            augment=Augment(config.crop_padding, config.flip, config.alternate_flips, config.crop_pad_mode),
             scale=self.scale,
             device=self.device,
         )

@@ -12,6 +12,7 @@ from fastapi.responses import Response, StreamingResponse
 from cnnlab.errors import CnnlabError
 from cnnlab.runs.rundir import RunDir
 from cnnlab.runs.stats import summarize
+from cnnlab.training.compare import COLUMNS, RunComparison
 from cnnlab.training.seed_study import compare_finals
 from cnnlab.web.lab import FiniteJSONResponse, Lab, lab_of
 from cnnlab.web.live import metric_events, read_new_records
@@ -131,15 +132,18 @@ def compare(a: str, b: str, lab: Lab = Depends(lab_of)) -> dict[str, Any]:
     """Welch's t-test on each final metric of two groups (or runs), with ``cnnlab runs compare``'s
     verdict: "differ by more than seed noise" or "within seed noise"."""
     finals_a, finals_b = _finals(lab, a), _finals(lab, b)
-    comparisons = compare_finals(finals_a, finals_b)
+    comparison = RunComparison(a, b, len(finals_a), len(finals_b), compare_finals(finals_a, finals_b))
     return {
         "a": a,
         "b": b,
-        "n": [len(finals_a), len(finals_b)],
+        "n": [comparison.n_a, comparison.n_b],
         "metrics": {
-            metric: {**comparison.to_dict(), "verdict": comparison.verdict()}
-            for metric, comparison in comparisons.items()
+            metric: {**welch.to_dict(), "verdict": welch.verdict()}
+            for metric, welch in comparison.metrics.items()
         },
+        # The table as `cnnlab runs compare` prints it (a difference of accuracies in points).
+        "columns": COLUMNS,
+        "rows": comparison.rows(),
     }
 
 

@@ -125,16 +125,12 @@ async function overlay() {
 async function compareGroups([a, b], metric, box) {
   try {
     const result = await Lab.json(`/api/compare?a=${encodeURIComponent(a)}&b=${encodeURIComponent(b)}`);
-    const rows = Object.entries(result.metrics).map(([name, c]) => {
-      // Accuracies in percent (their std and difference in percentage points), the rest as numbers.
-      const pct = name.endsWith("accuracy"), value = (v, digits) => (pct ? Lab.pct(v) : Lab.num(v, digits));
-      const spread = (side) => value(side.mean) + (side.std !== null ? " ± " + value(side.std, 2) : "");
-      return Lab.el("tr", { class: name === metric ? "picked" : null },
-        Lab.el("td", { text: name }), Lab.el("td", { class: "num", text: spread(c.a) }), Lab.el("td", { class: "num", text: spread(c.b) }),
-        Lab.el("td", { class: "num", text: value(c.difference) }), Lab.el("td", { class: "verdict", text: c.verdict }));
-    });
+    // The cells are the text `cnnlab runs compare` prints: accuracies in percent, their difference in points.
+    const rows = result.rows.map((cells) => Lab.el("tr", { class: cells[0] === metric ? "picked" : null },
+      cells.map((text, column) => Lab.el("td", { class: column ? "num" : null, text })),
+      Lab.el("td", { class: "verdict", text: result.metrics[cells[0]].verdict })));
     box.replaceChildren(Lab.el("h2", { text: `A = ${a} (n=${result.n[0]})  vs  B = ${b} (n=${result.n[1]}), Welch's t-test` }),
-      Lab.el("table", { class: "grid" }, Lab.el("tr", {}, ["metric", "A mean ± std", "B mean ± std", "A - B", "verdict"].map((t) => Lab.el("th", { text: t }))), rows));
+      Lab.el("table", { class: "grid" }, Lab.el("tr", {}, [...result.columns, "verdict"].map((t) => Lab.el("th", { text: t }))), rows));
   } catch (error) { box.replaceChildren(Lab.el("div", { class: "error", text: error.message })); }
 }
 
