@@ -89,8 +89,8 @@ def test_augment_parse_and_validation():
         Augment(alternate_flips=True)
     assert Augment.parse("crop2,reflect,altflip") == Augment(2, True, True, "reflect")
     assert str(Augment(2, True, True, "reflect")) == "crop2,reflect,altflip"
-    with pytest.raises(ConfigError, match="pad_mode must be one of zeros, reflect"):
-        Augment(crop_padding=2, pad_mode="wrap")
+    with pytest.raises(ConfigError, match="crop_pad_mode must be one of zeros, reflect"):
+        Augment(crop_padding=2, crop_pad_mode="wrap")
 
 
 def test_given_flips_mirror_exactly_those_images_with_or_without_a_crop():

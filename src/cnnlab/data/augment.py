@@ -82,7 +82,7 @@ def crop_and_flip(
 class Augment:
     """Which augmentations a training batch gets; ``Augment()`` does nothing.
 
-    ``crop_padding``: random crop with this much padding (4 for CIFAR), filled as ``pad_mode``
+    ``crop_padding``: random crop with this much padding (4 for CIFAR), filled as ``crop_pad_mode``
     says (:data:`PAD_MODES`). ``flip``: random horizontal flip (not for digits, whose mirror image
     is another symbol). ``alternate_flips``: with ``flip``, each image is mirrored in every other
     epoch instead of at random (:func:`alternating_flips`); the loader then passes the batch's
@@ -92,13 +92,15 @@ class Augment:
     crop_padding: int = 0
     flip: bool = False
     alternate_flips: bool = False
-    pad_mode: str = "zeros"
+    crop_pad_mode: str = "zeros"
 
     def __post_init__(self) -> None:
         if self.crop_padding < 0:
             raise ConfigError(f"crop_padding must be >= 0, got {self.crop_padding}.")
-        if self.pad_mode not in PAD_MODES:
-            raise ConfigError(f"pad_mode must be one of {', '.join(PAD_MODES)}, got {self.pad_mode!r}.")
+        if self.crop_pad_mode not in PAD_MODES:
+            raise ConfigError(
+                f"crop_pad_mode must be one of {', '.join(PAD_MODES)}, got {self.crop_pad_mode!r}."
+            )
         if self.alternate_flips and not self.flip:
             raise ConfigError("Alternating flips need flips: set flip as well (augmentation 'altflip').")
 
@@ -115,7 +117,7 @@ class Augment:
             raise ValueError("Pass the batch's flips exactly when flips alternate.")
         if self.crop_padding:
             flip_p = 0.5 if self.flip else 0.0
-            return crop_and_flip(images, self.crop_padding, flip_p, generator, flips, self.pad_mode)
+            return crop_and_flip(images, self.crop_padding, flip_p, generator, flips, self.crop_pad_mode)
         if flips is not None:
             return mirror(images, flips)
         return random_flip(images, generator) if self.flip else images
@@ -141,11 +143,11 @@ class Augment:
                     "'crop<padding>' (e.g. 'crop4'), 'reflect' (with a crop), or a comma-separated list "
                     "such as 'crop4,flip'."
                 )
-        return cls(crop_padding=crop, flip=flip, alternate_flips=alternate, pad_mode=pad_mode)
+        return cls(crop_padding=crop, flip=flip, alternate_flips=alternate, crop_pad_mode=pad_mode)
 
     def __str__(self) -> str:
         flip = ["altflip" if self.alternate_flips else "flip"] if self.flip else []
         crop = [f"crop{self.crop_padding}"] if self.crop_padding else []
-        if crop and self.pad_mode != "zeros":
-            crop.append(self.pad_mode)
+        if crop and self.crop_pad_mode != "zeros":
+            crop.append(self.crop_pad_mode)
         return ",".join(crop + flip) or "none"
