@@ -12,15 +12,16 @@
   under 1 s); also, for reference, to its event on the SSE stream at an HTTP client.
 - ``drawn digit``: a 280x280 canvas PNG posted to ``/predict`` -> the top-k answer, p50/p95 over
   100 requests (target: under 100 ms); with Grad-CAM too, for reference.
-- ``watch cost``: the step rate of one ``cnnlab train`` subprocess in alternating windows with no
-  client, 20 clients following its live stream (as the run page does), no client, ... The cost of
-  each watched window is measured against the mean of the two unwatched windows around it, so the
-  machine's drift over the run falls on both sides; the median cost over the rounds and its
-  spread are reported (target: watching costs under 3%). The clients run in this process, beside
-  the server, on the same cores as the training: an upper bound on what 20 browsers elsewhere cost.
-  The server's thread runs niced as ``cnnlab serve`` does (``SERVER_NICENESS``), the clients not;
-  the CPU this process takes per second, watched and not, is reported too (a measure of the work
-  that a loaded machine's noise does not swamp).
+- ``watch cost``: the training speed of one ``cnnlab train`` subprocess (the steps of the epochs it
+  ends in a window over the time of their step loops, from its own epoch records, so that nothing
+  polls its files meanwhile) in alternating windows with no client, 20 clients following its live
+  stream (as the run page does), no client, ... The cost of each watched window is measured against
+  the mean of the two unwatched windows around it, so the machine's drift over the run falls on both
+  sides; the median cost over the rounds and its spread are reported (target: watching costs under
+  3%). The clients run in this process, beside the server, on the same cores as the training: an
+  upper bound on what 20 browsers elsewhere cost. The server's thread runs niced as ``cnnlab serve``
+  does (``SERVER_NICENESS``), the clients not; the CPU this process takes per second, watched and
+  not, is reported too (a measure of the work that a loaded machine's noise does not swamp).
 
     python -m benchmarks.run --only web           # short settings (--quick), about 3 minutes
     python -m benchmarks.run --full --only web    # the measurement, about 8 minutes
@@ -32,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import itertools
 import json
 import signal
 import statistics
@@ -49,6 +51,7 @@ import httpx
 from cnnlab.training.config import TrainConfig
 from cnnlab.web.app import SERVER_NICENESS, create_app
 from cnnlab.web.background import BackgroundServer
+from cnnlab.web.live import read_new_records
 
 # The watched run writes a step line at the trainer's default cadence, as a user's run does (5x as
 # often: {**SETTINGS["full"], "watch_log_every": 10}, see docs/web.md).
@@ -63,7 +66,6 @@ CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver"
 BROWSER_WAIT_S = 120
 LINE_GAP_S = 0.37  # between two metrics lines: not in phase with the stream's 200 ms polling
 WATCH_SETTLE_S = 1.0  # after the clients connect or leave, before a window's clock starts
-STEP_POLL_S = 0.02  # how often a window reads the run's last step
 WATCHERS = 20
 TARGETS_MS = {"runs page": 300.0, "live delay": 1000.0, "drawn digit": 100.0}
 WATCH_COST_TARGET = 0.03
@@ -389,7 +391,7 @@ def bench_watch_cost(settings: dict[str, Any]) -> dict[str, Any]:
                 with _watchers(f"{server.url}/api/runs/watched", clients):
                     time.sleep(WATCH_SETTLE_S)
                     start_cpu, start = time.process_time(), time.perf_counter()
-                    rates.append(_step_rate(metrics, window_s))
+                    rates.append(_training_rate(metrics, window_s))
                     cpu.append((time.process_time() - start_cpu) / (time.perf_counter() - start))
     none, watched = rates[0::2], rates[1::2]
     # This process's CPU (server, clients and the window's own reading of the run's last step) in
@@ -400,7 +402,7 @@ def bench_watch_cost(settings: dict[str, Any]) -> dict[str, Any]:
                 "cpu_of_watching": cpu_watched - cpu_none}  # fmt: skip
     if not all(rates):
         return {**measured, "cost": None, "costs": [],
-                "note": "a window saw fewer than two step lines: the machine is too busy for it"}  # fmt: skip
+                "note": "a window saw fewer than two epochs end: the machine is too busy for it"}  # fmt: skip
     costs = watch_costs(none, watched)
     return {**measured, "costs": costs, "cost": statistics.median(costs), "cost_min": min(costs),
             "cost_max": max(costs)}  # fmt: skip
@@ -417,9 +419,9 @@ def watch_costs(none: list[float], watched: list[float]) -> list[float]:
 @contextlib.contextmanager
 def _training(runs: Path, name: str, log_every: int) -> Iterator[Path]:
     """A ``cnnlab train`` subprocess (as the Train page starts one: LeNet-5 on MNIST, a step line
-    every ``log_every`` steps) that runs until the block ends; yields its metrics.jsonl once steps
-    arrive."""
-    command = [sys.executable, "-m", "cnnlab", "train", "--model", "lenet5", "--epochs", "1000",
+    every ``log_every`` steps, an epoch of 32 steps) that runs until the block ends; yields its
+    metrics.jsonl once its first epoch is in."""
+    command = [sys.executable, "-m", "cnnlab", "train", "--model", "lenet5", "--epochs", "100000",
                "--subset", "8192", "--test-subset", "256", "--log-every", str(log_every),
                "--runs-dir", str(runs), "--name", name, "--quiet"]  # fmt: skip
     errors = open(runs.parent / "train-stderr.txt", "w+")  # noqa: SIM115 (closed below)
@@ -427,7 +429,7 @@ def _training(runs: Path, name: str, log_every: int) -> Iterator[Path]:
     metrics = runs / name / "metrics.jsonl"
     try:
         deadline = time.monotonic() + BROWSER_WAIT_S
-        while _last_step(metrics) is None:
+        while not _epoch_records(metrics):
             if process.poll() is not None or time.monotonic() > deadline:
                 errors.seek(0)
                 raise RuntimeError(f"the training run did not start: {errors.read()[-500:]}")
@@ -443,38 +445,29 @@ def _training(runs: Path, name: str, log_every: int) -> Iterator[Path]:
         errors.close()
 
 
-def _last_step(metrics: Path) -> int | None:
-    """The step of the last complete step line of ``metrics`` (None before the first)."""
-    try:
-        text = metrics.read_bytes()[-4096:].decode("utf-8", errors="replace")
-    except OSError:
-        return None
-    for line in reversed(text.split("\n")[:-1]):  # the last piece is "" or a line being written
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if record.get("kind") == "step":
-            return int(record["step"])
-    return None
+def _epoch_records(metrics: Path, offset: int = 0) -> list[dict[str, Any]]:
+    """The epoch records of ``metrics`` that are complete after byte ``offset`` (a line cut by
+    ``offset`` does not decode and is skipped, as is the one being written)."""
+    records, _, _ = read_new_records(metrics, offset)
+    return [record for record, _ in records if record.get("kind") == "epoch"]
 
 
-def _step_rate(metrics: Path, window_s: float, poll_s: float = STEP_POLL_S) -> float:
-    """Steps per second of the run over the next ``window_s`` seconds: metrics.jsonl is read every
-    ``poll_s``, and the rate runs from the first step line that appears in the window to the last
-    (so it does not depend on how often lines come, only on ``poll_s``)."""
-    seen: list[tuple[float, int]] = []
-    last, end = _last_step(metrics), time.perf_counter() + window_s
-    while time.perf_counter() < end:
-        time.sleep(poll_s)
-        step = _last_step(metrics)
-        if step is not None and step != last:
-            seen.append((time.perf_counter(), step))
-            last = step
-    if len(seen) < 2:
-        return 0.0
-    (first_time, first_step), (last_time, last_step) = seen[0], seen[-1]
-    return (last_step - first_step) / (last_time - first_time)
+def _training_rate(metrics: Path, window_s: float) -> float:
+    """Training steps per second of the run over the next ``window_s`` seconds, from the epochs it
+    ends in that time. The file is read at the window's end only, so nothing polls it meanwhile."""
+    start = metrics.stat().st_size
+    time.sleep(window_s)
+    return steps_per_s(_epoch_records(metrics, start))
+
+
+def steps_per_s(epochs: list[dict[str, Any]]) -> float:
+    """Steps per second of training over consecutive epoch records: each one's steps (its ``step``
+    less the one before's) over its ``time_s``, the time of its step loop alone (the evaluation and
+    the checkpoint after it are not training steps). The first record only says where the second's
+    steps start; fewer than two say nothing (0)."""
+    steps = sum(after["step"] - before["step"] for before, after in itertools.pairwise(epochs))
+    seconds = sum(after["time_s"] for after in epochs[1:])
+    return steps / seconds if seconds > 0 else 0.0
 
 
 @contextlib.contextmanager

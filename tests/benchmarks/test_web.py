@@ -13,12 +13,21 @@ needs_browser = pytest.mark.skipif(
 )
 
 
-def test_the_last_step_ignores_a_line_being_written_and_epoch_lines(tmp_path):
+def test_only_complete_epoch_records_count_and_a_cut_line_is_skipped(tmp_path):
     metrics = tmp_path / "metrics.jsonl"
-    assert web._last_step(metrics) is None
-    lines = [{"kind": "step", "step": 5}, {"kind": "step", "step": 10}, {"kind": "epoch", "step": 10}]
-    metrics.write_text("".join(json.dumps(line) + "\n" for line in lines) + '{"kind": "step", "st')
-    assert web._last_step(metrics) == 10
+    metrics.write_text("")
+    assert web._epoch_records(metrics) == []
+    lines = [{"kind": "step", "step": 30}, {"kind": "epoch", "step": 32, "time_s": 0.2}]
+    text = "".join(json.dumps(line) + "\n" for line in lines)
+    metrics.write_text(text + '{"kind": "epoch", "st')  # a line being written
+    assert web._epoch_records(metrics) == [lines[1]]
+    assert web._epoch_records(metrics, offset=text.index("epoch")) == []  # cut by the offset
+
+
+def test_the_training_speed_is_each_epochs_steps_over_its_step_loops_time():
+    epochs = [{"step": 32, "time_s": 9.0}, {"step": 64, "time_s": 0.25}, {"step": 96, "time_s": 0.15}]
+    assert web.steps_per_s(epochs) == pytest.approx(64 / 0.4)  # the first only marks the start
+    assert web.steps_per_s(epochs[:1]) == 0.0
 
 
 def test_a_watched_window_is_compared_with_the_unwatched_ones_around_it():

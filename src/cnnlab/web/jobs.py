@@ -4,6 +4,10 @@ Each job is the command a user could type (``python -m cnnlab train ... --runs-d
 its own session so that the server's Ctrl-C is not the run's. Stop sends SIGINT, what Ctrl-C does:
 the trainer finishes its step, saves a checkpoint and exits with 130; the run can then be resumed
 (a job of ``cnnlab train --resume RUN``). The server only reads what the run writes.
+
+A job's status comes from the exit code and, for a stopped one, from the run itself: a Stop that
+arrives while the trainer is already shutting down after its last epoch interrupts nothing, so the
+job of a run whose result says "finished" is finished, whatever the exit code.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from cnnlab.runs.rundir import RunDir
 
 INTERRUPTED_EXIT = 130
 LOG_TAIL_BYTES = 4000
@@ -70,8 +76,9 @@ class Job:
 class TrainQueue:
     """Runs submitted jobs one after another in a worker thread."""
 
-    def __init__(self, log_dir: Path):
+    def __init__(self, log_dir: Path, runs_dir: Path | None = None):
         self.log_dir = log_dir
+        self.runs_dir = runs_dir  # where the jobs' runs are, to read how a stopped one ended
         self._jobs: dict[int, Job] = {}
         self._pending: deque[Job] = deque()
         self._ids = itertools.count(1)
@@ -151,4 +158,17 @@ class TrainQueue:
                     )
             job.returncode = job.process.wait()
             job.ended = time.time()
-            job.status = {0: "finished", INTERRUPTED_EXIT: "stopped"}.get(job.returncode, "failed")
+            job.status = ended_status(job.returncode, self._run_status(job.run))
+
+    def _run_status(self, run: str) -> str | None:
+        if self.runs_dir is None:
+            return None
+        run_dir = RunDir(self.runs_dir / run)
+        return run_dir.read_json_if_any(run_dir.result_path).get("status")
+
+
+def ended_status(returncode: int, run_status: str | None) -> str:
+    """A job's status from its exit code and its run's status on disk (None: not known)."""
+    if returncode == 0 or run_status == "finished":
+        return "finished"
+    return "stopped" if returncode == INTERRUPTED_EXIT else "failed"

@@ -40,7 +40,7 @@ class Lab:
 
     def start_queue(self) -> TrainQueue:
         if self.queue is None:
-            self.queue = TrainQueue(Path(tempfile.mkdtemp(prefix="cnnlab-serve-jobs-")))
+            self.queue = TrainQueue(Path(tempfile.mkdtemp(prefix="cnnlab-serve-jobs-")), self.runs_dir)
         return self.queue
 
     def run(self, name: str) -> RunDir:
