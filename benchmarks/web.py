@@ -394,7 +394,7 @@ def bench_watch_cost(settings: dict[str, Any]) -> dict[str, Any]:
                     rates.append(_training_rate(metrics, window_s))
                     cpu.append((time.process_time() - start_cpu) / (time.perf_counter() - start))
     none, watched = rates[0::2], rates[1::2]
-    # This process's CPU (server, clients and the window's own reading of the run's last step) in
+    # This process's CPU (server, clients, and each window's one read of the run's epoch records) in
     # core-seconds per second: what watching takes from the cores, however loaded the machine is.
     cpu_none, cpu_watched = statistics.median(cpu[0::2]), statistics.median(cpu[1::2])
     measured = {"clients": WATCHERS, "window_s": window_s, "steps_per_s_none": none,
